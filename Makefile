@@ -1,0 +1,50 @@
+# Qwen Image Studio: `make run` serves the portal with a worker; `make test` runs the suite.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test lint format browser bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+install: $(STAMP)
+
+# Web server on $(HOST):$(PORT) plus one Huey consumer; Ctrl-C stops both.
+run: $(STAMP)
+	$(PY) manage.py migrate --noinput
+	@echo "Qwen Image Studio on http://$(HOST):$(PORT)/ (create a user: see README)"
+	@$(PY) manage.py run_huey --workers 2 --worker-type thread & HUEY_PID=$$!; \
+	trap 'kill -INT $$HUEY_PID 2>/dev/null; wait $$HUEY_PID' EXIT INT TERM; \
+	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
+
+# Debian's Chromium drives the browser tests (Playwright cannot download browsers here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else echo "chromium missing: apt-get install chromium chromium-driver"; fi; }
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: $(STAMP) browser lint
+	$(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/pytest
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) var

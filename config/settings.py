@@ -1,0 +1,227 @@
+"""Settings for Qwen Image Studio, read from the environment; no .env is needed to start."""
+
+from pathlib import Path
+
+import dj_database_url
+
+from config.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("QWEN_STUDIO_VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("DJANGO_DEBUG", default=True)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY") or (
+    "dev-insecure-key-change-me-in-production-0123456789abcdefghijklmnop" if DEBUG else ""
+)
+if not SECRET_KEY:
+    raise RuntimeError("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off")
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "huey.contrib.djhuey",
+    "accounts",
+    "generation",
+    "gallery",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "generation.context_processors.backend_info",
+            ],
+        },
+    },
+]
+
+# --- Database: SQLite in WAL mode under var/ unless DATABASE_URL is set -------------------
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "db.sqlite3",
+            "OPTIONS": {
+                # Web and worker share the file: IMMEDIATE transactions plus a busy timeout
+                # avoid "database is locked"; WAL lets readers run beside the writer.
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;"
+                ),
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "generate"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static and media ---------------------------------------------------------------------
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
+MEDIA_ROOT = VAR_DIR / "media"
+
+AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
+if AWS_STORAGE_BUCKET_NAME:
+    AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL") or None
+    AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME") or None
+    AWS_DEFAULT_ACL = None  # objects stay private; pages hand out signed URLs
+    AWS_QUERYSTRING_AUTH = True
+    AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 3600)
+    AWS_S3_SIGNATURE_VERSION = "s3v4"
+    AWS_S3_FILE_OVERWRITE = True  # image names are deterministic: a re-run rewrites the same key
+    default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {"bucket_name": AWS_STORAGE_BUCKET_NAME},
+    }
+else:
+    default_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT), "allow_overwrite": True},
+    }
+STORAGES = {
+    "default": default_storage,
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# --- Huey: SqliteHuey under var/ unless REDIS_URL is set ----------------------------------
+REDIS_URL = env_str("REDIS_URL")
+HUEY_WORKERS = env_int("HUEY_WORKERS", 2)
+if REDIS_URL:
+    from huey.serializer import SignedSerializer
+
+    HUEY = {
+        "huey_class": "huey.RedisHuey",
+        "name": env_str("HUEY_NAME", "qwen-image-studio"),
+        "url": REDIS_URL,
+        "immediate": False,
+        "serializer": SignedSerializer(secret=SECRET_KEY),
+        "consumer": {"workers": HUEY_WORKERS, "worker_type": "thread"},
+    }
+else:
+    HUEY = {
+        "huey_class": "huey.SqliteHuey",
+        "name": "qwen-image-studio",
+        "filename": str(VAR_DIR / "huey.sqlite3"),
+        "immediate": False,
+        "consumer": {"workers": HUEY_WORKERS, "worker_type": "thread"},
+    }
+
+# --- Generation ---------------------------------------------------------------------------
+QWEN_IMAGE_API_KEY = env_str("QWEN_IMAGE_API_KEY")
+QWEN_IMAGE_BACKEND = env_str("QWEN_IMAGE_BACKEND") or ("remote" if QWEN_IMAGE_API_KEY else "demo")
+QWEN_IMAGE_API_BASE = env_str("QWEN_IMAGE_API_BASE", "https://image.onerouter.pro").rstrip("/")
+QWEN_IMAGE_MODEL = env_str("QWEN_IMAGE_MODEL", "qwen-image")
+QWEN_IMAGE_LOCAL_MODEL = env_str("QWEN_IMAGE_LOCAL_MODEL")
+# Extra origins (scheme://host[:port]) the remote backend may download image URLs from.
+QWEN_IMAGE_DOWNLOAD_ORIGINS = env_list("QWEN_IMAGE_DOWNLOAD_ORIGINS", [])
+QWEN_IMAGE_CONNECT_TIMEOUT = env_float("QWEN_IMAGE_CONNECT_TIMEOUT", 10.0)
+QWEN_IMAGE_READ_TIMEOUT = env_float("QWEN_IMAGE_READ_TIMEOUT", 120.0)
+QWEN_IMAGE_CALL_BUDGET = env_float("QWEN_IMAGE_CALL_BUDGET", 300.0)  # wall clock per call
+QWEN_IMAGE_MAX_DOWNLOAD_BYTES = env_int("QWEN_IMAGE_MAX_DOWNLOAD_BYTES", 40 * 1024 * 1024)
+QWEN_IMAGE_MAX_PIXELS = env_int("QWEN_IMAGE_MAX_PIXELS", 2048 * 2048)
+QWEN_IMAGE_DEMO_STEP_DELAY = env_float("QWEN_IMAGE_DEMO_STEP_DELAY", 0.03)
+
+GENERATION_MAX_IMAGES_PER_JOB = env_int("GENERATION_MAX_IMAGES_PER_JOB", 4)
+GENERATION_MAX_PROMPT_LENGTH = env_int("GENERATION_MAX_PROMPT_LENGTH", 2000)
+GENERATION_MIN_SIDE = env_int("GENERATION_MIN_SIDE", 256)
+GENERATION_MAX_SIDE = env_int("GENERATION_MAX_SIDE", 2048)
+GENERATION_MAX_STEPS = env_int("GENERATION_MAX_STEPS", 100)
+GENERATION_MAX_ATTEMPTS = env_int("GENERATION_MAX_ATTEMPTS", 4)
+GENERATION_RETRY_BASE_DELAY = env_float("GENERATION_RETRY_BASE_DELAY", 2.0)
+GENERATION_RETRY_MAX_DELAY = env_float("GENERATION_RETRY_MAX_DELAY", 60.0)
+# A running job's lease; renewed on progress. Must exceed one backend call's budget.
+GENERATION_LEASE_SECONDS = env_int("GENERATION_LEASE_SECONDS", int(QWEN_IMAGE_CALL_BUDGET) + 60)
+# A queued job whose task has not started after this long is re-enqueued by the reaper.
+GENERATION_REQUEUE_AFTER_SECONDS = env_int("GENERATION_REQUEUE_AFTER_SECONDS", 300)
+GENERATION_REAPER_INTERVAL_MINUTES = env_int("GENERATION_REAPER_INTERVAL_MINUTES", 1)
+GENERATION_THUMBNAIL_SIZE = env_int("GENERATION_THUMBNAIL_SIZE", 384)
+
+# Quotas (defaults; overrides per user and per team live in the admin).
+QUOTA_IMAGES_PER_DAY = env_int("QUOTA_IMAGES_PER_DAY", 200)
+QUOTA_CONCURRENT_JOBS = env_int("QUOTA_CONCURRENT_JOBS", 4)
+
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+
+# --- Security -----------------------------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+if not DEBUG:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,60 @@
+"""Backend registry: one instance per process, chosen by QWEN_IMAGE_BACKEND."""
+
+import threading
+
+from django.conf import settings
+
+from generation.backends.base import (
+    Backend,
+    BackendError,
+    Canceled,
+    GeneratedImage,
+    GenerationRequest,
+)
+
+__all__ = [
+    "Backend",
+    "BackendError",
+    "Canceled",
+    "GeneratedImage",
+    "GenerationRequest",
+    "get_backend",
+    "reset_backends",
+]
+
+_instances: dict[str, Backend] = {}
+_lock = threading.Lock()
+
+
+def _build(name: str) -> Backend:
+    if name == "demo":
+        from generation.backends.demo import DemoBackend
+
+        return DemoBackend()
+    if name == "remote":
+        from generation.backends.remote import RemoteBackend
+
+        return RemoteBackend.from_settings()
+    if name == "local":
+        from generation.backends.local import LocalBackend
+
+        return LocalBackend.from_settings()
+    raise ValueError(f"Unknown backend {name!r}: use remote, local or demo.")
+
+
+def get_backend(name: str | None = None) -> Backend:
+    """The process-wide backend (built lazily, so a forked parent never loads a model)."""
+    name = name or settings.QWEN_IMAGE_BACKEND
+    with _lock:
+        if name not in _instances:
+            _instances[name] = _build(name)
+        return _instances[name]
+
+
+def reset_backends() -> None:
+    with _lock:
+        for backend in _instances.values():
+            close = getattr(backend, "close", None)
+            if close:
+                close()
+        _instances.clear()

@@ -1,0 +1,109 @@
+"""The generate form: collects fields, validates them through GenerationParams."""
+
+from django import forms
+from django.conf import settings
+from pydantic import ValidationError
+
+from generation.params import SEED_MAX, GenerationParams
+from generation.sizes import DEFAULT_PRESET, PRESETS
+
+CUSTOM = "custom"
+
+
+def _size_choices() -> list[tuple[str, str]]:
+    return [(p.name, f"{p.label} · {p.width}×{p.height}") for p in PRESETS.values()] + [
+        (CUSTOM, "Custom size")
+    ]
+
+
+class GenerationForm(forms.Form):
+    prompt = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "A red fox reading a newspaper…"}),
+        max_length=settings.GENERATION_MAX_PROMPT_LENGTH,
+    )
+    negative_prompt = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=settings.GENERATION_MAX_PROMPT_LENGTH,
+        help_text="What the image should not contain.",
+    )
+    size = forms.ChoiceField(
+        choices=_size_choices, initial=DEFAULT_PRESET, widget=forms.RadioSelect
+    )
+    width = forms.IntegerField(required=False, min_value=1, help_text="Multiple of 16.")
+    height = forms.IntegerField(required=False, min_value=1, help_text="Multiple of 16.")
+    num_inference_steps = forms.IntegerField(
+        label="Steps", initial=30, min_value=1, max_value=settings.GENERATION_MAX_STEPS
+    )
+    guidance_scale = forms.FloatField(
+        label="Guidance scale", initial=2.5, min_value=0, max_value=20
+    )
+    seed = forms.IntegerField(
+        required=False, min_value=0, max_value=SEED_MAX, help_text="Leave empty for a random seed."
+    )
+    acceleration = forms.ChoiceField(
+        choices=[("none", "None"), ("regular", "Regular"), ("high", "High")], initial="none"
+    )
+    enable_safety_checker = forms.BooleanField(required=False, initial=True, label="Safety checker")
+    n = forms.TypedChoiceField(
+        label="Images",
+        coerce=int,
+        initial=1,
+        choices=lambda: [(i, str(i)) for i in range(1, settings.GENERATION_MAX_IMAGES_PER_JOB + 1)],
+    )
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        size: object = data.get("size")
+        if size == CUSTOM:
+            if not data.get("width") or not data.get("height"):
+                self.add_error("width", "Give a width and a height for a custom size.")
+                return data
+            size = {"width": data["width"], "height": data["height"]}
+        try:
+            self.params = GenerationParams(
+                prompt=data.get("prompt", ""),
+                negative_prompt=data.get("negative_prompt") or " ",
+                size=size,
+                num_inference_steps=data["num_inference_steps"],
+                guidance_scale=data["guidance_scale"],
+                seed=data.get("seed"),
+                acceleration=data["acceleration"],
+                enable_safety_checker=data.get("enable_safety_checker", False),
+                n=data["n"],
+            )
+        except ValidationError as exc:
+            for error in exc.errors():
+                field = error["loc"][0] if error["loc"] else None
+                if field not in self.fields:
+                    field = "width" if size and not isinstance(size, str) else None
+                    field = field if field in self.fields else None
+                message = error["msg"].removeprefix("Value error, ")
+                self.add_error(field if field else None, message)
+        return data
+
+
+def initial_from_params(params: dict) -> dict:
+    """Form initial values from stored job parameters ("Use these settings")."""
+    size = params.get("size") or {}
+    preset = params.get("size_preset") or ""
+    initial = {
+        key: params[key]
+        for key in (
+            "prompt",
+            "negative_prompt",
+            "num_inference_steps",
+            "guidance_scale",
+            "seed",
+            "acceleration",
+            "enable_safety_checker",
+            "n",
+        )
+        if key in params
+    }
+    initial["size"] = preset or CUSTOM
+    if not preset:
+        initial["width"], initial["height"] = size.get("width"), size.get("height")
+    return initial

@@ -1,0 +1,211 @@
+"""Jobs (one generation request each) and the images they produce."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Visibility(models.TextChoices):
+    PRIVATE = "private", "Private"
+    TEAM = "team", "Team"
+    PUBLIC = "public", "Public"
+
+
+class Job(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled"
+
+    class Acceleration(models.TextChoices):
+        NONE = "none", "None"
+        REGULAR = "regular", "Regular"
+        HIGH = "high", "High"
+
+    class Source(models.TextChoices):
+        WEB = "web", "Web"
+        API = "api", "API"
+        CLI = "cli", "Command line"
+
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELED)
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs"
+    )
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.WEB)
+    backend = models.CharField(max_length=16)
+    model = models.CharField(max_length=100)
+
+    # Request parameters: everything needed to reproduce the job.
+    prompt = models.TextField()
+    negative_prompt = models.TextField(default=" ", blank=True)
+    size_preset = models.CharField(max_length=32, blank=True)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    num_inference_steps = models.PositiveIntegerField(default=30)
+    guidance_scale = models.FloatField(default=2.5)
+    seed = models.BigIntegerField(help_text="Seed of the first image; image i uses seed + i.")
+    acceleration = models.CharField(
+        max_length=8, choices=Acceleration.choices, default=Acceleration.NONE
+    )
+    enable_safety_checker = models.BooleanField(default=True)
+    n = models.PositiveSmallIntegerField(default=1)
+    visibility = models.CharField(
+        max_length=8, choices=Visibility.choices, default=Visibility.PRIVATE
+    )
+    parent_image = models.ForeignKey(
+        "generation.Image", null=True, blank=True, on_delete=models.SET_NULL, related_name="reseeds"
+    )
+
+    # Lifecycle.
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    progress = models.FloatField(default=0.0)
+    attempts = models.PositiveIntegerField(default=0)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # API extras: idempotent submission and completion webhooks.
+    idempotency_key = models.CharField(max_length=200, blank=True)
+    request_hash = models.CharField(max_length=64, blank=True)
+    webhook_url = models.URLField(max_length=2000, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    status__in=["queued", "running", "succeeded", "failed", "canceled"]
+                ),
+                name="job_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(acceleration__in=["none", "regular", "high"]),
+                name="job_acceleration_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(progress__gte=0) & models.Q(progress__lte=1),
+                name="job_progress_range",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="job_unique_idempotency_key",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user", "-created_at", "-id"], name="job_user_created"),
+            models.Index(fields=["status", "lease_expires_at"], name="job_status_lease"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Job {self.public_id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+    @property
+    def wait_seconds(self) -> float | None:
+        if self.started_at:
+            return (self.started_at - self.created_at).total_seconds()
+        return None
+
+
+def image_upload_to(instance: "Image", filename: str) -> str:
+    return f"images/{instance.job.public_id}/{filename}"
+
+
+class Image(models.Model):
+    class Moderation(models.TextChoices):
+        CLEAR = "clear", "Clear"
+        FLAGGED = "flagged", "Flagged"
+        REPORTED = "reported", "Reported"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    # States in which an image may be shown to anyone but its owner and staff.
+    SHOWABLE = (Moderation.CLEAR, Moderation.APPROVED)
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="images")
+    index = models.PositiveSmallIntegerField()
+    # Denormalised from the job so the gallery's indexes cover its queries.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images"
+    )
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="images"
+    )
+    visibility = models.CharField(
+        max_length=8, choices=Visibility.choices, default=Visibility.PRIVATE
+    )
+    seed = models.BigIntegerField()
+    file = models.FileField(upload_to=image_upload_to, max_length=300)
+    thumbnail = models.FileField(upload_to=image_upload_to, max_length=300)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    byte_size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    pixel_sha256 = models.CharField(
+        max_length=64, blank=True, help_text="Hash of the decoded RGB pixels, for reproducibility."
+    )
+    revised_prompt = models.TextField(blank=True)
+    provider_nsfw = models.BooleanField(null=True, blank=True)
+    safety_score = models.FloatField(null=True, blank=True)
+    moderation_state = models.CharField(
+        max_length=10, choices=Moderation.choices, default=Moderation.CLEAR
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "index"], name="image_unique_job_index"),
+            models.CheckConstraint(
+                condition=models.Q(
+                    moderation_state__in=["clear", "flagged", "reported", "approved", "rejected"]
+                ),
+                name="image_moderation_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(visibility__in=["private", "team", "public"]),
+                name="image_visibility_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user", "-created_at", "-id"], name="image_user_created"),
+            models.Index(fields=["team", "-created_at", "-id"], name="image_team_created"),
+            models.Index(
+                fields=["visibility", "-created_at", "-id"], name="image_visibility_created"
+            ),
+            models.Index(fields=["moderation_state"], name="image_moderation"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Image {self.public_id}"
+
+    @property
+    def is_showable(self) -> bool:
+        return self.moderation_state in self.SHOWABLE

@@ -1,0 +1,65 @@
+"""Reads: which jobs and images a user may see. Every view and API call goes through these."""
+
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import Q, QuerySet
+
+from generation.models import Image, Job, Visibility
+
+
+def _team_ids(user) -> list[int]:
+    if not user.is_authenticated:
+        return []
+    cached = getattr(user, "_team_ids_cache", None)
+    if cached is None:
+        cached = list(user.memberships.values_list("team_id", flat=True))
+        user._team_ids_cache = cached
+    return cached
+
+
+def image_visibility_q(user) -> Q:
+    """Owner: all but rejected; teammates: team images; everyone: public; staff: everything.
+
+    Images that are flagged, reported or rejected are shown to nobody but their owner
+    (flagged/reported, blurred) and staff.
+    """
+    showable = Q(moderation_state__in=Image.SHOWABLE)
+    public = Q(visibility=Visibility.PUBLIC) & showable
+    if user is None or not user.is_authenticated:
+        return public
+    if user.is_staff:
+        return Q()
+    own = Q(user=user) & ~Q(moderation_state=Image.Moderation.REJECTED)
+    team = Q(visibility=Visibility.TEAM, team_id__in=_team_ids(user)) & showable
+    return own | team | public
+
+
+def images_visible_to(user) -> QuerySet[Image]:
+    user = user or AnonymousUser()
+    return Image.objects.filter(image_visibility_q(user)).select_related("job", "user")
+
+
+def image_get_for_user(*, user, public_id) -> Image:
+    """The image if the user may see it, else Image.DoesNotExist (a 404, never a 403)."""
+    return images_visible_to(user).get(public_id=public_id)
+
+
+def jobs_visible_to(user) -> QuerySet[Job]:
+    """Jobs are the owner's business (staff see all)."""
+    if user is None or not user.is_authenticated:
+        return Job.objects.none()
+    if user.is_staff:
+        return Job.objects.all()
+    return Job.objects.filter(user=user)
+
+
+def job_get_for_user(*, user, public_id) -> Job:
+    return jobs_visible_to(user).get(public_id=public_id)
+
+
+def recent_images_for_user(*, user, limit: int = 24) -> QuerySet[Image]:
+    return (
+        Image.objects.filter(user=user)
+        .exclude(moderation_state=Image.Moderation.REJECTED)
+        .select_related("job")
+        .order_by("-created_at", "-id")[:limit]
+    )

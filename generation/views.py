@@ -1,0 +1,134 @@
+"""Pages: generate form, job page (with its live status), image files, health check."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.db import connection
+from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.services import QuotaExceeded, quota_for
+from generation import selectors, services
+from generation.forms import GenerationForm
+from generation.models import Image, Job
+from generation.presenters import job_payload
+from generation.sizes import PRESETS
+
+
+def _job_or_404(request, public_id) -> Job:
+    try:
+        return selectors.job_get_for_user(user=request.user, public_id=public_id)
+    except Job.DoesNotExist:
+        raise Http404("No such job.") from None
+
+
+@login_required
+def generate(request):
+    if request.method == "POST":
+        form = GenerationForm(request.POST)
+        if form.is_valid():
+            try:
+                job = services.job_create(user=request.user, params=form.params)
+            except QuotaExceeded as exc:
+                form.add_error(None, exc.message)
+            else:
+                return redirect("job-detail", public_id=job.public_id)
+    else:
+        form = GenerationForm(initial=request.session.pop("generate_initial", None))
+    return render(
+        request,
+        "generation/generate.html",
+        {
+            "form": form,
+            "presets": PRESETS,
+            "quota": quota_for(user=request.user),
+            "recent_images": selectors.recent_images_for_user(user=request.user),
+        },
+    )
+
+
+@login_required
+def job_detail(request, public_id):
+    job = _job_or_404(request, public_id)
+    return render(
+        request,
+        "generation/job_detail.html",
+        {"job": job, "payload": job_payload(job, request)},
+    )
+
+
+@never_cache
+@login_required
+@require_GET
+def job_status(request, public_id):
+    job = _job_or_404(request, public_id)
+    return JsonResponse(job_payload(job, request))
+
+
+@login_required
+@require_POST
+def job_cancel(request, public_id):
+    job = _job_or_404(request, public_id)
+    job = services.job_cancel(job=job)
+    messages.info(request, "Cancel requested." if job.is_active else "Job canceled.")
+    return redirect("job-detail", public_id=job.public_id)
+
+
+def _serve(request, public_id, field: str):
+    try:
+        image = selectors.image_get_for_user(user=request.user, public_id=public_id)
+    except Image.DoesNotExist:
+        raise Http404("No such image.") from None
+    file = getattr(image, field)
+    if not default_storage.exists(file.name):
+        raise Http404("File missing.")
+    url = default_storage.url(file.name)
+    if url.startswith("http"):  # S3: a short-lived signed URL
+        return HttpResponseRedirect(url)
+    content_type = "image/png" if field == "file" else "image/webp"
+    response = FileResponse(default_storage.open(file.name, "rb"), content_type=content_type)
+    extension = "png" if field == "file" else "webp"
+    response["Content-Disposition"] = f'inline; filename="{image.public_id}.{extension}"'
+    response["Cache-Control"] = "private, max-age=3600"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_GET
+def image_file(request, public_id):
+    return _serve(request, public_id, "file")
+
+
+@require_GET
+def image_thumbnail(request, public_id):
+    return _serve(request, public_id, "thumbnail")
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    checks = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        from huey.contrib.djhuey import HUEY
+
+        checks["queue"] = "ok"
+        checks["queue_depth"] = HUEY.pending_count()
+    except Exception as exc:
+        checks["queue"] = f"error: {type(exc).__name__}"
+    try:
+        default_storage.exists("healthz-probe")
+        checks["storage"] = "ok"
+    except Exception as exc:
+        checks["storage"] = f"error: {type(exc).__name__}"
+    healthy = all(v == "ok" for k, v in checks.items() if k != "queue_depth")
+    return JsonResponse(
+        {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
+    )

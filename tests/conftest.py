@@ -1,0 +1,75 @@
+"""The fixed cast: owner, teammate, outsider, anonymous, staff."""
+
+import pytest
+from django.test import Client
+
+from generation.backends import reset_backends
+from tests.factories import make_team, make_user
+
+
+@pytest.fixture(autouse=True)
+def _fresh_backends():
+    reset_backends()
+    yield
+    reset_backends()
+
+
+@pytest.fixture
+def team(db):
+    return make_team("Studio")
+
+
+@pytest.fixture
+def other_team(db):
+    return make_team("Elsewhere")
+
+
+@pytest.fixture
+def owner(team):
+    return make_user("owner", team=team, role="owner")
+
+
+@pytest.fixture
+def teammate(team):
+    return make_user("teammate", team=team, role="member")
+
+
+@pytest.fixture
+def outsider(other_team):
+    return make_user("outsider", team=other_team, role="owner")
+
+
+@pytest.fixture
+def staff(db):
+    return make_user("staff", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def anonymous_client():
+    return Client()
+
+
+def _client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def owner_client(owner):
+    return _client_for(owner)
+
+
+@pytest.fixture
+def teammate_client(teammate):
+    return _client_for(teammate)
+
+
+@pytest.fixture
+def outsider_client(outsider):
+    return _client_for(outsider)
+
+
+@pytest.fixture
+def staff_client(staff):
+    return _client_for(staff)
