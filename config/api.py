@@ -2,6 +2,10 @@
 
 from ninja import NinjaAPI
 
+from accounts.api import router as accounts_router
+from gallery.api import router as gallery_router
+from generation.api import router as generation_router
+
 api = NinjaAPI(
     title="Qwen Image Studio API",
     version="1.0.0",
@@ -9,3 +13,6 @@ api = NinjaAPI(
     docs_url="/docs",
     openapi_url="/openapi.json",
 )
+api.add_router("", generation_router)
+api.add_router("", gallery_router)
+api.add_router("", accounts_router)

@@ -5,7 +5,9 @@ from config.api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/", include("accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("v1/", api.urls),
+    path("", include("gallery.urls")),
     path("", include("generation.urls")),
 ]

@@ -1,0 +1,3 @@
+"""Account pages: sign-up, profile, teams, API keys, usage."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Gallery pages: grid, detail, compare, collections, share links."""
+
+urlpatterns: list = []
