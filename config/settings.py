@@ -199,6 +199,12 @@ GENERATION_THUMBNAIL_SIZE = env_int("GENERATION_THUMBNAIL_SIZE", 384)
 QUOTA_IMAGES_PER_DAY = env_int("QUOTA_IMAGES_PER_DAY", 200)
 QUOTA_CONCURRENT_JOBS = env_int("QUOTA_CONCURRENT_JOBS", 4)
 
+# Gallery: page size (keyset pages, no totals) and the limits of one ZIP download.
+GALLERY_PAGE_SIZE = env_int("GALLERY_PAGE_SIZE", 48)
+GALLERY_MAX_PAGE_SIZE = env_int("GALLERY_MAX_PAGE_SIZE", 200)
+GALLERY_ZIP_MAX_IMAGES = env_int("GALLERY_ZIP_MAX_IMAGES", 200)
+GALLERY_ZIP_MAX_BYTES = env_int("GALLERY_ZIP_MAX_BYTES", 1024 * 1024 * 1024)
+
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 
 # --- Security -----------------------------------------------------------------------------
