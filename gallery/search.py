@@ -2,11 +2,17 @@
 
 The index covers `generation_job.prompt` (every image of a job shares its prompt), so a search
 is a set of job ids that the gallery query intersects with what the user may see.
+
+How the page is found depends on how many prompts match (one cheap, bounded probe tells):
+a rare term drives the query from its few matches and sorts them; a common one walks the list
+in index order and keeps the rows whose job is in the (hashed, once-built) set of matches,
+stopping when the page is full. Either way no plan scans 100k rows re-checking prompts.
 """
 
 import re
 
 from django.db import connection
+from django.db.models import F, QuerySet
 from django.db.models.expressions import RawSQL
 
 FTS_TABLE = "gallery_prompt_fts"
@@ -58,6 +64,16 @@ PG_MATCH = (
     "SELECT id FROM generation_job "
     "WHERE to_tsvector('english', prompt) @@ to_tsquery('english', %s)"
 )
+# ARRAY(...) runs the GIN search first, as one InitPlan, so the planner drives the page from
+# the matches instead of walking images in order and re-computing tsvectors row by row.
+PG_MATCH_FIRST = (
+    "SELECT unnest(ARRAY(SELECT id FROM generation_job "
+    "WHERE to_tsvector('english', prompt) @@ to_tsquery('english', %s)))"
+)
+PG_PROBE = f"SELECT count(*) FROM ({PG_MATCH} LIMIT %s) AS probe"  # noqa: S608 (constants)
+SQLITE_PROBE = f"SELECT count(*) FROM ({SQLITE_MATCH} LIMIT %s) AS probe"  # noqa: S608
+# Above this many matching prompts a term counts as common.
+COMMON_MATCHES = 2000
 
 
 def search_terms(text: str) -> list[str]:
@@ -66,19 +82,39 @@ def search_terms(text: str) -> list[str]:
     return [word[:MAX_TERM_LENGTH] for word in words][:MAX_TERMS]
 
 
-def job_ids_matching(text: str, *, vendor: str | None = None) -> RawSQL | None:
-    """A subquery of job ids whose prompt has every word (as a prefix); None for no words."""
+def _query(terms: list[str], vendor: str) -> str:
+    if vendor == "postgresql":
+        # Terms are \w+ only, so they cannot carry tsquery operators.
+        return " & ".join(f"{term}:*" for term in terms)
+    if vendor == "sqlite":
+        # Each term quoted as an FTS5 string, with a prefix star.
+        return " ".join(f'"{term}"*' for term in terms)
+    raise NotImplementedError(f"No prompt search for the {vendor} database.")
+
+
+def images_matching(images: QuerySet, text: str) -> QuerySet:
+    """The images whose job's prompt has every word of `text` (as a prefix); all if none."""
     terms = search_terms(text)
     if not terms:
-        return None
-    vendor = vendor or connection.vendor
-    if vendor == "postgresql":
-        # Terms are \w+ only, so they cannot carry tsquery operators; the value is bound.
-        return RawSQL(PG_MATCH, [" & ".join(f"{term}:*" for term in terms)])  # noqa: S611
-    if vendor == "sqlite":
-        # Each term quoted as an FTS5 string with a prefix star; the value is bound.
-        return RawSQL(SQLITE_MATCH, [" ".join(f'"{term}"*' for term in terms)])  # noqa: S611
-    raise NotImplementedError(f"No prompt search for the {vendor} database.")
+        return images
+    vendor = connection.vendor
+    query = _query(terms, vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            PG_PROBE if vendor == "postgresql" else SQLITE_PROBE, [query, COMMON_MATCHES]
+        )
+        (count,) = cursor.fetchone()
+    match = PG_MATCH if vendor == "postgresql" else SQLITE_MATCH
+    if count < COMMON_MATCHES:
+        if vendor == "postgresql":
+            match = PG_MATCH_FIRST
+        # The values are bound parameters; the SQL is constant.
+        return images.filter(job_id__in=RawSQL(match, [query]))  # noqa: S611
+    # "job_id + 0" hides the job_id index, so the database walks the list's own index in
+    # order and checks each row against the set of matches, built once.
+    return images.alias(search_job_id=F("job_id") + 0).filter(
+        search_job_id__in=RawSQL(match, [query])  # noqa: S611
+    )
 
 
 def search_index_install(conn=None) -> None:

@@ -212,9 +212,7 @@ def _scoped(*, user, filters: ImageFilters) -> tuple[QuerySet[Image], str, str]:
 
 def _filtered(images: QuerySet[Image], filters: ImageFilters) -> QuerySet[Image]:
     if filters.q:
-        matching = search.job_ids_matching(filters.q)
-        if matching is not None:
-            images = images.filter(job_id__in=matching)
+        images = search.images_matching(images, filters.q)
     if filters.date_from:
         start = dt.datetime.combine(filters.date_from, dt.time.min, tzinfo=dt.UTC)
         images = images.filter(created_at__gte=start)

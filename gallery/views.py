@@ -83,6 +83,13 @@ def _uuids(values: list[str]) -> list[uuid.UUID]:
     return ids
 
 
+def _current_url(request) -> str:
+    """Where forms on this page return to (without the infinite-scroll fragment flag)."""
+    query = request.GET.copy()
+    query.pop("partial", None)
+    return f"{request.path}?{query.urlencode()}" if query else request.path
+
+
 def _show_sensitive(request) -> bool:
     return request.user.is_authenticated and profile_for(request.user).show_sensitive
 
@@ -119,7 +126,7 @@ def _grid(request, data, *, collection: Collection | None = None):
         "filters": filters,
         "page": page,
         "next_url": next_url,
-        "current_url": request.get_full_path(),
+        "current_url": _current_url(request),
         "show_sensitive": _show_sensitive(request),
     }
     if request.GET.get("partial"):
