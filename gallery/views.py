@@ -217,7 +217,7 @@ def bulk(request):
         if len(ids) - count:
             messages.warning(request, f"{len(ids) - count} not yours, left alone.")
         return redirect(back)
-    if action in ("collect", "uncollect"):
+    if action in ("collect", "uncollect", "cover"):
         try:
             collection = selectors.collections_owned_by(user=user).get(
                 public_id=request.POST.get("collection", "")
@@ -225,7 +225,15 @@ def bulk(request):
         except (Collection.DoesNotExist, ValidationError, ValueError):
             messages.error(request, "Choose one of your collections.")
             return redirect(back)
-        if action == "collect":
+        if action == "cover":
+            try:
+                image = images_visible_to(user).get(public_id=ids[0])
+                services.collection_set_cover(user=user, collection=collection, image=image)
+            except (Image.DoesNotExist, ValueError) as error:
+                messages.error(request, str(error) or "No such image.")
+            else:
+                messages.success(request, f"Cover of {collection.name} set.")
+        elif action == "collect":
             added = services.collection_add_images(user=user, collection=collection, image_ids=ids)
             messages.success(request, f"Added {added} image(s) to {collection.name}.")
         else:

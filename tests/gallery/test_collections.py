@@ -175,3 +175,23 @@ def test_collections_list_query_count_does_not_grow(owner, teammate, owner_clien
     assert count() == few
     body = owner_client.get(reverse("collections")).content.decode()
     assert "Theirs 4" in body and "teammate" in body
+
+
+def test_cover_from_the_collection_grid(owner, owner_client, teammate, image_of):
+    first, second = image_of(owner), image_of(owner)
+    collection = services.collection_create(user=owner, name="C")
+    services.collection_add_images(
+        user=owner, collection=collection, image_ids=[first.public_id, second.public_id]
+    )
+    page = owner_client.get(reverse("collection-detail", args=[collection.public_id]))
+    assert b'value="cover"' in page.content
+    owner_client.post(
+        reverse("gallery-bulk"),
+        {"images": [first.public_id], "action": "cover", "collection": collection.public_id},
+    )
+    collection.refresh_from_db()
+    assert collection.cover == first
+    # Not an owner: the option is not offered.
+    theirs = services.collection_create(user=teammate, name="T", visibility="team")
+    page = owner_client.get(reverse("collection-detail", args=[theirs.public_id]))
+    assert b'value="cover"' not in page.content
