@@ -178,6 +178,10 @@ QWEN_IMAGE_READ_TIMEOUT = env_float("QWEN_IMAGE_READ_TIMEOUT", 120.0)
 QWEN_IMAGE_CALL_BUDGET = env_float("QWEN_IMAGE_CALL_BUDGET", 300.0)  # wall clock per call
 QWEN_IMAGE_MAX_DOWNLOAD_BYTES = env_int("QWEN_IMAGE_MAX_DOWNLOAD_BYTES", 40 * 1024 * 1024)
 QWEN_IMAGE_MAX_PIXELS = env_int("QWEN_IMAGE_MAX_PIXELS", 2048 * 2048)
+# "b64_json" (the image inside the JSON answer) or "url" (downloaded from an allowed origin).
+QWEN_IMAGE_OUTPUT_FORMAT = env_str("QWEN_IMAGE_OUTPUT_FORMAT", "b64_json")
+# Concurrent calls per job: the remote backend makes one call (n=1, its own seed) per image.
+QWEN_IMAGE_PARALLEL_CALLS = env_int("QWEN_IMAGE_PARALLEL_CALLS", 4)
 QWEN_IMAGE_DEMO_STEP_DELAY = env_float("QWEN_IMAGE_DEMO_STEP_DELAY", 0.03)
 
 GENERATION_MAX_IMAGES_PER_JOB = env_int("GENERATION_MAX_IMAGES_PER_JOB", 4)
@@ -223,5 +227,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},  # one line per request; the backends log their own
+        "httpcore": {"level": "WARNING"},
+    },
 }
