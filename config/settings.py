@@ -162,7 +162,9 @@ else:
         "name": "qwen-image-studio",
         "filename": str(VAR_DIR / "huey.sqlite3"),
         "immediate": False,
-        "consumer": {"workers": HUEY_WORKERS, "worker_type": "thread"},
+        # SqliteHuey is polled: an idle consumer backs off to max_delay between polls (huey's
+        # default is 10 s, a long wait before a new job starts).
+        "consumer": {"workers": HUEY_WORKERS, "worker_type": "thread", "max_delay": 1.0},
     }
 
 # --- Generation ---------------------------------------------------------------------------

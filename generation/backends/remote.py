@@ -12,7 +12,7 @@ GENERATION_MAX_ATTEMPTS and fails the others at once with the message shown here
 
 | code                      | retry | when                                                        |
 |---------------------------|-------|-------------------------------------------------------------|
-| not_configured            | no    | QWEN_IMAGE_API_KEY is empty, or QWEN_IMAGE_API_BASE is bad   |
+| not_configured            | no    | no QWEN_IMAGE_API_KEY, or a malformed QWEN_IMAGE_* setting   |
 | rate_limited              | yes   | HTTP 429; Retry-After (seconds or a date) sets the delay     |
 | upstream_error            | yes   | HTTP 5xx (Retry-After honoured on 503), 408                  |
 | upstream_timeout          | yes   | connect/read/write/pool timeout, or the call budget ran out |
@@ -221,8 +221,13 @@ class RemoteBackend:
         parallel_calls: int = 4,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        # A bad setting fails each job with a clear message (the backend is built lazily,
+        # inside a job, so raising here would only show up as an internal error).
+        self.config_error = ""
         if output_format not in ("url", "b64_json"):
-            raise ValueError("output_format must be 'url' or 'b64_json'")
+            self.config_error = (
+                f"QWEN_IMAGE_OUTPUT_FORMAT must be url or b64_json, not {output_format!r}."
+            )
         self.api_base = api_base.rstrip("/")
         self._api_key = api_key
         self.model = model
@@ -239,8 +244,11 @@ class RemoteBackend:
         for value in download_origins:
             origin = origin_of(value)
             if origin is None:
-                raise ValueError(f"Not an http(s) origin in QWEN_IMAGE_DOWNLOAD_ORIGINS: {value!r}")
-            self.allowed_origins.add(origin)
+                self.config_error = (
+                    f"QWEN_IMAGE_DOWNLOAD_ORIGINS holds {value!r}, which is not an http(s) origin."
+                )
+            else:
+                self.allowed_origins.add(origin)
         self._transport = transport
         self._client: httpx.Client | None = None
         self._client_pid: int | None = None
@@ -312,11 +320,9 @@ class RemoteBackend:
                 retryable=False,
             )
         if self.api_origin is None:
-            raise BackendError(
-                f"QWEN_IMAGE_API_BASE is not an http(s) URL: {self.api_base!r}.",
-                code="not_configured",
-                retryable=False,
-            )
+            self.config_error = f"QWEN_IMAGE_API_BASE is not an http(s) URL: {self.api_base!r}."
+        if self.config_error:
+            raise BackendError(self.config_error, code="not_configured", retryable=False)
         seeds = list(request.seeds)
         if should_cancel():
             raise Canceled()

@@ -248,6 +248,21 @@ def test_without_a_key_nothing_is_sent(fake):
     assert fake.requests == []
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"api_base": "image.example.com"},
+        {"download_origins": ["cdn.example.com"]},
+        {"output_format": "png"},
+    ],
+)
+def test_a_malformed_setting_fails_with_a_clear_message(fake, overrides):
+    error = failure(make_backend(fake, **overrides))
+    assert (error.code, error.retryable) == ("not_configured", False)
+    assert "QWEN_IMAGE_" in error.message
+    assert fake.requests == []
+
+
 def test_cancel_stops_waiting_for_the_calls(fake):
     fake.latency = 2.0
     started = time.monotonic()
