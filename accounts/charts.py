@@ -60,8 +60,8 @@ def bar_chart(days: list[DayCount], *, width: int = 720, height: int = 220) -> B
     for i, day in enumerate(days):
         h = plot_h * day.images / axis_max
         x = left + i * slot + slot * 0.15
-        # Label the first day, every 7th day counting back from today, and today.
-        labelled = i == 0 or (len(days) - 1 - i) % 7 == 0
+        # Label today and every 7th day before it: labels never crowd each other.
+        labelled = (len(days) - 1 - i) % 7 == 0
         bars.append(
             Bar(
                 x=round(x, 2),
