@@ -44,13 +44,14 @@ class MeOut(Schema):
 @router.get("/me", response=MeOut, url_name="me", summary="You: user, team, quota and usage")
 def me(request):
     user = request.auth
-    team = profile_for(user).current_team
+    profile = profile_for(user)
+    team = profile.current_team
     role = (
         Membership.objects.filter(team=team, user=user).values_list("role", flat=True).first()
         if team
         else None
     )
-    quota = quota_for(user=user)
+    quota = quota_for(user=user, profile=profile)
     key = getattr(request, "api_key", None)
     return {
         "user": {"username": user.get_username(), "email": user.email, "is_staff": user.is_staff},

@@ -53,8 +53,9 @@ IDEMPOTENCY_DOC = (
     "Makes the POST safe to repeat: the same key with the same body returns the same job; "
     "with a different body it is a 409."
 )
-# Job failures that are the request's fault rather than the backend's.
-_CLIENT_FAULT_CODES = {"content_policy", "content_policy_violation", "invalid_request"}
+# Job failures that are the request's fault (codes of generation.backends.remote), answered
+# 400; any other failure is the backend's, a 502.
+_CLIENT_FAULT_CODES = {"content_policy", "bad_request"}
 
 
 # --- Translating requests -------------------------------------------------------------------

@@ -132,16 +132,17 @@ def test_preset_name_and_idempotent_repeat(owner, client):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_failed_job_answers_an_error_with_the_job_id(owner, client, monkeypatch):
+@pytest.mark.parametrize(("code", "status"), [("upstream_error", 502), ("content_policy", 400)])
+def test_a_failed_job_answers_an_error_with_the_job_id(owner, client, monkeypatch, code, status):
     class Down:
         name = "down"
 
         def generate(self, request, *, on_progress, should_cancel):
-            raise BackendError("Provider is down.", code="upstream_error", retryable=False)
+            raise BackendError("It did not work.", code=code, retryable=False)
 
     monkeypatch.setattr(services, "get_backend", lambda name=None: Down())
     response = post_json(client, "/v1/images/generations", {"prompt": "x"}, headers=bearer(owner))
-    error = assert_envelope(response, 502, code="upstream_error")
+    error = assert_envelope(response, status, code=code)
     assert error["job_id"] == str(Job.objects.get().public_id)
     assert response["x-should-retry"] == "false"
 
