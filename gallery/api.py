@@ -9,17 +9,19 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.urls import reverse
 from ninja import Field, Query, Router, Schema, Status
-from ninja.errors import HttpError
 
 from accounts.auth import api_auth
-from accounts.services import QuotaExceeded
+from config.errors import ApiError, ErrorOut
 from gallery import selectors, services
 from gallery.models import Collection, ShareLink
 from gallery.selectors import FilterError
 from gallery.services import NotAllowed, ReseedMode, ShareRefused
+from generation.api import api_job_payload
 from generation.models import Image, Job
-from generation.presenters import image_payload, job_payload
+from generation.presenters import image_payload
+from generation.schemas import ImageOut, JobOut
 from generation.selectors import image_get_for_user
+from generation.signed_urls import image_signed_urls
 
 router = Router(tags=["gallery"], auth=api_auth)
 
@@ -27,34 +29,16 @@ router = Router(tags=["gallery"], auth=api_auth)
 # --- Schemas -------------------------------------------------------------------------------
 
 
-class ErrorOut(Schema):
-    """Every error; the API wraps it in {"error": {message, type, param, code}}."""
+class GalleryImageOut(ImageOut):
+    """An image as the API shows it everywhere, plus what the gallery knows about it."""
 
-    error: dict
-
-
-class ImageOut(Schema):
-    id: str
-    job_id: str
-    index: int
-    seed: int
-    width: int
-    height: int
-    byte_size: int
-    sha256: str
-    visibility: str
-    moderation_state: str
-    revised_prompt: str
-    created_at: str
-    url: str
-    thumbnail_url: str
     prompt: str
-    favorite: bool
-    parent_image_id: str | None = None
+    favorite: bool = Field(description="Starred by the caller.")
+    parent_image_id: str | None = Field(None, description="Reseeded from this image.")
 
 
-class ImageListOut(Schema):
-    data: list[ImageOut]
+class GalleryImageListOut(Schema):
+    data: list[GalleryImageOut]
     next_cursor: str | None = Field(
         None, description="Pass as `cursor` for the next page; null on the last page."
     )
@@ -66,10 +50,10 @@ class ReproductionOut(Schema):
     same_backend: bool
 
 
-class ImageDetailOut(ImageOut):
+class GalleryImageDetailOut(GalleryImageOut):
     params: dict
-    reseeded_from: ImageOut | None = None
-    reseeds: list[ImageOut]
+    reseeded_from: GalleryImageOut | None = None
+    reseeds: list[GalleryImageOut]
     reproduction: ReproductionOut | None = None
 
 
@@ -160,7 +144,8 @@ def _image(request, image_id) -> Image:
 def _image_out(image: Image, request, favorite_ids: set[int]) -> dict:
     parent_id = image.job.parent_image_id
     return {
-        **image_payload(image, request),
+        # Signed URLs: an API client has no session to fetch the pages' file URLs with.
+        **image_payload(image, request, urls=image_signed_urls),
         "prompt": image.job.prompt,
         "favorite": image.pk in favorite_ids,
         "parent_image_id": str(image.job.parent_image.public_id) if parent_id else None,
@@ -198,7 +183,7 @@ def _collection_out(collection: Collection) -> dict:
 
 @router.get(
     "/images",
-    response={200: ImageListOut, 400: ErrorOut, 404: ErrorOut},
+    response={200: GalleryImageListOut, 400: ErrorOut, 404: ErrorOut},
     summary="List images (scopes, filters, full-text search, cursor pages)",
 )
 def list_images(request, filters: Query[ImageQuery]):
@@ -212,14 +197,14 @@ def list_images(request, filters: Query[ImageQuery]):
     except FilterError as error:
         if error.field == "collection":
             raise Http404("No such collection.") from None
-        raise HttpError(400, error.message) from None
+        raise ApiError(400, error.message, code="invalid_parameter", param=error.field) from None
     return {
         "data": [_image_out(image, request, page.favorite_ids) for image in page.images],
         "next_cursor": page.next_cursor,
     }
 
 
-@router.get("/images/{image_id}", response={200: ImageDetailOut, 404: ErrorOut})
+@router.get("/images/{image_id}", response={200: GalleryImageDetailOut, 404: ErrorOut})
 def get_image(request, image_id: uuid.UUID):
     image = _image(request, image_id)
     lineage = selectors.image_lineage(user=request.auth, image=image)
@@ -251,13 +236,13 @@ def delete_image(request, image_id: uuid.UUID):
     try:
         services.image_delete(user=request.auth, image=image)
     except NotAllowed as error:
-        raise HttpError(403, error.message) from None
+        raise ApiError(403, error.message, code="not_owner") from None
     return Status(204, None)
 
 
 @router.patch(
     "/images/{image_id}",
-    response={200: ImageOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    response={200: GalleryImageOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
     summary="Change an image's visibility (owner only)",
 )
 def update_image(request, image_id: uuid.UUID, payload: VisibilityIn):
@@ -267,26 +252,22 @@ def update_image(request, image_id: uuid.UUID, payload: VisibilityIn):
             user=request.auth, image=image, visibility=payload.visibility
         )
     except NotAllowed as error:
-        raise HttpError(403, error.message) from None
+        raise ApiError(403, error.message, code="not_owner") from None
     favorites = selectors.favorite_image_ids(user=request.auth, images=[image])
     return _image_out(image, request, favorites)
 
 
 @router.post(
     "/images/{image_id}/reseed",
-    response={202: dict, 404: ErrorOut, 429: ErrorOut},
+    response={202: JobOut, 404: ErrorOut, 429: ErrorOut},
     summary="Reseed, make variations of, or regenerate an image exactly (a new job)",
 )
 def reseed_image(request, image_id: uuid.UUID, payload: ReseedIn | None = None):
     image = _image(request, image_id)
     mode = payload.mode if payload else ReseedMode.RESEED
-    try:
-        job = services.image_reseed(
-            user=request.auth, image=image, mode=mode, source=Job.Source.API
-        )
-    except QuotaExceeded as error:
-        raise HttpError(429, error.message) from None
-    return Status(202, job_payload(job, request))
+    # QuotaExceeded becomes the API's 429 with Retry-After (config.api).
+    job = services.image_reseed(user=request.auth, image=image, mode=mode, source=Job.Source.API)
+    return Status(202, api_job_payload(job, request))
 
 
 @router.post("/images/{image_id}/favorite", response={200: FavoriteOut, 404: ErrorOut})
@@ -313,9 +294,9 @@ def share_image(request, image_id: uuid.UUID, payload: ShareIn | None = None):
             expires_in=dt.timedelta(seconds=expires) if expires else None,
         )
     except NotAllowed as error:
-        raise HttpError(403, error.message) from None
+        raise ApiError(403, error.message, code="not_owner") from None
     except ShareRefused as error:
-        raise HttpError(409, error.message) from None
+        raise ApiError(409, error.message, code="image_held_for_review") from None
     return Status(201, _share_out(share, request))
 
 
@@ -334,7 +315,7 @@ def create_collection(request, payload: CollectionIn):
             user=request.auth, name=payload.name, visibility=payload.visibility
         )
     except ValueError as error:
-        raise HttpError(400, str(error)) from None
+        raise ApiError(400, str(error), code="invalid_parameter", param="name") from None
     added = 0
     if payload.image_ids:
         added = services.collection_add_images(

@@ -38,7 +38,11 @@ def test_list_with_scope_search_and_cursor(owner, teammate, client, owner_key, i
     first = client.get("/v1/images", {"q": "harbour", "limit": 2}, **owner_key).json()
     assert [i["id"] for i in first["data"]] == [str(images[2].public_id), str(images[1].public_id)]
     assert first["data"][0]["prompt"] == "harbour number 2"
-    assert first["data"][0]["url"].endswith(reverse("image-file", args=[images[2].public_id]))
+    # Signed URLs: a client without a session can fetch the file.
+    from django.test import Client
+
+    file = Client().get(first["data"][0]["url"])
+    assert file.status_code == 200 and file["Content-Type"] == "image/png"
     second = client.get(
         "/v1/images", {"q": "harbour", "limit": 2, "cursor": first["next_cursor"]}, **owner_key
     ).json()
@@ -49,8 +53,11 @@ def test_list_with_scope_search_and_cursor(owner, teammate, client, owner_key, i
 
 
 def test_list_rejects_bad_filters(client, owner_key):
-    assert client.get("/v1/images", {"aspect": "round"}, **owner_key).status_code in (400, 422)
-    assert client.get("/v1/images", {"size": "big"}, **owner_key).status_code == 400
+    assert client.get("/v1/images", {"aspect": "round"}, **owner_key).status_code == 400
+    bad_size = client.get("/v1/images", {"size": "big"}, **owner_key)
+    assert bad_size.status_code == 400
+    assert bad_size.json()["error"]["param"] == "size"
+    assert bad_size.json()["error"]["code"] == "invalid_parameter"
     reversed_dates = {"from": "2025-02-01", "to": "2025-01-01"}
     assert client.get("/v1/images", reversed_dates, **owner_key).status_code == 400
     missing = client.get(
@@ -210,3 +217,12 @@ def test_share_created_in_api_appears_for_the_owner(
     services.share_revoke(user=owner, share=ShareLink.objects.get())
     page = owner_client.get(reverse("image-detail", args=[image.public_id])).content.decode()
     assert token not in page
+
+
+def test_reseed_over_quota_is_a_429_with_retry_after(owner, client, owner_key, image_of, settings):
+    image = image_of(owner)
+    settings.QUOTA_IMAGES_PER_DAY = 1
+    response = _post(client, f"/v1/images/{image.public_id}/reseed", **owner_key)
+    assert response.status_code == 429 and int(response["Retry-After"]) >= 1
+    assert response.json()["error"]["code"] == "quota_exceeded"
+    assert not Job.objects.filter(parent_image=image).exists()
