@@ -252,7 +252,10 @@ class LocalBackend:
         with self._lock:
             if should_cancel():
                 raise Canceled()
+            fresh = self._pipe is None or self._pid != os.getpid()
             pipe = self.pipeline()
+            if fresh:
+                on_progress(0.0)  # a model load takes minutes: this renews the job's lease
             pictures = self._run(pipe, plan, request, on_progress, should_cancel)
         # Encoding happens outside the lock so the next job can start on the device.
         results = [
