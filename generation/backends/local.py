@@ -7,6 +7,19 @@ at a time on its device; run one worker process per GPU (see the README).
 
 torch, diffusers and transformers come from the optional `[local]` dependency group and are
 imported only here, only when this backend is used.
+
+Faults become `BackendError`s, none of them retried (retrying would fail the same way):
+
+| code                    | when                                                              |
+|-------------------------|-------------------------------------------------------------------|
+| not_configured          | QWEN_IMAGE_LOCAL_MODEL unset, a bad setting, the [local] extra    |
+|                         | missing, or a CUDA device asked for where torch sees none         |
+| local_model_unavailable | the folder is missing, the hub id is not in the local cache, the  |
+|                         | files do not load, or the Lightning weights are missing           |
+| local_model_invalid     | the tokenizer is implausible (transformers 5 returns an empty one |
+|                         | without raising when its files are missing)                       |
+| out_of_memory           | the GPU ran out of memory for this size and number of images      |
+| invalid_size            | width or height not a multiple of 16                              |
 """
 
 from __future__ import annotations
@@ -179,7 +192,7 @@ def _import_stack():
             "The local backend needs the [local] dependencies: "
             "pip install torch==2.13.0 && pip install -e '.[local]' "
             f"({error.name or error} is missing).",
-            code="local_backend_unavailable",
+            code="not_configured",
             retryable=False,
         ) from None
     return torch, diffusers
@@ -207,14 +220,14 @@ class LocalBackend:
             raise BackendError(
                 "QWEN_IMAGE_LOCAL_MODEL is not set: give the local backend a model folder "
                 "or a Hugging Face id such as Qwen/Qwen-Image.",
-                code="local_backend_not_configured",
+                code="not_configured",
                 retryable=False,
             )
         magic = (settings.QWEN_IMAGE_POSITIVE_MAGIC or "").strip().lower()
         if magic not in POSITIVE_MAGIC_CHOICES:
             raise BackendError(
                 f"QWEN_IMAGE_POSITIVE_MAGIC must be empty, en, zh or auto, not {magic!r}.",
-                code="local_backend_not_configured",
+                code="not_configured",
                 retryable=False,
             )
         _import_stack()
@@ -420,7 +433,7 @@ class LocalBackend:
         if device.type == "cuda" and not torch.cuda.is_available():
             raise BackendError(
                 f"QWEN_IMAGE_LOCAL_DEVICE is {name!r} but torch sees no CUDA device.",
-                code="local_backend_unavailable",
+                code="not_configured",
                 retryable=False,
             )
         return device

@@ -124,7 +124,7 @@ def test_job_without_a_configured_model_fails_with_a_clear_message(
     settings.QWEN_IMAGE_LOCAL_MODEL = ""
     job = _submit(owner, django_capture_on_commit_callbacks, size="256x256")
     assert job.status == Job.Status.FAILED
-    assert job.error_code == "local_backend_not_configured"
+    assert job.error_code == "not_configured"
     assert "QWEN_IMAGE_LOCAL_MODEL" in job.error_message
 
 
