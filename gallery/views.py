@@ -423,6 +423,8 @@ def compare(request):
             value = item.get(key)
             if key == "size":
                 value = f"{value['width']}×{value['height']}"
+            elif isinstance(value, str):
+                value = value.strip()  # the default negative prompt is a single space
             values.append(value)
         rows.append({"label": label, "values": values, "differs": len(set(map(str, values))) > 1})
     return render(
