@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "huey.contrib.djhuey",
     "axes",
+    "csp",
     "ninja",  # serves the API docs' Swagger UI from static files (no CDN)
     "accounts",
     "generation",
@@ -40,6 +41,7 @@ MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",
     "config.middleware.ApiErrorEnvelopeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -143,6 +145,20 @@ else:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(MEDIA_ROOT), "allow_overwrite": True},
     }
+
+
+def _storage_origins() -> list[str]:
+    """Where signed media URLs point when images live on S3 (pages load them from there)."""
+    if not AWS_STORAGE_BUCKET_NAME:
+        return []
+    endpoint = AWS_S3_ENDPOINT_URL
+    if not endpoint:
+        return ["https://*.amazonaws.com"]
+    scheme, _, rest = endpoint.partition("://")
+    host = rest.split("/", 1)[0]
+    return [f"{scheme}://{host}", f"{scheme}://*.{host}"]  # path and virtual-hosted styles
+
+
 STORAGES = {
     "default": default_storage,
     "staticfiles": {
@@ -277,6 +293,25 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Content-Security-Policy (django-csp 4): every script and stylesheet is a file of ours (no
+# inline code: tests/reliability/test_headers.py checks the templates), images may also be
+# data: URIs (Swagger UI's icons) or come from the S3 origin that signed media URLs point to.
+# The share embed (/s/<token>/embed/) replaces frame-ancestors with * so any site may frame it.
+CSP_IMG_SRC_EXTRA = env_list("CSP_IMG_SRC_EXTRA", _storage_origins())
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", *CSP_IMG_SRC_EXTRA],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
@@ -291,10 +326,25 @@ EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.conso
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # Every handler redacts share/invite/signed-URL tokens and API keys (config/logging.py).
+    "filters": {
+        "redact": {"()": "config.logging.RedactSecrets"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["require_debug_false", "redact"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
     "loggers": {
+        # Django's defaults give these their own unfiltered handlers: replace them.
+        "django": {"handlers": ["mail_admins"], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},  # one line per request; the backends log their own
         "httpcore": {"level": "WARNING"},
