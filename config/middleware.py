@@ -67,4 +67,13 @@ def _envelope_for(request, response):
         code = None
     if "Retry-After" in response and "Retry-After" not in headers:
         headers["Retry-After"] = response["Retry-After"]
-    return error_response(ApiError(status, message, code=code, headers=headers))
+    envelope = error_response(ApiError(status, message, code=code, headers=headers))
+    # The middlewares below this one already set the security headers (nosniff, frame
+    # options, CSP, HSTS …) on the page being replaced: keep them.
+    for name, value in response.items():
+        if name.lower() not in _BODY_HEADERS and name not in envelope:
+            envelope[name] = value
+    return envelope
+
+
+_BODY_HEADERS = {"content-type", "content-length", "content-encoding", "content-disposition"}
