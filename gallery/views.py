@@ -35,6 +35,7 @@ SHARE_EXPIRY_CHOICES = [
     ("604800", "In 7 days"),
     ("2592000", "In 30 days"),
 ]
+SIGNED_IN_SCOPES = ("mine", "team", "favorites")
 SCOPE_LABELS = [
     ("mine", "Mine"),
     ("team", "My team"),
@@ -104,8 +105,10 @@ def _grid(request, data, *, collection: Collection | None = None):
     except FilterError as error:
         if error.field == "collection":
             raise Http404("No such collection.") from None
-        if error.field == "scope" and not request.user.is_authenticated:
+        wanted = str(data.get("scope") or "").strip()
+        if wanted in SIGNED_IN_SCOPES and not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
+        # Anything else (an unknown scope …) is a message over the default grid.
         messages.error(request, error.message)
         filters = ImageFilters(scope="mine" if request.user.is_authenticated else "public")
     try:
@@ -160,11 +163,7 @@ def _grid(request, data, *, collection: Collection | None = None):
 
 @require_GET
 def gallery(request):
-    if not request.user.is_authenticated and request.GET.get("scope") in (
-        "mine",
-        "team",
-        "favorites",
-    ):
+    if not request.user.is_authenticated and request.GET.get("scope") in SIGNED_IN_SCOPES:
         return redirect_to_login(request.get_full_path())
     return _grid(request, request.GET)
 
