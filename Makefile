@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-deps lint format browser bench clean
+.PHONY: install run test test-deps lint format browser bench clean reliability reliability-report
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,15 @@ test-deps: $(STAMP)
 test: $(STAMP) browser test-deps lint
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest
+
+# RELIABILITY.md's figures: every pytest run of tests/reliability (make test included) writes
+# var/reliability/last-run.json; `reliability-report` renders it, `reliability` runs first.
+reliability: $(STAMP) browser
+	$(VENV)/bin/pytest tests/reliability
+	$(PY) -m tests.reliability.report
+
+reliability-report: $(STAMP)
+	$(PY) -m tests.reliability.report
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -550,3 +550,58 @@ def test_admin_routes_are_staff_only(world):
                 assert response.status_code == 302, (role, path, response.status_code)
                 assert response["Location"].startswith("/admin/login/"), (role, path)
     ledger.record(SUITE, requests=len(urls) * len(ROLES), routes=len(urls))
+
+
+# --- Lists and searches never show somebody else's private things -------------------------------
+
+LISTS = [
+    "/",
+    "/gallery/",
+    "/gallery/?scope=public",
+    "/gallery/?scope=team",
+    "/gallery/?scope=favorites",
+    "/gallery/?q=lighthouse",
+    "/gallery/?scope=public&q=lighthouse&sort=oldest",
+    "/collections/",
+    "/accounts/usage/",
+    "/accounts/teams/",
+    "/v1/images",
+    "/v1/images?scope=public",
+    "/v1/images?scope=team",
+    "/v1/images?scope=favorites",
+    "/v1/images?q=lighthouse",
+    "/v1/jobs",
+    "/v1/jobs?status=succeeded",
+    "/v1/collections",
+    "/v1/me",
+]
+
+
+def test_lists_and_searches_never_show_another_users_private_things(world):
+    w = world
+    secrets = {
+        str(w.image.public_id),
+        str(w.image2.public_id),
+        str(w.job.public_id),
+        str(w.collection.public_id),
+        w.job.prompt,
+        "Private set",
+        w.share.token,
+        w.collection_share.token,
+        w.invite.token,
+    }
+    checked = 0
+    for role in ("anonymous", "outsider", "teammate"):
+        client = _page_client(w, role)
+        headers = {}
+        if role != "anonymous":
+            headers["HTTP_AUTHORIZATION"] = f"Bearer {w.secrets[role]}"
+        for path in [*LISTS, reverse("team-detail", args=[w.team.public_id])]:
+            api = path.startswith("/v1/")
+            response = (Client() if api else client).get(path, **(headers if api else {}))
+            body = response.content.decode()
+            checked += 1
+            assert response.status_code in (200, 302, 401, 404), (role, path, response.status_code)
+            found = {secret for secret in secrets if secret in body}
+            assert found == set(), (role, path, found)
+    ledger.record(SUITE, requests=checked)
