@@ -110,9 +110,7 @@ class ImageAdmin(admin.ModelAdmin):
         "team",
         "moderation_state",
         "score",
-        "provider_nsfw",
         "open_reports",
-        "visibility",
         "created_at",
     ]
     list_display_links = ["short_id"]
@@ -211,9 +209,10 @@ class ImageAdmin(admin.ModelAdmin):
     def short_id(self, image: Image) -> str:
         return str(image.public_id)[:8]
 
-    @admin.display(description="Score", ordering="safety_score")
+    @admin.display(description="Safety score", ordering="safety_score")
     def score(self, image: Image) -> str:
-        return "—" if image.safety_score is None else f"{image.safety_score:.2f}"
+        score = "—" if image.safety_score is None else f"{image.safety_score:.2f}"
+        return f"{score} · provider flag" if image.provider_nsfw else score
 
     @admin.display(description="Open reports", ordering="open_report_count")
     def open_reports(self, image: Image) -> int:

@@ -35,11 +35,14 @@ def held_class(context, image) -> str:
 
 
 @register.inclusion_tag("generation/_reveal.html", takes_context=True)
-def reveal_button(context, image) -> dict:
-    """The Show/Blur button over a held image (sensitive.js shows and drives it)."""
+def reveal_button(context, image, compact: bool = False) -> dict:
+    """The Show/Blur button over a held image (sensitive.js shows and drives it). `compact`
+    for small thumbnails: just "Show"."""
     state = _state(image)
+    label = Image.Moderation(state).label if state in Image.Moderation.values else state
     return {
         "held": _held(image),
         "shown": bool(context.get("show_sensitive")),
-        "label": Image.Moderation(state).label if state in Image.Moderation.values else state,
+        "show_label": "Show" if compact else f"{label} · Show",
+        "label": label,
     }

@@ -69,7 +69,6 @@
         reveal.setAttribute("data-reveal", "");
         reveal.dataset.showLabel = label + " · Show";
         reveal.dataset.hideLabel = "Blur";
-        reveal.setAttribute("aria-pressed", blurHeld ? "false" : "true");
         reveal.textContent = blurHeld ? reveal.dataset.showLabel : "Blur";
         li.appendChild(reveal);
         var badge = document.createElement("mark");

@@ -12,7 +12,6 @@
     var box = button.closest(".held");
     if (!box) return;
     var blurred = box.classList.toggle("sensitive");
-    button.setAttribute("aria-pressed", blurred ? "false" : "true");
     button.textContent = blurred ? button.dataset.showLabel || "Show" : button.dataset.hideLabel || "Hide";
   });
 })();
