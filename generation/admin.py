@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from generation.models import BlockedTerm, Image, Job, ModerationDecision, Report
-from generation.moderation import image_moderate
+from generation.moderation import images_moderate
 from generation.selectors import open_report_count
 
 
@@ -219,17 +219,13 @@ class ImageAdmin(admin.ModelAdmin):
         return image.open_report_count
 
     def _decide(self, request, queryset, to_state: str, verb: str) -> None:
-        note = request.POST.get("note", "")
-        changed = 0
-        for image in queryset:
-            if image_moderate(
-                image=image,
-                actor=request.user,
-                to_state=to_state,
-                note=note,
-                via=ModerationDecision.Via.ADMIN,
-            ):
-                changed += 1
+        changed = images_moderate(
+            images=queryset,
+            actor=request.user,
+            to_state=to_state,
+            note=request.POST.get("note", ""),
+            via=ModerationDecision.Via.ADMIN,
+        )
         unchanged = queryset.count() - changed
         self.message_user(
             request,

@@ -7,7 +7,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from generation.models import Image, Job, ModerationDecision, Report, Visibility
+from generation.models import Image, Job, Report, Visibility
 
 
 def user_team_ids(user) -> list[int]:
@@ -148,10 +148,6 @@ def moderation_queue(*, limit: int = 50) -> ModerationQueue:
     )
     total = len(images) if len(images) < limit else waiting.count()
     return ModerationQueue(images=images, total=total)
-
-
-def moderation_decisions_of(*, image: Image) -> QuerySet[ModerationDecision]:
-    return ModerationDecision.objects.filter(image=image).select_related("actor")
 
 
 def image_open_report_count(*, image: Image) -> int:
