@@ -109,6 +109,8 @@ def test_no_page_violates_the_content_security_policy(live_server, browser):
         f"/accounts/teams/{team.public_id}/",
         "/accounts/usage/",
         "/v1/docs",
+        "/moderation/",
+        f"/s/{share.token}/report/",
         "/admin/",
         "/admin/generation/job/",
         f"/admin/generation/job/{image.job.pk}/change/",
