@@ -103,7 +103,7 @@ def test_no_secret_reaches_the_logs(
             content_type="application/json",
         )
     assert created.status_code == 202
-    job = api.get(created.json()["id"].join(["/v1/jobs/", ""])).json()
+    job = api.get(f"/v1/jobs/{created.json()['id']}").json()
     assert job["status"] == "succeeded"
     signed = job["images"][0]["url"]
     secrets["signed URL token"] = signed.rsplit("/", 1)[1]
