@@ -207,3 +207,38 @@ def test_api_writes_with_a_session_need_a_csrf_token(key, world):  # noqa: F811
 
 def test_roles_cover_the_cast():
     assert ROLES == ("anonymous", "outsider", "teammate", "staff", "owner")
+
+
+# --- No open redirect -----------------------------------------------------------------------
+
+EVIL = [
+    "https://evil.example/phish",
+    "//evil.example/phish",
+    "/\\evil.example",
+    "javascript:alert(1)",
+]
+
+
+@pytest.mark.parametrize("name", sorted(n for n, r in PAGES.items() if r.method == "POST"))
+def test_form_actions_never_redirect_off_site(name, world):  # noqa: F811
+    """Every action that honours a `next` field keeps it on this site."""
+    route = PAGES[name]
+    client = Client()
+    client.force_login(world.users["owner"])
+    for target in EVIL:
+        data = {**(route.data(world) if route.data else {}), "next": target}
+        response = client.post(route.path(world), data)
+        location = response.get("Location", "")
+        ledger.record(SUITE, redirects_checked=1)
+        assert not location.startswith(("http", "//", "/\\", "javascript")), (target, location)
+
+
+def test_login_never_redirects_off_site(owner):
+    from tests.factories import PASSWORD
+
+    for target in EVIL:
+        response = Client().post(
+            f"{reverse('login')}?next={target}", {"username": "owner", "password": PASSWORD}
+        )
+        assert response.status_code == 302
+        assert response["Location"] == reverse("generate"), (target, response["Location"])
