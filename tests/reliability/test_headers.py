@@ -242,3 +242,38 @@ def test_login_never_redirects_off_site(owner):
         )
         assert response.status_code == 302
         assert response["Location"] == reverse("generate"), (target, response["Location"])
+
+
+def test_pages_may_load_images_from_the_s3_origin_signed_urls_point_to(tmp_path):
+    """With images on S3 the file views redirect to signed URLs there: img-src allows it."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import json, config.settings as s; "
+        "print(json.dumps(s.CONTENT_SECURITY_POLICY['DIRECTIVES']['img-src']))"
+    )
+    env = {
+        **os.environ,
+        "QWEN_STUDIO_VAR_DIR": str(tmp_path),
+        "AWS_STORAGE_BUCKET_NAME": "studio-images",
+        "AWS_S3_ENDPOINT_URL": "https://s3.example.net:9000/",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    sources = json.loads(result.stdout.strip().splitlines()[-1])
+    assert sources == [
+        "'self'",
+        "data:",
+        "https://s3.example.net:9000",
+        "https://*.s3.example.net:9000",
+    ]
