@@ -103,7 +103,7 @@ one_bad_field = st.builds(
     st.sampled_from([None, *FIELDS, *OPTIONAL]),
     st.one_of(numbers, prompts, unicode_text),
 )
-form_data = st.one_of(hostile_form, one_bad_field)
+form_data = st.one_of(hostile_form, one_bad_field, valid_form)
 
 
 @pytest.fixture
