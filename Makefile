@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-deps lint format browser bench clean
+.PHONY: install run test test-deps test-integration lint format browser bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ test-deps: $(STAMP)
 test: $(STAMP) browser test-deps lint
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest
+
+# The integration suite: gunicorn + two Huey consumers against live PostgreSQL, Redis and S3.
+# Start those first: `.ci/services up DIR && source DIR/env` (README "Production").
+test-integration: $(STAMP)
+	$(PY) -m tests.integration
 
 bench: $(STAMP)
 	$(PY) -m bench

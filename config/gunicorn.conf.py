@@ -12,9 +12,9 @@ bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split(",")
 workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * multiprocessing.cpu_count() + 1, 9)))
 worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-# A request longer than this is killed; above QWEN_IMAGE_CALL_BUDGET so a synchronous
-# generation can finish.
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "330"))
+# A worker whose main loop stays silent this long is restarted (a long request in a thread
+# does not silence it).
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 keepalive = 5
 # Recycle workers now and then so a slow leak cannot grow without bound.
