@@ -75,3 +75,44 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class TeamInvite(models.Model):
+    """A link that lets whoever holds it join a team: unguessable, expiring, revocable."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invites")
+    # The token is kept so admins can copy the link again; it only grants joining this team
+    # with `role`, and dies at `expires_at`, on revoke, or after one use when single_use.
+    token = models.CharField(max_length=64, unique=True)
+    role = models.CharField(
+        max_length=10,
+        choices=[(Membership.Role.ADMIN, "Admin"), (Membership.Role.MEMBER, "Member")],
+        default=Membership.Role.MEMBER,
+    )
+    single_use = models.BooleanField(default=True)
+    use_count = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role__in=["admin", "member"]), name="invite_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Invite to {self.team} ({self.role})"
+
+    def is_usable(self, now) -> bool:
+        return (
+            self.revoked_at is None
+            and self.expires_at > now
+            and not (self.single_use and self.use_count > 0)
+        )

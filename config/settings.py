@@ -1,5 +1,6 @@
 """Settings for Qwen Image Studio, read from the environment; no .env is needed to start."""
 
+import datetime as dt
 from pathlib import Path
 
 import dj_database_url
@@ -28,6 +29,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "huey.contrib.djhuey",
+    "axes",
     "accounts",
     "generation",
     "gallery",
@@ -42,6 +44,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -106,6 +110,11 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
+# django-axes checks every login for lockout first; ModelBackend then authenticates.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "generate"
 LOGOUT_REDIRECT_URL = "login"
@@ -166,7 +175,8 @@ if REDIS_URL:
     # Run any number of consumers (`manage.py run_huey -n`) and exactly one without `-n`:
     # that one also runs the periodic scheduler (the reaper).
     HUEY = {
-        "huey_class": "huey.RedisHuey",
+        # The priority variant: the fair-use ordering in generation.services needs it.
+        "huey_class": "huey.PriorityRedisHuey",
         "name": env_str("HUEY_NAME", "qwen-image-studio"),
         "url": REDIS_URL,
         "immediate": False,
@@ -179,7 +189,9 @@ else:
         "name": "qwen-image-studio",
         "filename": str(VAR_DIR / "huey.sqlite3"),
         "immediate": False,
-        "consumer": {"workers": HUEY_WORKERS, "worker_type": "thread"},
+        # SqliteHuey is polled: an idle consumer backs off to max_delay between polls (huey's
+        # default is 10 s, a long wait before a new job starts).
+        "consumer": {"workers": HUEY_WORKERS, "worker_type": "thread", "max_delay": 1.0},
     }
 
 # --- Generation ---------------------------------------------------------------------------
@@ -195,6 +207,10 @@ QWEN_IMAGE_READ_TIMEOUT = env_float("QWEN_IMAGE_READ_TIMEOUT", 120.0)
 QWEN_IMAGE_CALL_BUDGET = env_float("QWEN_IMAGE_CALL_BUDGET", 300.0)  # wall clock per call
 QWEN_IMAGE_MAX_DOWNLOAD_BYTES = env_int("QWEN_IMAGE_MAX_DOWNLOAD_BYTES", 40 * 1024 * 1024)
 QWEN_IMAGE_MAX_PIXELS = env_int("QWEN_IMAGE_MAX_PIXELS", 2048 * 2048)
+# "b64_json" (the image inside the JSON answer) or "url" (downloaded from an allowed origin).
+QWEN_IMAGE_OUTPUT_FORMAT = env_str("QWEN_IMAGE_OUTPUT_FORMAT", "b64_json")
+# Concurrent calls per job: the remote backend makes one call (n=1, its own seed) per image.
+QWEN_IMAGE_PARALLEL_CALLS = env_int("QWEN_IMAGE_PARALLEL_CALLS", 4)
 QWEN_IMAGE_DEMO_STEP_DELAY = env_float("QWEN_IMAGE_DEMO_STEP_DELAY", 0.03)
 
 GENERATION_MAX_IMAGES_PER_JOB = env_int("GENERATION_MAX_IMAGES_PER_JOB", 4)
@@ -215,6 +231,24 @@ GENERATION_THUMBNAIL_SIZE = env_int("GENERATION_THUMBNAIL_SIZE", 384)
 # Quotas (defaults; overrides per user and per team live in the admin).
 QUOTA_IMAGES_PER_DAY = env_int("QUOTA_IMAGES_PER_DAY", 200)
 QUOTA_CONCURRENT_JOBS = env_int("QUOTA_CONCURRENT_JOBS", 4)
+
+# --- Accounts -----------------------------------------------------------------------------
+# Who may create an account: "open" (anyone), "invite" (only with a team invite link) or
+# "closed" (admins create users). Open in development, closed in production by default.
+ACCOUNTS_SIGNUP = env_str("ACCOUNTS_SIGNUP", "open" if DEBUG else "closed")
+if ACCOUNTS_SIGNUP not in {"open", "invite", "closed"}:
+    raise RuntimeError("ACCOUNTS_SIGNUP must be open, invite or closed")
+ACCOUNTS_INVITE_DAYS = env_int("ACCOUNTS_INVITE_DAYS", 7)
+DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "Qwen Image Studio <noreply@localhost>")
+
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username
+# from one address, that pair is locked out for the cool-off. Keying on the pair means a
+# reverse proxy that hides client addresses still cannot lock everybody out at once.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.views.login_locked_out"  # 429 page with Retry-After
 
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 
@@ -246,5 +280,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # A handler here stops run_huey from adding its own (which doubled every line).
         "huey": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "httpx": {"level": "WARNING"},  # one line per request; the backends log their own
+        "httpcore": {"level": "WARNING"},
     },
 }

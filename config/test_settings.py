@@ -3,7 +3,7 @@
 import tempfile
 
 from config.settings import *  # noqa: F403
-from config.settings import HUEY
+from config.settings import DATABASES, HUEY
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -22,3 +22,11 @@ STORAGES = {
 HUEY = {**HUEY, "immediate": True, "huey_class": "huey.MemoryHuey", "name": "test"}
 HUEY.pop("filename", None)
 HUEY.pop("url", None)
+
+# SQLite tests use a file, not Django's shared-cache in-memory database: there, concurrent
+# writers fail with "table is locked" at once instead of waiting, so the threaded quota test
+# could not show what WAL + IMMEDIATE transactions do in production.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {
+        "NAME": tempfile.mkdtemp(prefix="qwen-test-db-") + "/test.sqlite3"
+    }

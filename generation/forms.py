@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from pydantic import ValidationError
 
+from generation.models import Visibility
 from generation.params import SEED_MAX, GenerationParams
 from generation.sizes import DEFAULT_PRESET, PRESETS
 
@@ -51,6 +52,25 @@ class GenerationForm(forms.Form):
         initial=1,
         choices=lambda: [(i, str(i)) for i in range(1, settings.GENERATION_MAX_IMAGES_PER_JOB + 1)],
     )
+
+    visibility = forms.ChoiceField(
+        required=False,
+        initial=Visibility.PRIVATE,
+        widget=forms.RadioSelect,
+        help_text="You can change this later in the gallery.",
+    )
+
+    def __init__(self, *args, team=None, **kwargs):
+        """`team`: the user's current team; without one, "Team" visibility is not offered."""
+        super().__init__(*args, **kwargs)
+        choices = [(Visibility.PRIVATE, "Private: only you")]
+        if team is not None:
+            choices.append((Visibility.TEAM, f"Team: members of {team.name}"))
+        choices.append((Visibility.PUBLIC, "Public: anyone with the link"))
+        self.fields["visibility"].choices = choices
+
+    def clean_visibility(self) -> str:
+        return self.cleaned_data.get("visibility") or Visibility.PRIVATE
 
     def clean(self):
         data = super().clean()

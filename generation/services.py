@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, Subquery
 from django.utils import timezone
 
 from accounts.services import lock_user_profile, quota_check
@@ -79,10 +79,32 @@ def job_create(
 def _enqueue(job_pk: int, delay: float = 0) -> None:
     from generation import tasks
 
+    priority = _fair_priority(job_pk)
     if delay > 0:
-        tasks.run_job.schedule((job_pk,), delay=delay)
+        tasks.run_job.schedule((job_pk,), delay=delay, priority=priority)
     else:
-        tasks.run_job(job_pk)
+        tasks.run_job(job_pk, priority=priority)
+
+
+def _fair_priority(job_pk: int) -> int | None:
+    """Fair use: minus the number of the owner's other jobs already queued or running.
+
+    Workers take the highest priority first, and FIFO within one priority, so each user's
+    first job goes ahead of anybody's second: a big batch cannot starve other users. Per-user
+    caps (QUOTA_CONCURRENT_JOBS) bound how much one user can queue at all. None where the
+    queue storage has no priorities (then it is plain FIFO).
+    """
+    from huey.contrib.djhuey import HUEY
+
+    if not getattr(HUEY.storage, "priority", False):
+        return None
+    owner = Job.objects.filter(pk=job_pk).values("user_id")[:1]
+    ahead = (
+        Job.objects.filter(user_id=Subquery(owner), status__in=Job.ACTIVE)
+        .exclude(pk=job_pk)
+        .count()
+    )
+    return -ahead
 
 
 def job_params(job: Job) -> dict:

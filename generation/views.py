@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.services import QuotaExceeded, quota_for
+from accounts.services import QuotaExceeded, profile_for, quota_for
 from generation import selectors, services
 from generation.forms import GenerationForm
 from generation.models import Image, Job
@@ -26,24 +26,30 @@ def _job_or_404(request, public_id) -> Job:
 
 @login_required
 def generate(request):
+    profile = profile_for(request.user)
+    team = profile.current_team
     if request.method == "POST":
-        form = GenerationForm(request.POST)
+        form = GenerationForm(request.POST, team=team)
         if form.is_valid():
             try:
-                job = services.job_create(user=request.user, params=form.params)
+                job = services.job_create(
+                    user=request.user,
+                    params=form.params,
+                    visibility=form.cleaned_data["visibility"],
+                )
             except QuotaExceeded as exc:
                 form.add_error(None, exc.message)
             else:
                 return redirect("job-detail", public_id=job.public_id)
     else:
-        form = GenerationForm(initial=request.session.pop("generate_initial", None))
+        form = GenerationForm(initial=request.session.pop("generate_initial", None), team=team)
     return render(
         request,
         "generation/generate.html",
         {
             "form": form,
             "presets": PRESETS,
-            "quota": quota_for(user=request.user),
+            "quota": quota_for(user=request.user, profile=profile),
             "recent_images": selectors.recent_images_for_user(user=request.user),
         },
     )

@@ -106,7 +106,7 @@ def test_production_settings_wire_postgres_redis_s3_and_whitenoise(production_en
         "db.internal",
     )
     assert facts["db_health_checks"] is True and facts["db_max_age"] == 60
-    assert (facts["huey"], facts["huey_serializer"]) == ("RedisHuey", "SignedSerializer")
+    assert (facts["huey"], facts["huey_serializer"]) == ("PriorityRedisHuey", "SignedSerializer")
     assert facts["huey_roundtrip"] == [1, "a"]
     assert facts["forged_accepted"] is False  # a task signed with another key is refused
     assert (facts["storage"], facts["bucket"], facts["default_acl"]) == (

@@ -17,7 +17,7 @@ def test_generate_page_shows_form_quota_and_demo_banner(owner_client):
     body = response.content.decode()
     assert response.status_code == 200
     assert "Demo backend active" in body
-    assert "Landscape 4:3 · 1024×768" in body
+    assert "Landscape 4:3</span>" in body and "1024×768" in body
     assert "of 200 images" in body
 
 
