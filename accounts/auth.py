@@ -16,7 +16,17 @@ class ApiKeyAuth(HttpBearer):
 
 
 class BrowserSessionAuth(SessionAuth):
-    """Session cookie with CSRF (django-ninja enforces CSRF for cookie auth)."""
+    """Session cookie with CSRF (django-ninja enforces CSRF for cookie auth).
+
+    Only a signed-in session is checked for CSRF: a request with no session, or one that
+    presents an Authorization header (a bad API key), is simply unauthenticated (401), not a
+    CSRF failure (403).
+    """
+
+    def __call__(self, request):
+        if request.headers.get("Authorization") or not request.user.is_authenticated:
+            return None
+        return super().__call__(request)
 
 
 # Machine clients first; a signed-in browser works too.

@@ -30,12 +30,15 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "huey.contrib.djhuey",
     "axes",
+    "ninja",  # serves the API docs' Swagger UI from static files (no CDN)
     "accounts",
     "generation",
     "gallery",
 ]
 
 MIDDLEWARE = [
+    "config.middleware.RequestIdMiddleware",
+    "config.middleware.ApiErrorEnvelopeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -251,6 +254,24 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.login_locked_out"  # 429 page with Retry-After
 
 METRICS_TOKEN = env_str("METRICS_TOKEN")
+
+# --- REST API and webhooks ----------------------------------------------------------------
+# Absolute base URL of the portal, for links made outside a request (webhooks, the CLI).
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# How long POST /v1/images/generations waits for its job before answering with the job id.
+API_SYNC_WAIT_SECONDS = env_float("API_SYNC_WAIT_SECONDS", 120.0)
+API_SYNC_POLL_SECONDS = env_float("API_SYNC_POLL_SECONDS", 0.25)
+# Lifetime of the signed image URLs the API hands out (they work without a session).
+API_IMAGE_URL_MAX_AGE = env_int("API_IMAGE_URL_MAX_AGE", 3600)
+API_PAGE_SIZE = env_int("API_PAGE_SIZE", 20)
+API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 100)
+# Hosts a job's webhook_url may point at ("hooks.example.com", "*.corp.example", "10.0.0.5:9000").
+# Empty: webhooks are refused.
+WEBHOOK_ALLOWED_HOSTS = env_list("WEBHOOK_ALLOWED_HOSTS", [])
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8)
+WEBHOOK_RETRY_BASE_DELAY = env_float("WEBHOOK_RETRY_BASE_DELAY", 15.0)
+WEBHOOK_RETRY_MAX_DELAY = env_float("WEBHOOK_RETRY_MAX_DELAY", 3600.0)
 
 # --- Security -----------------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True

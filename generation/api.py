@@ -1,5 +1,381 @@
-"""/v1 endpoints owned by the generation app."""
+"""/v1 endpoints owned by the generation app: OpenAI-compatible images, async jobs, webhooks."""
 
-from ninja import Router
+import base64
+import datetime as dt
+import time
+import uuid
+from typing import Literal
+
+import pydantic
+from django.conf import settings
+from django.core import signing
+from django.core.files.storage import default_storage
+from django.http import HttpResponse
+from django.urls import reverse
+from ninja import Header, Query, Router
+from ninja.responses import Status
+
+from config.errors import ApiError, ErrorOut
+from generation import selectors, services
+from generation.idempotency import (
+    IdempotencyConflict,
+    InvalidIdempotencyKey,
+    idempotency_key_check,
+    job_create_idempotent,
+    request_fingerprint,
+)
+from generation.models import Image, Job
+from generation.params import GenerationParams, resolve_size
+from generation.presenters import job_payload
+from generation.schemas import (
+    GenerationFieldsIn,
+    ImageGenerationIn,
+    ImagesResponseOut,
+    JobIn,
+    JobListOut,
+    JobOut,
+    WebhookSecretOut,
+)
+from generation.signed_urls import InvalidImageToken, image_for_token, image_signed_urls
+from generation.sizes import DEFAULT_PRESET
+from generation.views import image_file_response
+from generation.webhooks import (
+    WebhookUrlRejected,
+    webhook_payload,
+    webhook_secret_for,
+    webhook_secret_rotate,
+    webhook_url_check,
+)
 
 router = Router(tags=["generation"])
+
+IDEMPOTENCY_DOC = (
+    "Makes the POST safe to repeat: the same key with the same body returns the same job; "
+    "with a different body it is a 409."
+)
+# Job failures that are the request's fault (codes of generation.backends.remote), answered
+# 400; any other failure is the backend's, a 502.
+_CLIENT_FAULT_CODES = {"content_policy", "bad_request"}
+
+
+# --- Translating requests -------------------------------------------------------------------
+
+
+def params_from(payload: GenerationFieldsIn) -> GenerationParams:
+    """Validate through GenerationParams; a failure is a 400 naming the offending field."""
+    fields = payload.generation_fields()
+    try:
+        return GenerationParams(**fields)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        param = str(first["loc"][0]) if first["loc"] else _model_error_param(fields)
+        message = first["msg"].removeprefix("Value error, ")
+        raise ApiError(400, message, code="invalid_parameter", param=param) from None
+
+
+def _model_error_param(fields: dict) -> str:
+    # GenerationParams' whole-model checks are about the size, or about seed + n.
+    try:
+        resolve_size(fields.get("size", DEFAULT_PRESET))
+    except (ValueError, pydantic.ValidationError):
+        return "size"
+    return "seed"
+
+
+def _check_model(model: str | None) -> None:
+    if model and model != settings.QWEN_IMAGE_MODEL:
+        raise ApiError(
+            400,
+            f"Unknown model {model!r}: this portal serves {settings.QWEN_IMAGE_MODEL!r}.",
+            code="model_not_found",
+            param="model",
+        )
+
+
+def _webhook_url(url: str | None) -> str:
+    if not url:
+        return ""
+    try:
+        return webhook_url_check(url)
+    except WebhookUrlRejected as exc:
+        raise ApiError(400, str(exc), code="webhook_url_not_allowed", param="webhook_url") from None
+
+
+def _submit(request, payload, params: GenerationParams, key: str | None, **job_fields):
+    """Create the job (or find the one this Idempotency-Key already made): (job, created)."""
+    request_hash = ""
+    if key is not None:
+        try:
+            key = idempotency_key_check(key)
+        except InvalidIdempotencyKey as exc:
+            raise ApiError(400, str(exc), param="Idempotency-Key") from None
+        body = payload.model_dump(mode="json", exclude_unset=True)
+        request_hash = request_fingerprint(endpoint=request.path, body=body)
+    try:
+        return job_create_idempotent(
+            user=request.auth,
+            params=params,
+            idempotency_key=key or "",
+            request_hash=request_hash,
+            source=Job.Source.API,
+            **job_fields,
+        )
+    except IdempotencyConflict as exc:
+        raise ApiError(
+            409,
+            "This Idempotency-Key was already used with a different request. Use a new key "
+            "for a new request.",
+            code="idempotency_key_reused",
+            param="Idempotency-Key",
+            extra={"job_id": str(exc.job.public_id)},
+        ) from None
+
+
+def _job_path(job: Job) -> str:
+    return reverse("api:jobs-get", kwargs={"job_id": job.public_id})
+
+
+def api_job_payload(job: Job, request, *, prefetched: bool = False) -> dict:
+    """The job JSON of the API: job_payload with signed image URLs, plus its webhook."""
+    images = None
+    deliveries = None
+    if prefetched:
+        images = list(job.images.all()) if job.status == Job.Status.SUCCEEDED else []
+        deliveries = list(job.webhook_deliveries.all())
+    return {
+        **job_payload(job, request, images=images, urls=image_signed_urls),
+        "webhook": webhook_payload(job, deliveries),
+    }
+
+
+# --- OpenAI-compatible, waits for the images ------------------------------------------------
+
+
+@router.post(
+    "/images/generations",
+    response={200: ImagesResponseOut, 502: ErrorOut, 504: ErrorOut},
+    exclude_none=True,
+    url_name="images-generations",
+    summary="Generate images and wait for them (OpenAI-compatible)",
+)
+def images_generations(
+    request,
+    payload: ImageGenerationIn,
+    idempotency_key: str | None = Header(
+        None, alias="Idempotency-Key", description=IDEMPOTENCY_DOC
+    ),
+):
+    """Runs a job and waits up to API_SYNC_WAIT_SECONDS for it. When the wait runs out the
+    answer is a 504 whose `error.job_id` names the job: poll `GET /v1/jobs/{id}`."""
+    _check_model(payload.model)
+    fmt = payload.response_format or (
+        payload.output_format if payload.output_format in ("url", "b64_json") else "url"
+    )
+    params = params_from(payload)
+    job, _ = _submit(
+        request, payload, params, idempotency_key, webhook_url=_webhook_url(payload.webhook_url)
+    )
+    job = _wait_for(job)
+    if job.status == Job.Status.SUCCEEDED:
+        return {
+            "created": int(job.created_at.timestamp()),
+            "data": [
+                _image_data(image, job, fmt, request) for image in job.images.order_by("index")
+            ],
+            "job_id": job.public_id,
+        }
+    job_ref = {"job_id": str(job.public_id)}
+    if job.status == Job.Status.FAILED:
+        status = 400 if job.error_code in _CLIENT_FAULT_CODES else 502
+        raise ApiError(
+            status, job.error_message or "Generation failed.", code=job.error_code, extra=job_ref
+        )
+    if job.status == Job.Status.CANCELED:
+        raise ApiError(409, "The job was canceled.", code="job_canceled", extra=job_ref)
+    raise ApiError(
+        504,
+        f"The images are not ready after {settings.API_SYNC_WAIT_SECONDS:g} s; the job goes "
+        f"on. Poll GET {_job_path(job)} for them.",
+        code="generation_timeout",
+        extra=job_ref,
+        headers={"Location": request.build_absolute_uri(_job_path(job))},
+    )
+
+
+def _wait_for(job: Job) -> Job:
+    deadline = time.monotonic() + settings.API_SYNC_WAIT_SECONDS
+    while True:
+        job.refresh_from_db()
+        remaining = deadline - time.monotonic()
+        if not job.is_active or remaining <= 0:
+            return job
+        time.sleep(min(settings.API_SYNC_POLL_SECONDS, remaining))
+
+
+def _image_data(image: Image, job: Job, fmt: str, request) -> dict:
+    item = {"revised_prompt": image.revised_prompt or job.prompt}
+    if fmt == "b64_json":
+        with default_storage.open(image.file.name, "rb") as handle:
+            item["b64_json"] = base64.b64encode(handle.read()).decode()
+    else:
+        item["url"] = image_signed_urls(image, request)["url"]
+    return item
+
+
+# --- Async jobs -----------------------------------------------------------------------------
+
+
+@router.post("/jobs", response={202: JobOut}, url_name="jobs-create", summary="Submit a job")
+def jobs_create(
+    request,
+    payload: JobIn,
+    response: HttpResponse,
+    idempotency_key: str | None = Header(
+        None, alias="Idempotency-Key", description=IDEMPOTENCY_DOC
+    ),
+):
+    """Queues a job and answers at once (202); poll it or give a `webhook_url`."""
+    _check_model(payload.model)
+    params = params_from(payload)
+    job, created = _submit(
+        request,
+        payload,
+        params,
+        idempotency_key,
+        webhook_url=_webhook_url(payload.webhook_url),
+        visibility=payload.visibility,
+    )
+    job.refresh_from_db()
+    response["Location"] = request.build_absolute_uri(_job_path(job))
+    if not created:
+        response["Idempotent-Replayed"] = "true"
+    return Status(202, api_job_payload(job, request))
+
+
+class JobFilters(pydantic.BaseModel):
+    status: Literal["queued", "running", "succeeded", "failed", "canceled"] | None = None
+    created_after: dt.datetime | None = None
+    created_before: dt.datetime | None = None
+    limit: int = pydantic.Field(
+        settings.API_PAGE_SIZE, ge=1, le=settings.API_MAX_PAGE_SIZE, description="Page size."
+    )
+    cursor: str | None = pydantic.Field(None, description="next_cursor of the previous page.")
+
+
+_CURSOR_SALT = "generation.api.jobs-cursor"
+
+
+def _cursor_for(job: Job) -> str:
+    return signing.dumps([job.created_at.isoformat(), job.pk], salt=_CURSOR_SALT)
+
+
+def _cursor_position(cursor: str) -> tuple[dt.datetime, int]:
+    try:
+        created, pk = signing.loads(cursor, salt=_CURSOR_SALT)
+        return dt.datetime.fromisoformat(created), int(pk)
+    except (signing.BadSignature, ValueError, TypeError):
+        raise ApiError(400, "Invalid cursor.", code="invalid_cursor", param="cursor") from None
+
+
+@router.get("/jobs", response=JobListOut, url_name="jobs-list", summary="List your jobs")
+def jobs_list(request, filters: Query[JobFilters]):
+    """Newest first. Follow `next_cursor` while `has_more`; no total is computed."""
+    jobs = selectors.jobs_page_for_user(
+        user=request.auth,
+        limit=filters.limit,
+        status=filters.status,
+        created_after=filters.created_after,
+        created_before=filters.created_before,
+        after=_cursor_position(filters.cursor) if filters.cursor else None,
+    )
+    has_more = len(jobs) > filters.limit
+    jobs = jobs[: filters.limit]
+    return {
+        "data": [api_job_payload(job, request, prefetched=True) for job in jobs],
+        "has_more": has_more,
+        "next_cursor": _cursor_for(jobs[-1]) if has_more else None,
+    }
+
+
+def _job_for(request, job_id: uuid.UUID) -> Job:
+    try:
+        return selectors.job_get_for_user(user=request.auth, public_id=job_id)
+    except Job.DoesNotExist:
+        raise ApiError(404, "No such job.", code="job_not_found", param="job_id") from None
+
+
+@router.get("/jobs/{job_id}", response=JobOut, url_name="jobs-get", summary="Get a job")
+def jobs_get(request, job_id: uuid.UUID):
+    return api_job_payload(_job_for(request, job_id), request)
+
+
+@router.post(
+    "/jobs/{job_id}/cancel", response=JobOut, url_name="jobs-cancel", summary="Cancel a job"
+)
+def jobs_cancel(request, job_id: uuid.UUID):
+    """A queued job is canceled at once; a running one stops between steps. Canceling a
+    canceled job is a no-op; a finished one is a 409."""
+    job = _job_for(request, job_id)
+    if job.status in (Job.Status.SUCCEEDED, Job.Status.FAILED):
+        raise ApiError(
+            409, f"The job has already {job.status}; it cannot be canceled.", code="job_finished"
+        )
+    return api_job_payload(services.job_cancel(job=job), request)
+
+
+@router.post(
+    "/jobs/{job_id}/retry",
+    response={202: JobOut},
+    url_name="jobs-retry",
+    summary="Retry a failed or canceled job",
+)
+def jobs_retry(request, job_id: uuid.UUID):
+    job = _job_for(request, job_id)
+    try:
+        job = services.job_retry(job=job)
+    except services.JobNotRetryable as exc:
+        raise ApiError(409, str(exc), code="job_not_retryable") from None
+    return Status(202, api_job_payload(job, request))
+
+
+# --- Webhook secret -------------------------------------------------------------------------
+
+
+@router.get(
+    "/webhooks/secret",
+    response=WebhookSecretOut,
+    url_name="webhooks-secret",
+    summary="Your webhook signing secret",
+)
+def webhooks_secret(request):
+    return {"secret": webhook_secret_for(user=request.auth)}
+
+
+@router.post(
+    "/webhooks/secret/rotate",
+    response=WebhookSecretOut,
+    url_name="webhooks-secret-rotate",
+    summary="Replace your webhook signing secret",
+)
+def webhooks_secret_rotate(request):
+    return {"secret": webhook_secret_rotate(user=request.auth)}
+
+
+# --- Signed image files (no session) --------------------------------------------------------
+
+
+@router.get(
+    "/files/{token}",
+    auth=None,
+    include_in_schema=False,
+    url_name="signed-image-file",
+)
+def signed_image_file(request, token: str):
+    """The PNG or thumbnail a signed URL names, for whoever holds the URL until it expires."""
+    try:
+        image, field = image_for_token(token)
+    except InvalidImageToken as exc:
+        if exc.expired:
+            raise ApiError(403, str(exc), code="url_expired") from None
+        raise ApiError(404, str(exc), code="not_found") from None
+    return image_file_response(image, field)

@@ -1,5 +1,7 @@
 """JSON shapes of jobs and images, shared by the job page's live view and the API."""
 
+from collections.abc import Callable
+
 from django.urls import reverse
 
 from generation.models import Image, Job
@@ -14,7 +16,12 @@ def image_urls(image: Image, request=None) -> dict:
     return {"url": url, "thumbnail_url": thumb}
 
 
-def image_payload(image: Image, request=None) -> dict:
+# Builds {"url", "thumbnail_url"} for an image: the session-checked page URLs by default; the
+# API passes generation.signed_urls.image_signed_urls so clients without a session can fetch.
+UrlBuilder = Callable[[Image, object], dict]
+
+
+def image_payload(image: Image, request=None, urls: UrlBuilder | None = None) -> dict:
     return {
         "id": str(image.public_id),
         "job_id": str(image.job.public_id),
@@ -28,11 +35,13 @@ def image_payload(image: Image, request=None) -> dict:
         "moderation_state": image.moderation_state,
         "revised_prompt": image.revised_prompt,
         "created_at": image.created_at.isoformat(),
-        **image_urls(image, request),
+        **(urls or image_urls)(image, request),
     }
 
 
-def job_payload(job: Job, request=None, images: list[Image] | None = None) -> dict:
+def job_payload(
+    job: Job, request=None, images: list[Image] | None = None, urls: UrlBuilder | None = None
+) -> dict:
     if images is None:
         images = list(job.images.order_by("index")) if job.status == Job.Status.SUCCEEDED else []
     return {
@@ -52,5 +61,5 @@ def job_payload(job: Job, request=None, images: list[Image] | None = None) -> di
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "wait_seconds": job.wait_seconds,
         "run_seconds": job.duration_seconds,
-        "images": [image_payload(image, request) for image in images],
+        "images": [image_payload(image, request, urls) for image in images],
     }

@@ -1,7 +1,9 @@
 """Reads: which jobs and images a user may see. Every view and API call goes through these."""
 
+import datetime as dt
+
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from generation.models import Image, Job, Visibility
 
@@ -54,6 +56,37 @@ def jobs_visible_to(user) -> QuerySet[Job]:
 
 def job_get_for_user(*, user, public_id) -> Job:
     return jobs_visible_to(user).get(public_id=public_id)
+
+
+def jobs_page_for_user(
+    *,
+    user,
+    limit: int,
+    status: str | None = None,
+    created_after: dt.datetime | None = None,
+    created_before: dt.datetime | None = None,
+    after: tuple[dt.datetime, int] | None = None,
+) -> list[Job]:
+    """Newest first, keyset-paginated after (created_at, id) of the previous page's last job.
+
+    Returns up to limit + 1 jobs (the extra one says there is a next page), with their images
+    and webhook deliveries prefetched; no COUNT.
+    """
+    jobs = jobs_visible_to(user)
+    if status:
+        jobs = jobs.filter(status=status)
+    if created_after:
+        jobs = jobs.filter(created_at__gt=created_after)
+    if created_before:
+        jobs = jobs.filter(created_at__lt=created_before)
+    if after:
+        created, pk = after
+        jobs = jobs.filter(Q(created_at__lt=created) | Q(created_at=created, pk__lt=pk))
+    return list(
+        jobs.order_by("-created_at", "-id").prefetch_related(
+            Prefetch("images", queryset=Image.objects.order_by("index")), "webhook_deliveries"
+        )[: limit + 1]
+    )
 
 
 def recent_images_for_user(*, user, limit: int = 24) -> QuerySet[Image]:

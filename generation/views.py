@@ -61,7 +61,11 @@ def job_detail(request, public_id):
     return render(
         request,
         "generation/job_detail.html",
-        {"job": job, "payload": job_payload(job, request)},
+        {
+            "job": job,
+            "payload": job_payload(job, request),
+            "webhook_deliveries": list(job.webhook_deliveries.all()) if job.webhook_url else [],
+        },
     )
 
 
@@ -87,6 +91,11 @@ def _serve(request, public_id, field: str):
         image = selectors.image_get_for_user(user=request.user, public_id=public_id)
     except Image.DoesNotExist:
         raise Http404("No such image.") from None
+    return image_file_response(image, field)
+
+
+def image_file_response(image: Image, field: str):
+    """The PNG (field "file") or WebP thumbnail; on S3 a redirect to a short-lived URL."""
     file = getattr(image, field)
     if not default_storage.exists(file.name):
         raise Http404("File missing.")

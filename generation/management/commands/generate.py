@@ -1,0 +1,187 @@
+"""manage.py generate: run prompts through the same job service as the site and the API."""
+
+import sys
+import threading
+import time
+
+import pydantic
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.files.storage import default_storage
+from django.core.management.base import BaseCommand, CommandError
+from django.urls import reverse
+
+from accounts.services import QuotaExceeded
+from generation import services
+from generation.models import Job
+from generation.params import GenerationParams
+from generation.signed_urls import image_signed_urls
+
+BAR_WIDTH = 30
+
+
+class Command(BaseCommand):
+    help = (
+        "Generate images for one prompt or a file of prompts (one per line) as a user, wait "
+        "for them with a progress bar, and print where the images were stored."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("prompt", nargs="?", help="The prompt (or use --file).")
+        parser.add_argument(
+            "--file",
+            "-f",
+            help="File of prompts, one per line ('-' reads stdin); blank lines and lines "
+            "starting with # are skipped.",
+        )
+        parser.add_argument("--user", "-u", required=True, help="Username the jobs belong to.")
+        parser.add_argument("--size", help='Preset name, "WIDTHxHEIGHT" (default landscape_4_3).')
+        parser.add_argument("--n", "-n", type=int, help="Images per prompt.")
+        parser.add_argument("--steps", type=int, dest="num_inference_steps")
+        parser.add_argument("--guidance-scale", type=float, dest="guidance_scale")
+        parser.add_argument("--seed", type=int)
+        parser.add_argument("--negative-prompt", dest="negative_prompt")
+        parser.add_argument("--acceleration", choices=["none", "regular", "high"])
+        parser.add_argument(
+            "--no-safety-checker",
+            action="store_false",
+            dest="enable_safety_checker",
+            default=None,
+        )
+        parser.add_argument(
+            "--visibility", choices=["private", "team", "public"], default="private"
+        )
+        parser.add_argument(
+            "--run-here",
+            action="store_true",
+            help="Run the jobs in this process (when no Huey worker is running).",
+        )
+        parser.add_argument(
+            "--timeout", type=float, default=900.0, help="Seconds to wait for each job."
+        )
+
+    def handle(self, *args, **options):
+        user = self._user(options["user"])
+        prompts = self._prompts(options)
+        all_params = [self._params(prompt, options) for prompt in prompts]
+        failures = 0
+        for number, params in enumerate(all_params, start=1):
+            label = f"[{number}/{len(all_params)}]"
+            try:
+                job = services.job_create(
+                    user=user,
+                    params=params,
+                    source=Job.Source.CLI,
+                    visibility=options["visibility"],
+                )
+            except QuotaExceeded as exc:
+                raise CommandError(f"{label} {exc.message}") from None
+            self.stdout.write(f"{label} job {job.public_id}: {params.prompt[:70]}")
+            if options["run_here"]:
+                threading.Thread(
+                    target=services.job_run, kwargs={"job_id": job.pk}, daemon=True
+                ).start()
+            job = self._wait(job, options["timeout"])
+            if not self._report(job):
+                failures += 1
+        if failures:
+            raise CommandError(f"{failures} of {len(all_params)} jobs did not succeed.")
+
+    def _user(self, username: str):
+        try:
+            return get_user_model().objects.get_by_natural_key(username)
+        except get_user_model().DoesNotExist:
+            raise CommandError(f"No user named {username!r}.") from None
+
+    def _prompts(self, options) -> list[str]:
+        if bool(options["prompt"]) == bool(options["file"]):
+            raise CommandError("Give one prompt, or --file with one prompt per line.")
+        if options["prompt"]:
+            return [options["prompt"]]
+        try:
+            if options["file"] == "-":
+                lines = sys.stdin.read().splitlines()
+            else:
+                with open(options["file"], encoding="utf-8") as handle:
+                    lines = handle.read().splitlines()
+        except OSError as exc:
+            raise CommandError(f"Cannot read {options['file']}: {exc.strerror}") from None
+        prompts = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+        if not prompts:
+            raise CommandError(f"No prompts in {options['file']}.")
+        return prompts
+
+    def _params(self, prompt: str, options) -> GenerationParams:
+        names = (
+            "size",
+            "n",
+            "num_inference_steps",
+            "guidance_scale",
+            "seed",
+            "negative_prompt",
+            "acceleration",
+            "enable_safety_checker",
+        )
+        fields = {name: options[name] for name in names if options.get(name) is not None}
+        try:
+            return GenerationParams(prompt=prompt, **fields)
+        except pydantic.ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, error['loc'])) or 'params'}: "
+                + error["msg"].removeprefix("Value error, ")
+                for error in exc.errors()
+            )
+            raise CommandError(f"Invalid parameters for {prompt[:40]!r}: {problems}") from None
+
+    def _wait(self, job: Job, timeout: float) -> Job:
+        deadline = time.monotonic() + timeout
+        interactive = self.stderr.isatty()
+        last = None
+        while True:
+            job.refresh_from_db()
+            state = (job.status, round(job.progress, 2))
+            if state != last:
+                self._draw(job, interactive)
+                last = state
+            if not job.is_active:
+                break
+            if time.monotonic() > deadline:
+                self.stderr.write("")
+                raise CommandError(
+                    f"Job {job.public_id} is still {job.status} after {timeout:g} s; it goes "
+                    "on in the background (is a Huey worker running? try --run-here)."
+                )
+            time.sleep(0.2)
+        if interactive:
+            self.stderr.write("")
+        return job
+
+    def _draw(self, job: Job, interactive: bool) -> None:
+        filled = int(BAR_WIDTH * job.progress)
+        bar = f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {job.progress:4.0%} {job.status}"
+        if interactive:
+            self.stderr.write(f"\r{bar:<60}", ending="")
+            self.stderr.flush()
+        else:
+            self.stderr.write(bar)
+
+    def _report(self, job: Job) -> bool:
+        if job.status != Job.Status.SUCCEEDED:
+            self.stdout.write(self.style.ERROR(f"  {job.status}: {job.error_message or '-'}"))
+            return False
+        for image in job.images.order_by("index"):
+            try:
+                where = default_storage.path(image.file.name)
+            except NotImplementedError:  # S3 and other remote storages
+                where = image.file.name
+            self.stdout.write(
+                f"  {where}  (seed {image.seed}, {image.width}x{image.height})\n"
+                f"    {image_signed_urls(image)['url']}"
+            )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"  done in {job.duration_seconds or 0:.1f} s · "
+                f"{settings.SITE_URL}{reverse('job-detail', args=[job.public_id])}"
+            )
+        )
+        return True

@@ -1,0 +1,58 @@
+"""Signed, expiring image URLs that work without a session (API clients, webhooks, the CLI)."""
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+
+from generation.models import Image
+
+_SALT = "generation.signed-image-url"
+_FIELDS = {"file": "f", "thumbnail": "t"}
+_FIELD_NAMES = {short: name for name, short in _FIELDS.items()}
+
+
+class InvalidImageToken(Exception):
+    def __init__(self, message: str, *, expired: bool = False) -> None:
+        super().__init__(message)
+        self.expired = expired
+
+
+def image_signed_path(image: Image, field: str = "file") -> str:
+    token = signing.dumps([image.public_id.hex, _FIELDS[field]], salt=_SALT)
+    return reverse("api:signed-image-file", kwargs={"token": token})
+
+
+def absolute(path: str, request=None) -> str:
+    return request.build_absolute_uri(path) if request is not None else settings.SITE_URL + path
+
+
+def image_signed_urls(image: Image, request=None) -> dict:
+    """{"url", "thumbnail_url"}: absolute, valid for API_IMAGE_URL_MAX_AGE seconds."""
+    return {
+        "url": absolute(image_signed_path(image, "file"), request),
+        "thumbnail_url": absolute(image_signed_path(image, "thumbnail"), request),
+    }
+
+
+def image_for_token(token: str) -> tuple[Image, str]:
+    """The image and field ("file" | "thumbnail") a token grants, or InvalidImageToken.
+
+    A token stops working when it expires, and at once when the image is rejected by a
+    moderator or deleted.
+    """
+    try:
+        public_hex, short = signing.loads(token, salt=_SALT, max_age=settings.API_IMAGE_URL_MAX_AGE)
+    except signing.SignatureExpired:
+        raise InvalidImageToken("This image link has expired.", expired=True) from None
+    except (signing.BadSignature, ValueError, TypeError):
+        raise InvalidImageToken("No such image link.") from None
+    if short not in _FIELD_NAMES:
+        raise InvalidImageToken("No such image link.")
+    image = (
+        Image.objects.filter(public_id=public_hex)
+        .exclude(moderation_state=Image.Moderation.REJECTED)
+        .first()
+    )
+    if image is None:
+        raise InvalidImageToken("No such image.")
+    return image, _FIELD_NAMES[short]
