@@ -111,7 +111,6 @@ def lock_user_profile(*, user) -> Profile:
     On SQLite, IMMEDIATE transactions already serialise writers.
     """
     profile_for(user)
-    # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the team join.
     return (
         Profile.objects.select_for_update(of=("self",))
         .select_related("current_team")
