@@ -55,7 +55,7 @@ test: $(STAMP) browser test-deps lint
 
 # The default suite on PostgreSQL (browser tests aside), e.g. against `.ci/services`:
 # DATABASE_URL=postgres://postgres@127.0.0.1:5433/qwen_suite make test-postgres
-test-postgres: $(STAMP)
+test-postgres: $(STAMP) test-deps
 	@case "$$DATABASE_URL" in postgres*) ;; *) echo "Set DATABASE_URL=postgres://..."; exit 2;; esac
 	DATABASE_CONN_MAX_AGE=0 $(VENV)/bin/pytest -m "not e2e and not integration"
 
