@@ -177,8 +177,9 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
         parsed = dt.datetime.fromisoformat(moment)
         if parsed.tzinfo is None:
             raise ValueError("naive")
-        return parsed, int(pk)
-    except (ValueError, UnicodeDecodeError):
+        # In UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts.
+        return parsed.astimezone(dt.UTC), int(pk)
+    except (ValueError, UnicodeDecodeError, OverflowError):
         raise FilterError("cursor", "This cursor is not valid.") from None
 
 
