@@ -101,7 +101,8 @@ def image_filters_parse(*, user, data: Mapping) -> ImageFilters:
 
     def get(key: str) -> str:
         value = data.get(key)
-        return "" if value is None else str(value).strip()
+        # NUL dropped: PostgreSQL text cannot hold it, and no filter value needs it.
+        return "" if value is None else str(value).replace("\x00", "").strip()
 
     authenticated = bool(user and user.is_authenticated)
     scope = get("scope") or ("mine" if authenticated else "public")
