@@ -45,7 +45,7 @@ SUITES = {
     "security_headers": (
         "Headers, media, CSRF",
         "tests/reliability/test_headers.py, test_browser_security.py",
-        ["responses_checked", "csrf_checks"],
+        ["responses_checked", "csrf_checks", "redirects_checked"],
     ),
     "secrets_in_logs": (
         "Secrets in logs",
@@ -71,6 +71,7 @@ LABELS = {
     "requests": "requests",
     "responses_checked": "responses checked",
     "csrf_checks": "CSRF refusals",
+    "redirects_checked": "off-site redirects tried",
     "log_lines": "log lines read",
     "secrets_checked": "kinds of secret",
     "secrets_leaked": "**leaked**",
