@@ -209,9 +209,10 @@ def job_run(*, job_id: int) -> None:
         results = backend.generate(
             _request_for(job), on_progress=reporter.progress, should_cancel=reporter.should_cancel
         )
+        generated = time.monotonic()
         if Job.objects.filter(pk=job.pk, cancel_requested=True).exists():
             raise Canceled()
-        _job_store_results(job, results)
+        phases = _job_store_results(job, results)
     except Canceled:
         _job_mark_canceled(job)
     except BackendError as error:
@@ -229,10 +230,19 @@ def job_run(*, job_id: int) -> None:
         )
         raise
     else:
-        log_job_event("succeeded", job, duration=time.monotonic() - started)
+        # Where the time went (seconds): the backend call, decoding/re-encoding/thumbnails and
+        # the safety check, then files and rows. bench/pipeline.py reads these.
+        log_job_event(
+            "succeeded",
+            job,
+            duration=time.monotonic() - started,
+            generate=generated - started,
+            **phases,
+        )
 
 
-def _job_store_results(job: Job, results: list[GeneratedImage]) -> None:
+def _job_store_results(job: Job, results: list[GeneratedImage]) -> dict[str, float]:
+    """Process and store the images; {"process": s, "store": s} spent on each."""
     if len(results) != job.n:
         raise BackendError(
             f"The backend returned {len(results)} images; {job.n} were requested.",
@@ -242,8 +252,10 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> None:
     checker = get_safety_checker() if job.enable_safety_checker else None
     written: list[str] = []
     rows: list[Image] = []
+    phases = {"process": 0.0, "store": 0.0}
     try:
         for index, result in enumerate(results):
+            clock = time.monotonic()
             parameters = {**job_params(job), "seed": result.seed, "n": 1, "job": str(job.public_id)}
             processed = process(result.data, parameters=parameters)
             safety = (
@@ -251,7 +263,10 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> None:
                 if checker
                 else None
             )
+            phases["process"] += time.monotonic() - clock
+            clock = time.monotonic()
             file_name, thumb_name = _write_files(job, index, processed, written)
+            phases["store"] += time.monotonic() - clock
             flagged = bool(result.provider_nsfw) or bool(safety and safety.flagged)
             rows.append(
                 Image(
@@ -276,6 +291,7 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> None:
                     ),
                 )
             )
+        clock = time.monotonic()
         with transaction.atomic():
             now = timezone.now()
             updated = Job.objects.filter(
@@ -292,6 +308,7 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> None:
             if updated != 1:
                 raise _LostJob()
             Image.objects.bulk_create(rows)
+        phases["store"] += time.monotonic() - clock
     except _LostJob:
         # Canceled meanwhile, or another worker took over after our lease ran out. In the
         # second case it writes the same deterministic names, so only a cancel deletes files.
@@ -300,13 +317,14 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> None:
             _delete_files(written)
             raise Canceled() from None
         log_job_event("lost_lease", job)
-        return
+        return phases
     except BaseException:
         _delete_files(written)
         raise
     from generation import hooks
 
     hooks.job_finished(job.pk)
+    return phases
 
 
 class _LostJob(Exception):

@@ -1,0 +1,354 @@
+"""Pipeline: N jobs through the portal (API → Huey → remote backend) vs the same N calls direct.
+
+The fake hosted endpoint runs on 127.0.0.1 with a fixed latency and answers with real PNGs.
+The portal run submits N jobs with `POST /v1/jobs` (API key) to gunicorn and a Huey consumer
+with W thread workers runs them on the remote backend; the direct run makes the same N calls
+with one httpx client at concurrency W. Both runs use fresh seeds, so the fake renders every
+image in both. Throughput of the portal counts from the first submission to the last
+`finished_at`; the time a job spends in the portal is split with the `succeeded` log line's
+phases (generate / process / store).
+
+    python -m bench.pipeline [-n 64] [-w 8] [--latency 1.0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import concurrent.futures
+import datetime as dt
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from bench.common import (
+    Check,
+    Child,
+    Site,
+    WebServer,
+    cpu_seconds,
+    install_signal_handlers,
+    job_events,
+    mean,
+    ms,
+    peak_rss_mb,
+    percentile,
+    reset_peak,
+    result_rows,
+    table,
+)
+
+PROMPT = "a lighthouse on a cliff at dusk, long exposure"
+UPSTREAM_KEY = "bench-upstream-key"  # what the fake endpoint sees; it accepts any Bearer key
+
+
+@dataclass
+class Portal:
+    """A running portal wired to the fake endpoint, handed to `extra` steps (bench.memory)."""
+
+    site: Site
+    web: WebServer
+    consumer: Child
+    fake_url: str
+    api: httpx.Client
+    width: int
+    height: int
+
+
+def upstream_body(seed: int, width: int, height: int) -> dict:
+    """The body the remote backend sends for one image (generation/backends/remote.py)."""
+    return {
+        "model": "qwen-image",
+        "prompt": PROMPT,
+        "size": {"width": width, "height": height},
+        "num_inference_steps": 30,
+        "guidance_scale": 2.5,
+        "seed": seed,
+        "negative_prompt": " ",
+        "acceleration": "none",
+        "enable_safety_checker": True,
+        "n": 1,
+        "output_format": "b64_json",
+    }
+
+
+def run_direct(fake_url: str, *, seeds: list[int], workers: int, width: int, height: int) -> dict:
+    """The same calls the portal makes, straight to the endpoint with one client."""
+    headers = {"Authorization": f"Bearer {UPSTREAM_KEY}"}
+    with httpx.Client(base_url=fake_url, timeout=120, headers=headers) as client:
+
+        def call(seed: int) -> float:
+            started = time.perf_counter()
+            response = client.post(
+                "/v1/images/generations", json=upstream_body(seed, width, height)
+            )
+            response.raise_for_status()
+            for item in response.json()["data"]:
+                base64.b64decode(item["b64_json"])
+            return time.perf_counter() - started
+
+        started = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            latencies = list(pool.map(call, seeds))
+        elapsed = time.perf_counter() - started
+    return {
+        "seconds": round(elapsed, 3),
+        "images_per_s": round(len(seeds) / elapsed, 3),
+        "call_ms_mean": ms(mean(latencies)),
+        "call_ms_p95": ms(percentile(latencies, 95)),
+    }
+
+
+def submit_jobs(api: httpx.Client, bodies: list[dict], *, concurrency: int) -> list[tuple]:
+    """POST each body to /v1/jobs; [(job id, seconds the POST took)]."""
+
+    def post(body: dict) -> tuple[str, float]:
+        started = time.perf_counter()
+        response = api.post("/v1/jobs", json=body)
+        if response.status_code != 202:
+            raise RuntimeError(f"POST /v1/jobs answered {response.status_code}: {response.text}")
+        return response.json()["id"], time.perf_counter() - started
+
+    with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+        return list(pool.map(post, bodies))
+
+
+def wait_idle(api: httpx.Client, *, timeout: float, interval: float = 0.5) -> None:
+    """Until the bench user has no queued or running job (cheap: two one-row pages)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = False
+        for status in ("queued", "running"):
+            page = api.get("/v1/jobs", params={"status": status, "limit": 1})
+            page.raise_for_status()
+            busy = busy or bool(page.json()["data"])
+        if not busy:
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"Jobs still queued or running after {timeout:g} s.")
+
+
+def fetch_jobs(api: httpx.Client, ids: set[str]) -> dict[str, dict]:
+    """The JSON of the given jobs, by paging through GET /v1/jobs."""
+    found: dict[str, dict] = {}
+    cursor = None
+    while len(found) < len(ids):
+        params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+        page = api.get("/v1/jobs", params=params)
+        page.raise_for_status()
+        body = page.json()
+        found.update({job["id"]: job for job in body["data"] if job["id"] in ids})
+        cursor = body["next_cursor"]
+        if not body["has_more"]:
+            break
+    return found
+
+
+class _CpuClock:
+    """CPU seconds used by each process (and this one, the client) since it was made."""
+
+    def __init__(self, **pids: int | list[int]) -> None:
+        self.pids = {name: p if isinstance(p, list) else [p] for name, p in pids.items()}
+        self.start = {name: cpu_seconds(*p) for name, p in self.pids.items()}
+        self.start["client"] = sum(os.times()[:2])
+
+    def read(self) -> dict[str, float]:
+        used = {name: cpu_seconds(*p) - self.start[name] for name, p in self.pids.items()}
+        used["client"] = sum(os.times()[:2]) - self.start["client"]
+        return {name: round(value, 2) for name, value in used.items()}
+
+
+def _ts(value: str | None) -> float | None:
+    return dt.datetime.fromisoformat(value).timestamp() if value else None
+
+
+def run_portal(portal: Portal, *, seeds: list[int], workers: int) -> dict:
+    bodies = [
+        {
+            "prompt": PROMPT,
+            "size": {"width": portal.width, "height": portal.height},
+            "seed": seed,
+            "n": 1,
+        }
+        for seed in seeds
+    ]
+    log = portal.consumer.log
+    t0 = time.time()
+    submitted = submit_jobs(portal.api, bodies, concurrency=workers)
+    wait_idle(portal.api, timeout=120 + 10 * len(seeds))
+    ids = {job_id for job_id, _ in submitted}
+    jobs = fetch_jobs(portal.api, ids)
+    phases = job_events(log, "succeeded")
+    succeeded = [job for job in jobs.values() if job["status"] == "succeeded"]
+    finished = [_ts(job["finished_at"]) for job in succeeded]
+    started = [_ts(job["started_at"]) for job in succeeded]
+    waits = [job["wait_seconds"] for job in succeeded]
+    runs = [job["run_seconds"] for job in succeeded]
+    makespan = max(finished) - t0 if finished else None
+
+    def phase(name: str) -> float | None:
+        values = [float(phases[j][name]) for j in ids if j in phases and name in phases[j]]
+        return mean(values)
+
+    busy_span = (max(finished) - min(started)) if finished else None
+    # Time a worker slot spends per job beyond the job's own run: dequeue, claim, hand-over.
+    gap = (
+        workers * busy_span / len(succeeded) - mean(runs)
+        if busy_span and len(succeeded) >= workers
+        else None
+    )
+    return {
+        "seconds": round(makespan, 3) if makespan else None,
+        "images_per_s": round(len(succeeded) / makespan, 3) if makespan else None,
+        "succeeded": len(succeeded),
+        "failed": len(ids) - len(succeeded),
+        "submit_ms_p50": ms(percentile([s for _, s in submitted], 50)),
+        "submit_ms_p95": ms(percentile([s for _, s in submitted], 95)),
+        "queue_wait_ms_mean": ms(mean(waits)),
+        "first_pickup_ms": ms(min(waits) if waits else None),
+        "run_ms_mean": ms(mean(runs)),
+        "backend_ms_mean": ms(phase("generate")),
+        "processing_ms_mean": ms(phase("process")),
+        "storage_ms_mean": ms(phase("store")),
+        "dispatch_gap_ms_mean": ms(gap),
+    }
+
+
+def run(
+    *,
+    n: int = 64,
+    workers: int = 8,
+    latency: float = 1.0,
+    width: int = 1024,
+    height: int = 768,
+    web_workers: int = 3,
+    web_threads: int = 2,
+    site: Site | None = None,
+    extra: Callable[[Portal], dict] | None = None,
+) -> dict:
+    """Run both sides; `extra(portal)` runs afterwards on the same processes (bench.memory)."""
+    own_site = site is None
+    site = site or Site()
+    try:
+        site.prepare()
+        key = site.api_key("bench-pipeline")
+        with site.fake_endpoint(latency=latency) as fake:
+            fake_url = fake.url
+            upstream = {
+                "QWEN_IMAGE_BACKEND": "remote",
+                "QWEN_IMAGE_API_BASE": fake_url,
+                "QWEN_IMAGE_API_KEY": UPSTREAM_KEY,
+                "QWEN_IMAGE_OUTPUT_FORMAT": "b64_json",
+                "HUEY_WORKERS": str(workers),
+            }
+            with (
+                site.web(workers=web_workers, threads=web_threads, **upstream) as web,
+                site.consumer(workers=workers, **upstream) as consumer,
+                httpx.Client(
+                    base_url=web.url, headers={"Authorization": f"Bearer {key}"}, timeout=60
+                ) as api,
+            ):
+                portal = Portal(site, web, consumer, fake_url, api, width, height)
+                # Warm both paths (imports, connections, the backend's client) off the clock.
+                run_direct(fake_url, seeds=[1], workers=1, width=width, height=height)
+                run_portal(portal, seeds=[2], workers=1)
+                clock = _CpuClock(fake=fake.child.pid)
+                direct = run_direct(
+                    fake_url,
+                    seeds=list(range(10_000, 10_000 + n)),
+                    workers=workers,
+                    width=width,
+                    height=height,
+                )
+                direct["cpu_s"] = clock.read()
+                for pid in (consumer.pid, *web.pids()):
+                    reset_peak(pid)
+                clock = _CpuClock(fake=fake.child.pid, worker=consumer.pid, web=web.pids())
+                through = run_portal(portal, seeds=list(range(20_000, 20_000 + n)), workers=workers)
+                through["cpu_s"] = clock.read()
+                memory = {
+                    "worker_peak_mb": peak_rss_mb(consumer.pid),
+                    "web_peak_mb": max((peak_rss_mb(p) or 0) for p in web.worker_pids()),
+                    "web_master_peak_mb": peak_rss_mb(web.child.pid),
+                }
+                extra_result = extra(portal) if extra else None
+    finally:
+        if own_site:
+            site.close()
+    share = (
+        round(through["images_per_s"] / direct["images_per_s"], 3)
+        if through["images_per_s"]
+        else None
+    )
+    added = None
+    if through["run_ms_mean"] is not None and direct["call_ms_mean"] is not None:
+        added = round(through["run_ms_mean"] + (through["dispatch_gap_ms_mean"] or 0), 1) - (
+            direct["call_ms_mean"]
+        )
+    result = {
+        "params": {
+            "n": n,
+            "workers": workers,
+            "latency_s": latency,
+            "size": f"{width}x{height}",
+            "web": f"gunicorn gthread {web_workers}x{web_threads}",
+        },
+        "direct": direct,
+        "portal": through,
+        "memory": memory,
+        "ratio": share,
+        "added_ms_per_job": round(added, 1) if added is not None else None,
+        "summary": [
+            ("direct images/s", direct["images_per_s"]),
+            ("portal images/s", through["images_per_s"]),
+            ("portal/direct", share),
+            ("failed jobs", through["failed"]),
+            ("direct call ms", direct["call_ms_mean"]),
+            ("portal backend call ms", through["backend_ms_mean"]),
+            ("+ image processing ms", through["processing_ms_mean"]),
+            ("+ storage ms", through["storage_ms_mean"]),
+            ("+ dispatch gap ms", through["dispatch_gap_ms_mean"]),
+            ("added ms per job", round(added, 1) if added is not None else None),
+            ("queue wait ms (mean, incl. waiting for a worker)", through["queue_wait_ms_mean"]),
+            ("first pickup ms", through["first_pickup_ms"]),
+            ("POST /v1/jobs ms p50", through["submit_ms_p50"]),
+        ],
+        "checks": [Check("portal/direct", share, 0.9, ">=").as_dict()],
+    }
+    if extra_result is not None:
+        result["extra"] = extra_result
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__.split("\n")[0])
+    parser.add_argument("-n", type=int, default=64, help="jobs (default 64)")
+    parser.add_argument("-w", "--workers", type=int, default=8, help="Huey workers = client concurrency")
+    parser.add_argument("--latency", type=float, default=1.0, help="fake endpoint latency, s")
+    parser.add_argument("--size", default="1024x768")
+    parser.add_argument("--keep", action="store_true", help="keep the site's var dir (logs)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = parser.parse_args(argv)
+    install_signal_handlers()
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    with Site(keep=args.keep) as site:
+        result = run(
+            n=args.n,
+            workers=args.workers,
+            latency=args.latency,
+            width=width,
+            height=height,
+            site=site,
+        )
+        if args.keep:
+            print(f"site kept in {site.root}")
+    print(json.dumps(result, indent=2) if args.json else table(result_rows("pipeline", result)))
+    return result
+
+
+if __name__ == "__main__":
+    main()
