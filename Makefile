@@ -39,9 +39,15 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# Extra test dependencies (e.g. the [local] group for the GPU backend's offline tests).
+# Extra test dependencies: the [local] group for the GPU backend's offline tests. torch goes
+# first, pinned, so pip takes the CPU wheel on this machine's disk instead of a CUDA build.
+LOCAL_PINS := torch==2.13.0 diffusers==0.42.1 transformers==5.24.0
 test-deps: $(STAMP)
-	@true
+	@$(PY) -c 'import sys; from importlib.metadata import version as v; \
+	  sys.exit(any(v(p.split("==")[0]).split("+")[0] != p.split("==")[1] for p in sys.argv[1:]) \
+	  or not all(v(p) for p in ["accelerate", "safetensors", "peft"]))' $(LOCAL_PINS) 2>/dev/null || { \
+	  echo "Installing the [local] group (torch CPU build, diffusers, transformers)"; \
+	  $(PY) -m pip install -q torch==2.13.0 && $(PY) -m pip install -q -e ".[dev,local]"; }
 
 test: $(STAMP) browser test-deps lint
 	$(PY) manage.py makemigrations --check --dry-run

@@ -111,7 +111,11 @@ def lock_user_profile(*, user) -> Profile:
     On SQLite, IMMEDIATE transactions already serialise writers.
     """
     profile_for(user)
-    return Profile.objects.select_for_update().select_related("current_team").get(user=user)
+    return (
+        Profile.objects.select_for_update(of=("self",))
+        .select_related("current_team")
+        .get(user=user)
+    )
 
 
 # --- Sign-up and profile ------------------------------------------------------------------

@@ -1,1 +1,1 @@
-"""Benchmarks that print where the portal stands, as ratios measured side by side (see README)."""
+"""Benchmarks that print ratios (DESIGN.md, Performance): run one with `python -m bench.<name>`."""

@@ -186,6 +186,13 @@ QWEN_IMAGE_BACKEND = env_str("QWEN_IMAGE_BACKEND") or ("remote" if QWEN_IMAGE_AP
 QWEN_IMAGE_API_BASE = env_str("QWEN_IMAGE_API_BASE", "https://image.onerouter.pro").rstrip("/")
 QWEN_IMAGE_MODEL = env_str("QWEN_IMAGE_MODEL", "qwen-image")
 QWEN_IMAGE_LOCAL_MODEL = env_str("QWEN_IMAGE_LOCAL_MODEL")
+# Local backend (generation/backends/local.py; README "Local GPU backend").
+QWEN_IMAGE_LOCAL_ALLOW_DOWNLOAD = env_bool("QWEN_IMAGE_LOCAL_ALLOW_DOWNLOAD")  # else cache only
+QWEN_IMAGE_LOCAL_DEVICE = env_str("QWEN_IMAGE_LOCAL_DEVICE")  # "" → cuda if available, else cpu
+QWEN_IMAGE_LOCAL_CPU_OFFLOAD = env_bool("QWEN_IMAGE_LOCAL_CPU_OFFLOAD")  # accelerators only
+QWEN_IMAGE_LIGHTNING_LORA = env_str("QWEN_IMAGE_LIGHTNING_LORA")  # 8-step weights
+QWEN_IMAGE_LIGHTNING_LORA_4STEPS = env_str("QWEN_IMAGE_LIGHTNING_LORA_4STEPS")
+QWEN_IMAGE_POSITIVE_MAGIC = env_str("QWEN_IMAGE_POSITIVE_MAGIC")  # "", en, zh or auto
 # Extra origins (scheme://host[:port]) the remote backend may download image URLs from.
 QWEN_IMAGE_DOWNLOAD_ORIGINS = env_list("QWEN_IMAGE_DOWNLOAD_ORIGINS", [])
 QWEN_IMAGE_CONNECT_TIMEOUT = env_float("QWEN_IMAGE_CONNECT_TIMEOUT", 10.0)
@@ -235,6 +242,12 @@ AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.login_locked_out"  # 429 page with Retry-After
+
+# Gallery: page size (keyset pages, no totals) and the limits of one ZIP download.
+GALLERY_PAGE_SIZE = env_int("GALLERY_PAGE_SIZE", 48)
+GALLERY_MAX_PAGE_SIZE = env_int("GALLERY_MAX_PAGE_SIZE", 200)
+GALLERY_ZIP_MAX_IMAGES = env_int("GALLERY_ZIP_MAX_IMAGES", 200)
+GALLERY_ZIP_MAX_BYTES = env_int("GALLERY_ZIP_MAX_BYTES", 1024 * 1024 * 1024)
 
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 

@@ -1,5 +1,335 @@
-"""/v1 endpoints owned by the gallery app."""
+"""/v1 endpoints owned by the gallery app: images (list, detail, delete, visibility, reseed,
+favorite, share), collections and share links. Thin: parse, call a selector or service, shape."""
 
-from ninja import Router
+import datetime as dt
+import uuid
+from typing import Literal
 
-router = Router(tags=["gallery"])
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from django.urls import reverse
+from ninja import Field, Query, Router, Schema, Status
+
+from accounts.auth import api_auth
+from config.errors import ApiError, ErrorOut
+from gallery import selectors, services
+from gallery.models import Collection, ShareLink
+from gallery.selectors import FilterError
+from gallery.services import NotAllowed, ReseedMode, ShareRefused
+from generation.api import api_job_payload
+from generation.models import Image, Job
+from generation.presenters import image_payload
+from generation.schemas import ImageOut, JobOut
+from generation.selectors import image_get_for_user
+from generation.signed_urls import image_signed_urls
+
+router = Router(tags=["gallery"], auth=api_auth)
+
+
+# --- Schemas -------------------------------------------------------------------------------
+
+
+class GalleryImageOut(ImageOut):
+    """An image as the API shows it everywhere, plus what the gallery knows about it."""
+
+    prompt: str
+    favorite: bool = Field(description="Starred by the caller.")
+    parent_image_id: str | None = Field(None, description="Reseeded from this image.")
+
+
+class GalleryImageListOut(Schema):
+    data: list[GalleryImageOut]
+    next_cursor: str | None = Field(
+        None, description="Pass as `cursor` for the next page; null on the last page."
+    )
+
+
+class ReproductionOut(Schema):
+    original_id: str
+    pixels_match: bool
+    same_backend: bool
+
+
+class GalleryImageDetailOut(GalleryImageOut):
+    params: dict
+    reseeded_from: GalleryImageOut | None = None
+    reseeds: list[GalleryImageOut]
+    reproduction: ReproductionOut | None = None
+
+
+class ImageQuery(Schema):
+    scope: Literal["mine", "team", "public", "favorites", "collection"] | None = Field(
+        None, description="Default `mine`."
+    )
+    collection: uuid.UUID | None = Field(None, description="A collection id (scope collection).")
+    q: str | None = Field(None, description="Words of the prompt (full-text, prefix match).")
+    date_from: dt.date | None = Field(None, alias="from", description="Created on or after.")
+    date_to: dt.date | None = Field(None, alias="to", description="Created on or before.")
+    aspect: Literal["square", "landscape", "portrait"] | None = None
+    size: str | None = Field(None, description="Exact size, e.g. 1024x768.")
+    backend: Literal["remote", "local", "demo"] | None = None
+    model: str | None = None
+    flagged: bool = Field(False, description="Staff only: flagged or reported images.")
+    sort: Literal["newest", "oldest"] = "newest"
+    cursor: str | None = None
+    limit: int = Field(48, ge=1, le=200)
+
+
+class VisibilityIn(Schema):
+    visibility: Literal["private", "team", "public"]
+
+
+class ReseedIn(Schema):
+    mode: Literal["reseed", "variations", "exact"] = Field(
+        "reseed",
+        description=(
+            "`reseed`: same parameters, new random seed. `variations`: seeds s+1…s+4 in one "
+            "job. `exact`: the same seed (compare `pixel` hashes to check reproducibility)."
+        ),
+    )
+
+
+class FavoriteIn(Schema):
+    favorite: bool = True
+
+
+class FavoriteOut(Schema):
+    id: str
+    favorite: bool
+
+
+class ShareIn(Schema):
+    expires_in: int | None = Field(
+        None, ge=60, le=366 * 86400, description="Seconds until the link stops working."
+    )
+
+
+class ShareOut(Schema):
+    id: str
+    url: str
+    token: str
+    image_id: str | None
+    collection_id: str | None
+    created_at: str
+    expires_at: str | None
+    view_count: int
+
+
+class CollectionIn(Schema):
+    name: str = Field(..., min_length=1, max_length=100)
+    visibility: Literal["private", "team", "public"] = "private"
+    image_ids: list[uuid.UUID] = Field(default_factory=list, max_length=500)
+
+
+class CollectionOut(Schema):
+    id: str
+    name: str
+    visibility: str
+    owner: str
+    cover_image_id: str | None
+    image_count: int
+    created_at: str
+
+
+# --- Helpers -------------------------------------------------------------------------------
+
+
+def _image(request, image_id) -> Image:
+    try:
+        return image_get_for_user(user=request.auth, public_id=image_id)
+    except (Image.DoesNotExist, DjangoValidationError):
+        raise Http404("No such image.") from None
+
+
+def _image_out(image: Image, request, favorite_ids: set[int]) -> dict:
+    parent_id = image.job.parent_image_id
+    return {
+        # Signed URLs: an API client has no session to fetch the pages' file URLs with.
+        **image_payload(image, request, urls=image_signed_urls),
+        "prompt": image.job.prompt,
+        "favorite": image.pk in favorite_ids,
+        "parent_image_id": str(image.job.parent_image.public_id) if parent_id else None,
+    }
+
+
+def _share_out(share: ShareLink, request) -> dict:
+    return {
+        "id": str(share.public_id),
+        "url": request.build_absolute_uri(reverse("share", args=[share.token])),
+        "token": share.token,
+        "image_id": str(share.image.public_id) if share.image_id else None,
+        "collection_id": str(share.collection.public_id) if share.collection_id else None,
+        "created_at": share.created_at.isoformat(),
+        "expires_at": share.expires_at.isoformat() if share.expires_at else None,
+        "view_count": share.view_count,
+    }
+
+
+def _collection_out(collection: Collection) -> dict:
+    cover = getattr(collection, "cover_public_id", None)
+    return {
+        "id": str(collection.public_id),
+        "name": collection.name,
+        "visibility": collection.visibility,
+        "owner": collection.user.get_username(),
+        "cover_image_id": str(cover) if cover else None,
+        "image_count": getattr(collection, "visible_count", 0),
+        "created_at": collection.created_at.isoformat(),
+    }
+
+
+# --- Images --------------------------------------------------------------------------------
+
+
+@router.get(
+    "/images",
+    response={200: GalleryImageListOut, 400: ErrorOut, 404: ErrorOut},
+    summary="List images (scopes, filters, full-text search, cursor pages)",
+)
+def list_images(request, filters: Query[ImageQuery]):
+    data = filters.model_dump(by_alias=True, exclude_none=True)
+    data["flagged"] = "1" if filters.flagged else ""
+    try:
+        parsed = selectors.image_filters_parse(user=request.auth, data=data)
+        page = selectors.images_list(
+            user=request.auth, filters=parsed, cursor=filters.cursor, limit=filters.limit
+        )
+    except FilterError as error:
+        if error.field == "collection":
+            raise Http404("No such collection.") from None
+        raise ApiError(400, error.message, code="invalid_parameter", param=error.field) from None
+    return {
+        "data": [_image_out(image, request, page.favorite_ids) for image in page.images],
+        "next_cursor": page.next_cursor,
+    }
+
+
+@router.get("/images/{image_id}", response={200: GalleryImageDetailOut, 404: ErrorOut})
+def get_image(request, image_id: uuid.UUID):
+    image = _image(request, image_id)
+    lineage = selectors.image_lineage(user=request.auth, image=image)
+    related = [image, *lineage.children] + ([lineage.parent] if lineage.parent else [])
+    favorites = selectors.favorite_image_ids(user=request.auth, images=related)
+    reproduction = selectors.image_reproduction(image=image, parent=lineage.parent)
+    return {
+        **_image_out(image, request, favorites),
+        "params": selectors.image_params(image),
+        "reseeded_from": (
+            _image_out(lineage.parent, request, favorites) if lineage.parent else None
+        ),
+        "reseeds": [_image_out(child, request, favorites) for child in lineage.children],
+        "reproduction": (
+            {
+                "original_id": str(reproduction.original.public_id),
+                "pixels_match": reproduction.matches,
+                "same_backend": reproduction.same_backend,
+            }
+            if reproduction
+            else None
+        ),
+    }
+
+
+@router.delete("/images/{image_id}", response={204: None, 403: ErrorOut, 404: ErrorOut})
+def delete_image(request, image_id: uuid.UUID):
+    image = _image(request, image_id)
+    try:
+        services.image_delete(user=request.auth, image=image)
+    except NotAllowed as error:
+        raise ApiError(403, error.message, code="not_owner") from None
+    return Status(204, None)
+
+
+@router.patch(
+    "/images/{image_id}",
+    response={200: GalleryImageOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+    summary="Change an image's visibility (owner only)",
+)
+def update_image(request, image_id: uuid.UUID, payload: VisibilityIn):
+    image = _image(request, image_id)
+    try:
+        image = services.image_set_visibility(
+            user=request.auth, image=image, visibility=payload.visibility
+        )
+    except NotAllowed as error:
+        raise ApiError(403, error.message, code="not_owner") from None
+    favorites = selectors.favorite_image_ids(user=request.auth, images=[image])
+    return _image_out(image, request, favorites)
+
+
+@router.post(
+    "/images/{image_id}/reseed",
+    response={202: JobOut, 404: ErrorOut, 429: ErrorOut},
+    summary="Reseed, make variations of, or regenerate an image exactly (a new job)",
+)
+def reseed_image(request, image_id: uuid.UUID, payload: ReseedIn | None = None):
+    image = _image(request, image_id)
+    mode = payload.mode if payload else ReseedMode.RESEED
+    # QuotaExceeded becomes the API's 429 with Retry-After (config.api).
+    job = services.image_reseed(user=request.auth, image=image, mode=mode, source=Job.Source.API)
+    return Status(202, api_job_payload(job, request))
+
+
+@router.post("/images/{image_id}/favorite", response={200: FavoriteOut, 404: ErrorOut})
+def favorite_image(request, image_id: uuid.UUID, payload: FavoriteIn | None = None):
+    image = _image(request, image_id)
+    state = services.favorite_set(
+        user=request.auth, image=image, favorite=payload.favorite if payload else True
+    )
+    return {"id": str(image.public_id), "favorite": state}
+
+
+@router.post(
+    "/images/{image_id}/share",
+    response={201: ShareOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Create a share link for your image",
+)
+def share_image(request, image_id: uuid.UUID, payload: ShareIn | None = None):
+    image = _image(request, image_id)
+    expires = payload.expires_in if payload else None
+    try:
+        share = services.share_create(
+            user=request.auth,
+            image=image,
+            expires_in=dt.timedelta(seconds=expires) if expires else None,
+        )
+    except NotAllowed as error:
+        raise ApiError(403, error.message, code="not_owner") from None
+    except ShareRefused as error:
+        raise ApiError(409, error.message, code="image_held_for_review") from None
+    return Status(201, _share_out(share, request))
+
+
+# --- Collections and share links -----------------------------------------------------------
+
+
+@router.get("/collections", response={200: list[CollectionOut]})
+def list_collections(request):
+    return [_collection_out(c) for c in selectors.collections_list(user=request.auth)]
+
+
+@router.post("/collections", response={201: CollectionOut, 400: ErrorOut})
+def create_collection(request, payload: CollectionIn):
+    try:
+        collection = services.collection_create(
+            user=request.auth, name=payload.name, visibility=payload.visibility
+        )
+    except ValueError as error:
+        raise ApiError(400, str(error), code="invalid_parameter", param="name") from None
+    added = 0
+    if payload.image_ids:
+        added = services.collection_add_images(
+            user=request.auth, collection=collection, image_ids=payload.image_ids
+        )
+    collection.visible_count = added
+    return Status(201, _collection_out(collection))
+
+
+@router.delete("/shares/{share_id}", response={204: None, 404: ErrorOut})
+def revoke_share(request, share_id: uuid.UUID):
+    try:
+        share = selectors.share_get_for_owner(user=request.auth, public_id=share_id)
+    except ShareLink.DoesNotExist:
+        raise Http404("No such share link.") from None
+    services.share_revoke(user=request.auth, share=share)
+    return Status(204, None)

@@ -1,6 +1,19 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+def _ensure_search_index(sender, using="default", **kwargs) -> None:
+    # SQLite drops triggers when a migration remakes generation_job; put them back.
+    from django.db import connections
+
+    from gallery.search import search_index_install
+
+    search_index_install(connections[using])
 
 
 class GalleryConfig(AppConfig):
     name = "gallery"
     verbose_name = "Gallery"
+
+    def ready(self) -> None:
+        post_migrate.connect(_ensure_search_index, sender=self, dispatch_uid="gallery-search")

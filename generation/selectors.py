@@ -8,7 +8,8 @@ from django.db.models import Prefetch, Q, QuerySet
 from generation.models import Image, Job, Visibility
 
 
-def _team_ids(user) -> list[int]:
+def user_team_ids(user) -> list[int]:
+    """Ids of the teams the user belongs to (cached on the user object for the request)."""
     if not user.is_authenticated:
         return []
     cached = getattr(user, "_team_ids_cache", None)
@@ -31,7 +32,7 @@ def image_visibility_q(user) -> Q:
     if user.is_staff:
         return Q()
     own = Q(user=user) & ~Q(moderation_state=Image.Moderation.REJECTED)
-    team = Q(visibility=Visibility.TEAM, team_id__in=_team_ids(user)) & showable
+    team = Q(visibility=Visibility.TEAM, team_id__in=user_team_ids(user)) & showable
     return own | team | public
 
 

@@ -33,7 +33,9 @@
     images.forEach(function (image, i) {
       var li = document.createElement("li");
       var a = document.createElement("a");
-      a.href = image.url;
+      // The image's gallery page (parameters, lineage, reseed, share), else the file.
+      var detail = imagesEl.dataset.detailUrl;
+      a.href = detail ? detail.replace("00000000-0000-0000-0000-000000000000", image.id) : image.url;
       var img = document.createElement("img");
       img.src = image.thumbnail_url;
       img.width = image.width;

@@ -1,0 +1,301 @@
+"""Writes for the gallery: favorites, collections, visibility, delete, reseed, share links.
+
+Every function that takes image ids scopes them itself (what the user may see, or what the
+user owns), so a caller cannot act on someone else's image by passing its id.
+"""
+
+import contextlib
+import datetime as dt
+import secrets
+import uuid
+from collections.abc import Iterable
+from enum import StrEnum
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.services import profile_for
+from gallery.models import Collection, CollectionItem, Favorite, ShareLink
+from generation import services as generation_services
+from generation.models import Image, Job, Visibility
+from generation.params import SEED_MAX, GenerationParams
+from generation.selectors import images_visible_to
+
+
+class NotAllowed(Exception):
+    """The user may see the object but not change it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ShareRefused(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _require_owner(obj, user, what: str) -> None:
+    if obj.user_id != user.pk:
+        raise NotAllowed(f"Only the owner can change this {what}.")
+
+
+def _visibility(value: str) -> str:
+    if value not in Visibility.values:
+        raise ValueError(f"Visibility must be one of {', '.join(Visibility.values)}.")
+    return value
+
+
+# --- Favorites -----------------------------------------------------------------------------
+
+
+def favorite_set(*, user, image: Image, favorite: bool = True) -> bool:
+    """Star or unstar an image the user may see; returns the new state."""
+    if favorite:
+        Favorite.objects.bulk_create([Favorite(user=user, image=image)], ignore_conflicts=True)
+    else:
+        Favorite.objects.filter(user=user, image=image).delete()
+    return favorite
+
+
+def favorite_toggle(*, user, image: Image) -> bool:
+    deleted, _ = Favorite.objects.filter(user=user, image=image).delete()
+    if deleted:
+        return False
+    return favorite_set(user=user, image=image, favorite=True)
+
+
+# --- Image visibility and deletion ---------------------------------------------------------
+
+
+def images_set_visibility(*, user, image_ids: Iterable[uuid.UUID], visibility: str) -> int:
+    """Change the visibility of the user's own images among `image_ids`; returns how many."""
+    visibility = _visibility(visibility)
+    return Image.objects.filter(user=user, public_id__in=list(image_ids)).update(
+        visibility=visibility
+    )
+
+
+def image_set_visibility(*, user, image: Image, visibility: str) -> Image:
+    _require_owner(image, user, "image")
+    images_set_visibility(user=user, image_ids=[image.public_id], visibility=visibility)
+    image.refresh_from_db(fields=["visibility"])
+    return image
+
+
+def images_delete(*, user, image_ids: Iterable[uuid.UUID]) -> int:
+    """Delete the user's own images among `image_ids` and, after commit, their files."""
+    rows = list(
+        Image.objects.filter(user=user, public_id__in=list(image_ids)).values_list(
+            "pk", "file", "thumbnail"
+        )
+    )
+    if not rows:
+        return 0
+    names = [name for _, file, thumb in rows for name in (file, thumb) if name]
+    with transaction.atomic():
+        # A model delete, not a raw one: favorites, collection items and share links cascade,
+        # and jobs reseeded from these images lose their parent link (SET_NULL).
+        Image.objects.filter(pk__in=[pk for pk, _, _ in rows]).delete()
+        transaction.on_commit(lambda: _delete_files(names))
+    return len(rows)
+
+
+def image_delete(*, user, image: Image) -> None:
+    _require_owner(image, user, "image")
+    images_delete(user=user, image_ids=[image.public_id])
+
+
+def _delete_files(names: list[str]) -> None:
+    for name in names:
+        # Best effort: the rows are gone; a stray file is harmless, a crash here is not.
+        with contextlib.suppress(Exception):
+            default_storage.delete(name)
+
+
+# --- Reseed, variations, regenerate exactly ------------------------------------------------
+
+
+class ReseedMode(StrEnum):
+    RESEED = "reseed"  # same parameters, a new random seed
+    VARIATIONS = "variations"  # seeds s+1 … s+4 in one job
+    EXACT = "exact"  # the same seed: should give the same pixels
+
+
+VARIATIONS = 4
+
+
+def _params_of(image: Image, *, seed: int | None, n: int) -> GenerationParams:
+    job = image.job
+    return GenerationParams(
+        prompt=job.prompt,
+        negative_prompt=job.negative_prompt,
+        size={"width": job.width, "height": job.height},
+        num_inference_steps=job.num_inference_steps,
+        guidance_scale=job.guidance_scale,
+        seed=seed,
+        acceleration=job.acceleration,
+        enable_safety_checker=job.enable_safety_checker,
+        n=n,
+    )
+
+
+def image_reseed(
+    *, user, image: Image, mode: str = ReseedMode.RESEED, source: str = Job.Source.WEB
+) -> Job:
+    """A new job from this image's parameters, linked to it as its parent.
+
+    The caller has checked the user may see the image; the job is the user's own and counts
+    against their quota (QuotaExceeded propagates).
+    """
+    mode = ReseedMode(mode)
+    if mode is ReseedMode.RESEED:
+        seed, n = None, 1
+    elif mode is ReseedMode.VARIATIONS:
+        n = min(VARIATIONS, settings.GENERATION_MAX_IMAGES_PER_JOB)
+        seed = image.seed + 1 if image.seed + n <= SEED_MAX else max(0, image.seed - n)
+    else:
+        seed, n = image.seed, 1
+    visibility = image.visibility if image.user_id == user.pk else Visibility.PRIVATE
+    return generation_services.job_create(
+        user=user,
+        params=_params_of(image, seed=seed, n=n),
+        source=source,
+        visibility=visibility,
+        parent_image=image,
+    )
+
+
+# --- Collections ---------------------------------------------------------------------------
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValueError("Give the collection a name.")
+    if len(name) > 100:
+        raise ValueError("A collection name has at most 100 characters.")
+    return name
+
+
+def collection_create(*, user, name: str, visibility: str = Visibility.PRIVATE) -> Collection:
+    return Collection.objects.create(
+        user=user,
+        team=profile_for(user).current_team,
+        name=_clean_name(name),
+        visibility=_visibility(visibility),
+    )
+
+
+def collection_update(
+    *, user, collection: Collection, name: str | None = None, visibility: str | None = None
+) -> Collection:
+    _require_owner(collection, user, "collection")
+    if name is not None:
+        collection.name = _clean_name(name)
+    if visibility is not None:
+        collection.visibility = _visibility(visibility)
+    collection.save(update_fields=["name", "visibility", "updated_at"])
+    return collection
+
+
+def collection_delete(*, user, collection: Collection) -> None:
+    _require_owner(collection, user, "collection")
+    collection.delete()
+
+
+def collection_add_images(*, user, collection: Collection, image_ids: Iterable[uuid.UUID]) -> int:
+    """Add the images among `image_ids` that the user may see; returns how many were new."""
+    _require_owner(collection, user, "collection")
+    wanted = list(dict.fromkeys(uuid.UUID(str(i)) for i in image_ids))
+    visible = dict(
+        images_visible_to(user).filter(public_id__in=wanted).values_list("public_id", "pk")
+    )
+    pks = [visible[i] for i in wanted if i in visible]  # in the order given
+    existing = set(
+        CollectionItem.objects.filter(collection=collection, image_id__in=pks).values_list(
+            "image_id", flat=True
+        )
+    )
+    now = timezone.now()
+    CollectionItem.objects.bulk_create(
+        [
+            CollectionItem(collection=collection, image_id=pk, added_at=now)
+            for pk in pks
+            if pk not in existing
+        ],
+        ignore_conflicts=True,
+    )
+    Collection.objects.filter(pk=collection.pk).update(updated_at=now)
+    return len([pk for pk in pks if pk not in existing])
+
+
+def collection_remove_images(
+    *, user, collection: Collection, image_ids: Iterable[uuid.UUID]
+) -> int:
+    _require_owner(collection, user, "collection")
+    removed, _ = CollectionItem.objects.filter(
+        collection=collection, image__public_id__in=list(image_ids)
+    ).delete()
+    return removed
+
+
+def collection_set_cover(*, user, collection: Collection, image: Image) -> Collection:
+    _require_owner(collection, user, "collection")
+    if not CollectionItem.objects.filter(collection=collection, image=image).exists():
+        raise ValueError("The cover must be an image of the collection.")
+    collection.cover = image
+    collection.save(update_fields=["cover", "updated_at"])
+    return collection
+
+
+# --- Share links ---------------------------------------------------------------------------
+
+SHARE_MAX_LIFETIME = dt.timedelta(days=366)
+
+
+def share_create(
+    *,
+    user,
+    image: Image | None = None,
+    collection: Collection | None = None,
+    expires_in: dt.timedelta | None = None,
+) -> ShareLink:
+    """A link anyone can open: for the owner's image (not flagged) or the owner's collection."""
+    if (image is None) == (collection is None):
+        raise ValueError("Share one image or one collection.")
+    target = image or collection
+    _require_owner(target, user, "image" if image else "collection")
+    if image is not None and not image.is_showable:
+        raise ShareRefused("This image is held for review and cannot be shared.")
+    expires_at = None
+    if expires_in is not None:
+        if expires_in <= dt.timedelta(0) or expires_in > SHARE_MAX_LIFETIME:
+            raise ValueError("A link expires between a minute and a year from now.")
+        expires_at = timezone.now() + expires_in
+    # 32 url-safe bytes: 256 bits from the OS CSPRNG.
+    return ShareLink.objects.create(
+        user=user,
+        image=image,
+        collection=collection,
+        token=secrets.token_urlsafe(32),
+        expires_at=expires_at,
+    )
+
+
+def share_revoke(*, user, share: ShareLink) -> ShareLink:
+    _require_owner(share, user, "share link")
+    if share.revoked_at is None:
+        share.revoked_at = timezone.now()
+        share.save(update_fields=["revoked_at"])
+    return share
+
+
+def share_record_view(*, share: ShareLink) -> None:
+    ShareLink.objects.filter(pk=share.pk).update(
+        view_count=F("view_count") + 1, last_viewed_at=timezone.now()
+    )

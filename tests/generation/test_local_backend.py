@@ -1,0 +1,409 @@
+"""The local backend: parameter mapping, and real jobs on a tiny random Qwen-Image pipeline.
+
+The pipeline is built offline on the CPU once per session, saved to a temp folder and loaded
+by the project's own loader through QWEN_IMAGE_LOCAL_MODEL, with HF_HUB_OFFLINE=1 and every
+non-local socket connection refused.
+"""
+
+import io
+import math
+import os
+import socket
+import threading
+from types import SimpleNamespace
+
+import pytest
+from django.core.files.storage import default_storage
+from PIL import Image as PILImage
+
+from generation import services
+from generation.backends import BackendError, Canceled, GenerationRequest, get_backend
+from generation.backends.local import (
+    ADAPTER_4,
+    ADAPTER_8,
+    POSITIVE_MAGIC,
+    LocalBackend,
+    LocalConfig,
+    check_tokenizer,
+    plan_for,
+)
+from generation.models import Job
+from tests.factories import make_params
+
+SKIP_REASON = "the [local] extra (torch, diffusers) is not installed: make test-deps installs it"
+
+
+def _request(**overrides) -> GenerationRequest:
+    values = {
+        "model": "qwen-image",
+        "prompt": "a cat on the moon",
+        "negative_prompt": "",
+        "width": 64,
+        "height": 32,
+        "num_inference_steps": 3,
+        "guidance_scale": 4.0,
+        "acceleration": "none",
+        "enable_safety_checker": False,
+        "seeds": [5, 6],
+    }
+    values.update(overrides)
+    return GenerationRequest(**values)
+
+
+# --- Parameter mapping (no torch needed) ----------------------------------------------------
+
+
+def test_guidance_scale_becomes_true_cfg_and_blank_negative_prompt_becomes_a_space():
+    plan = plan_for(_request(guidance_scale=4.0, negative_prompt="  "), LocalConfig(model="m"))
+    assert plan.true_cfg_scale == 4.0
+    assert plan.negative_prompt == " "
+    assert plan.num_inference_steps == 3 and plan.adapter is None
+    kept = plan_for(_request(negative_prompt="blurry"), LocalConfig(model="m"))
+    assert kept.negative_prompt == "blurry"
+
+
+def test_guidance_of_one_or_less_turns_classifier_free_guidance_off():
+    plan = plan_for(_request(guidance_scale=1.0, negative_prompt="blurry"), LocalConfig(model="m"))
+    assert plan.true_cfg_scale == 1.0 and plan.negative_prompt is None
+
+
+def test_acceleration_with_lightning_weights_uses_8_or_4_steps_at_cfg_one():
+    config = LocalConfig(model="m", lightning_lora="/w/8.safetensors")
+    regular = plan_for(_request(acceleration="regular", num_inference_steps=50), config)
+    high = plan_for(_request(acceleration="high", num_inference_steps=50), config)
+    assert (regular.num_inference_steps, regular.true_cfg_scale) == (8, 1.0)
+    assert (high.num_inference_steps, high.true_cfg_scale) == (4, 1.0)
+    assert regular.adapter == high.adapter == ADAPTER_8
+    both = LocalConfig(model="m", lightning_lora="/w/8", lightning_lora_4steps="/w/4")
+    assert plan_for(_request(acceleration="high"), both).adapter == ADAPTER_4
+    assert plan_for(_request(acceleration="none"), both).adapter is None
+
+
+def test_acceleration_without_lightning_weights_only_reduces_steps():
+    config = LocalConfig(model="m")
+    assert plan_for(_request(acceleration="regular", num_inference_steps=50), config) == (
+        plan_for(_request(num_inference_steps=25), config)
+    )
+    assert (
+        plan_for(_request(acceleration="high", num_inference_steps=40), config).num_inference_steps
+        == 10
+    )
+    assert (
+        plan_for(_request(acceleration="high", num_inference_steps=8), config).num_inference_steps
+        == 4
+    )
+    assert (
+        plan_for(_request(acceleration="high", num_inference_steps=3), config).num_inference_steps
+        == 3
+    )
+
+
+def test_positive_magic_suffix_is_optional_and_follows_the_prompt_language():
+    assert plan_for(_request(prompt="a cat"), LocalConfig(model="m")).prompt == "a cat"
+    english = plan_for(_request(prompt="a cat"), LocalConfig(model="m", positive_magic="en"))
+    assert english.prompt == "a cat" + POSITIVE_MAGIC["en"]
+    auto = LocalConfig(model="m", positive_magic="auto")
+    assert plan_for(_request(prompt="一只猫"), auto).prompt == "一只猫" + POSITIVE_MAGIC["zh"]
+    assert plan_for(_request(prompt="a cat"), auto).prompt.endswith(POSITIVE_MAGIC["en"])
+
+
+def test_sizes_that_are_not_multiples_of_16_are_refused_before_loading_anything():
+    backend = LocalBackend(LocalConfig(model="/does/not/exist"))
+    with pytest.raises(BackendError) as error:
+        backend.generate(
+            _request(width=40), on_progress=lambda f: None, should_cancel=lambda: False
+        )
+    assert error.value.code == "invalid_size" and not error.value.retryable
+
+
+@pytest.mark.django_db
+def test_job_without_a_configured_model_fails_with_a_clear_message(
+    owner, settings, django_capture_on_commit_callbacks
+):
+    settings.QWEN_IMAGE_BACKEND = "local"
+    settings.QWEN_IMAGE_LOCAL_MODEL = ""
+    job = _submit(owner, django_capture_on_commit_callbacks, size="256x256")
+    assert job.status == Job.Status.FAILED
+    assert job.error_code == "not_configured"
+    assert "QWEN_IMAGE_LOCAL_MODEL" in job.error_message
+
+
+# --- The tiny pipeline ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    # Set before diffusers imports huggingface_hub, which reads it once.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    pytest.importorskip("torch", reason=SKIP_REASON)
+    pytest.importorskip("diffusers", reason=SKIP_REASON)
+    pytest.importorskip("peft", reason=SKIP_REASON)
+    from tests.generation.tiny_qwen import build_tiny_lora, build_tiny_pipeline
+
+    root = tmp_path_factory.mktemp("tiny-qwen-image")
+    return SimpleNamespace(
+        model=build_tiny_pipeline(root),
+        lora8=build_tiny_lora(root / "lightning" / "8steps.safetensors", seed=1),
+        lora4=build_tiny_lora(root / "lightning" / "4steps.safetensors", seed=2),
+        root=root,
+    )
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch):
+    """Loading and inference must not reach out: any non-local connection fails the test."""
+    real_connect = socket.socket.connect
+
+    def connect(sock, address):
+        if sock.family == socket.AF_UNIX or (
+            isinstance(address, tuple) and address[0] in ("127.0.0.1", "::1", "localhost")
+        ):
+            return real_connect(sock, address)
+        raise AssertionError(f"network access attempted: {address!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+
+
+@pytest.fixture
+def local(settings, tiny):
+    settings.QWEN_IMAGE_BACKEND = "local"
+    settings.QWEN_IMAGE_LOCAL_MODEL = str(tiny.model)
+    settings.QWEN_IMAGE_LOCAL_ALLOW_DOWNLOAD = False
+    settings.GENERATION_MIN_SIDE = 32
+    return tiny
+
+
+def _submit(user, capture, **params) -> Job:
+    """Create a job the way the form and API do; the on-commit enqueue runs it in the worker."""
+    values = {"size": "64x32", "seed": 7, "num_inference_steps": 3, "guidance_scale": 4.0}
+    values.update(params)
+    values.setdefault("enable_safety_checker", False)
+    with capture(execute=True):
+        job = services.job_create(user=user, params=make_params(**values))
+    job.refresh_from_db()
+    return job
+
+
+def _pixels(image) -> bytes:
+    with default_storage.open(image.file.name) as handle:
+        return PILImage.open(io.BytesIO(handle.read())).convert("RGB").tobytes()
+
+
+def _record_progress(monkeypatch, on_step=None) -> list[float]:
+    """Unthrottled progress writes; returns the job's stored progress after each one."""
+    stored: list[float] = []
+
+    class StepReporter(services._Reporter):
+        def __init__(self, job):
+            super().__init__(job, min_interval=0.0)
+
+        def progress(self, fraction):
+            super().progress(fraction)
+            stored.append(Job.objects.values_list("progress", flat=True).get(pk=self.job.pk))
+            if on_step:
+                on_step(self.job, len(stored))
+
+    monkeypatch.setattr(services, "_Reporter", StepReporter)
+    return stored
+
+
+@pytest.mark.django_db
+def test_local_job_stores_images_of_the_requested_size(
+    owner, local, django_capture_on_commit_callbacks
+):
+    job = _submit(owner, django_capture_on_commit_callbacks, size="64x32", n=2, seed=100)
+    assert job.status == Job.Status.SUCCEEDED, job.error_message
+    assert job.backend == "local" and job.attempts == 1
+    images = list(job.images.order_by("index"))
+    assert [(i.width, i.height, i.seed) for i in images] == [(64, 32, 100), (64, 32, 101)]
+    for image in images:
+        assert default_storage.exists(image.file.name)
+        assert default_storage.exists(image.thumbnail.name)
+        with default_storage.open(image.file.name) as handle:
+            assert PILImage.open(handle).size == (64, 32)
+
+
+@pytest.mark.django_db
+def test_same_seed_gives_identical_pixels_and_different_seeds_differ(
+    owner, local, django_capture_on_commit_callbacks
+):
+    capture = django_capture_on_commit_callbacks
+    first = _submit(owner, capture, size="48x32", seed=7).images.get()
+    again = _submit(owner, capture, size="48x32", seed=7).images.get()
+    other = _submit(owner, capture, size="48x32", seed=8).images.get()
+    assert first.pixel_sha256 == again.pixel_sha256
+    assert _pixels(first) == _pixels(again)
+    assert first.pixel_sha256 != other.pixel_sha256
+
+
+@pytest.mark.django_db
+def test_each_image_of_a_batch_is_reproducible_from_its_own_seed(
+    owner, local, django_capture_on_commit_callbacks
+):
+    capture = django_capture_on_commit_callbacks
+    batch = _submit(owner, capture, size="48x32", seed=20, n=3)
+    alone = _submit(owner, capture, size="48x32", seed=22, n=1)
+    third = batch.images.get(index=2)
+    assert third.seed == 22
+    assert third.pixel_sha256 == alone.images.get().pixel_sha256
+
+
+@pytest.mark.django_db
+def test_progress_moves_step_by_step_in_the_job(
+    owner, local, monkeypatch, django_capture_on_commit_callbacks
+):
+    get_backend("local").pipeline()  # loaded by an earlier job in this worker
+    stored = _record_progress(monkeypatch)
+    job = _submit(owner, django_capture_on_commit_callbacks, num_inference_steps=4)
+    assert job.status == Job.Status.SUCCEEDED
+    # Four denoising steps, then the decode: the bar never jumps and ends full.
+    assert stored == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
+    assert job.progress == 1.0
+
+
+@pytest.mark.django_db
+def test_cancel_stops_the_job_between_steps_and_stores_nothing(
+    owner, local, monkeypatch, django_capture_on_commit_callbacks
+):
+    def cancel_at_second_step(job, step):
+        if step == 2:
+            services.job_cancel(job=job)
+
+    stored = _record_progress(monkeypatch, on_step=cancel_at_second_step)
+    job = _submit(owner, django_capture_on_commit_callbacks, num_inference_steps=10, n=2)
+    assert job.status == Job.Status.CANCELED
+    assert len(stored) == 2 and job.progress < 1.0
+    assert not job.images.exists()
+    assert not default_storage.exists(f"images/{job.public_id}/0.png")
+
+
+@pytest.mark.django_db
+def test_a_model_with_an_empty_tokenizer_is_refused_with_a_clear_error(
+    owner, local, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    from transformers import Qwen2Tokenizer
+
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    for part in ("model_index.json", "scheduler", "text_encoder", "transformer", "vae"):
+        (broken / part).symlink_to(local.model / part)
+    # What transformers 5 hands back, without raising, when the tokenizer files are missing.
+    Qwen2Tokenizer().save_pretrained(broken / "tokenizer")
+    settings.QWEN_IMAGE_LOCAL_MODEL = str(broken)
+    job = _submit(owner, django_capture_on_commit_callbacks)
+    assert job.status == Job.Status.FAILED
+    assert job.error_code == "local_model_invalid" and job.attempts == 1
+    assert "tokenizer" in job.error_message
+
+
+def test_the_tokenizer_guard_accepts_the_tiny_tokenizer_and_refuses_an_empty_one(tiny):
+    from transformers import Qwen2Tokenizer
+
+    backend = LocalBackend(LocalConfig(model=str(tiny.model)))
+    pipe = backend.pipeline()
+    check_tokenizer(pipe)  # the byte-level test tokenizer is complete
+    pipe.tokenizer = Qwen2Tokenizer()
+    with pytest.raises(BackendError) as error:
+        check_tokenizer(pipe)
+    assert error.value.code == "local_model_invalid"
+    assert "1 tokens" in error.value.message
+
+
+@pytest.mark.django_db
+def test_a_hub_id_missing_from_the_cache_fails_without_downloading(
+    owner, local, settings, django_capture_on_commit_callbacks
+):
+    settings.QWEN_IMAGE_LOCAL_MODEL = "qwen-image-studio-tests/not-cached"
+    job = _submit(owner, django_capture_on_commit_callbacks)
+    assert job.status == Job.Status.FAILED
+    assert job.error_code == "local_model_unavailable" and job.attempts == 1
+    assert "hf download" in job.error_message
+
+
+def test_the_backend_is_built_once_per_process_and_loads_on_first_use(local):
+    backend = get_backend("local")
+    assert isinstance(backend, LocalBackend) and get_backend("local") is backend
+    assert backend._pipe is None  # nothing loaded until a job runs
+    pipe = backend.pipeline()
+    assert backend.pipeline() is pipe
+    assert pipe.text_encoder.dtype.is_floating_point and str(pipe.device) == "cpu"
+    assert str(pipe.transformer.dtype) == "torch.float32"
+
+
+# Two adapters on one transformer is the point here.
+@pytest.mark.filterwarnings("ignore:Already found a `peft_config`:UserWarning")
+def test_lightning_lora_switches_steps_scheduler_and_adapter_per_job(tiny):
+    backend = LocalBackend(
+        LocalConfig(
+            model=str(tiny.model),
+            lightning_lora=str(tiny.lora8),
+            lightning_lora_4steps=str(tiny.lora4),
+            cpu_offload=True,  # no accelerator here: ignored, not an error
+        )
+    )
+
+    def run(acceleration):
+        seen = []
+
+        def on_progress(fraction):
+            pipe = backend.pipeline()
+            seen.append((fraction, tuple(pipe.get_active_adapters()), pipe.scheduler))
+
+        images = backend.generate(
+            _request(acceleration=acceleration),
+            on_progress=on_progress,
+            should_cancel=lambda: False,
+        )
+        return [i.data for i in images], seen
+
+    base, base_seen = run("none")
+    regular, regular_seen = run("regular")
+    high, high_seen = run("high")
+    after, after_seen = run("none")
+
+    assert [fraction for fraction, *_ in base_seen] == [0.0, 0.25, 0.5, 0.75, 1.0]  # 0: loaded
+    assert len(regular_seen) == 8 + 1 and len(high_seen) == 4 + 1
+    assert regular_seen[0][1] == (ADAPTER_8,) and high_seen[0][1] == (ADAPTER_4,)
+    lightning = regular_seen[0][2]
+    assert lightning.config.base_shift == pytest.approx(math.log(3))  # the shift-3 schedule
+    assert lightning.config.max_shift == pytest.approx(math.log(3))
+    assert base_seen[0][2] is after_seen[0][2] is not lightning
+    # On the base model the adapters and their scheduler leave no trace.
+    plain = LocalBackend(LocalConfig(model=str(tiny.model)))
+    reference = plain.generate(_request(), on_progress=lambda f: None, should_cancel=lambda: False)
+    assert base == after == [i.data for i in reference]
+    assert regular != base and high != regular
+
+
+def test_one_job_at_a_time_per_device(tiny):
+    backend = LocalBackend(LocalConfig(model=str(tiny.model)))
+    backend.pipeline()
+    order: list[str] = []
+    errors: list[BaseException] = []
+
+    def work(name):
+        try:
+            backend.generate(
+                _request(num_inference_steps=4, seeds=[1]),
+                on_progress=lambda fraction: fraction < 1.0 and order.append(name),
+                should_cancel=lambda: False,
+            )
+        except BaseException as error:  # surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(name,)) for name in "AB"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors
+    assert order in (list("AAAABBBB"), list("BBBBAAAA"))
+
+
+def test_cancel_before_the_first_step_loads_nothing_and_runs_nothing(tiny):
+    backend = LocalBackend(LocalConfig(model=str(tiny.model)))
+    steps = []
+    with pytest.raises(Canceled):
+        backend.generate(_request(), on_progress=steps.append, should_cancel=lambda: True)
+    assert steps == [] and backend._pipe is None
