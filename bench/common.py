@@ -14,6 +14,7 @@ import atexit
 import contextlib
 import ctypes
 import json
+import math
 import os
 import re
 import shutil
@@ -32,6 +33,7 @@ import httpx
 
 REPO = Path(__file__).resolve().parent.parent
 PORTS = range(8500, 8600)
+BENCH_USERS = ("bench-pipeline", "bench-submit", "bench-memory")
 CHILD_LIFETIME = 900  # seconds: no child outlives a forgotten benchmark by more than this
 
 
@@ -43,7 +45,7 @@ def percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(q / 100 * len(ordered))))
     return ordered[rank - 1]
 
 
@@ -87,15 +89,25 @@ class Check:
 # --- Ports and processes ------------------------------------------------------------------------
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A port in 8500-8599 that nobody listens on right now."""
+    """A port in 8500-8599 that nobody listens on now and that this process has not handed
+    out already (a server started a moment ago may not be listening yet)."""
     for port in PORTS:
+        if port in _handed_out:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _handed_out.add(port)
             return port
+    if _handed_out:  # all handed out over a long session: the early ones are long gone
+        _handed_out.clear()
+        return free_port()
     raise RuntimeError("No free port in 8500-8599.")
 
 
@@ -262,11 +274,43 @@ class WebServer:
     def pids(self) -> list[int]:
         return [self.child.pid, *self.worker_pids()]
 
+    def ready(self, timeout: float = 90) -> None:
+        _wait_http(self.child, self.url + "/healthz", timeout=timeout)
+        wait_until(
+            lambda: len(self.worker_pids()) >= self.workers, timeout=30, what="gunicorn workers"
+        )
+
+
+@dataclass
+class Consumer:
+    child: Child
+    log_start: int  # where this consumer's lines begin in the shared log
+
+    @property
+    def pid(self) -> int:
+        return self.child.pid
+
+    @property
+    def log(self) -> Path:
+        return self.child.log
+
+    def ready(self, timeout: float = 90) -> None:
+        def started() -> bool:
+            if not self.child.alive():
+                raise RuntimeError("The Huey consumer exited:\n" + self.child.log_tail())
+            text = self.log.read_text(errors="replace")[self.log_start :]
+            return "consumer started" in text.lower()
+
+        wait_until(started, timeout=timeout, what="the Huey consumer")
+
 
 @dataclass
 class FakeServer:
     child: Child
     url: str
+
+    def ready(self, timeout: float = 90) -> None:
+        _wait_http(self.child, self.url + "/_fake/requests", timeout=timeout)
 
 
 @dataclass
@@ -319,33 +363,20 @@ class Site:
         env.update(extra)
         return env
 
-    def manage(self, *args: str, timeout: float = 300) -> str:
-        result = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=REPO,
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr[-3000:]}")
-        return result.stdout
-
     def prepare(self) -> Site:
-        """Migrate, collect static files (production mode) and make the bench users."""
+        """Migrate, collect static files (production mode) and make the bench users, in one
+        process (each Django start costs a second or two)."""
         if self._prepared:
             return self
-        self.manage("migrate", "--noinput", "-v0")
-        if not self.debug:
-            self.manage("collectstatic", "--noinput", "-v0")
+        args = ["prepare", *(["--collectstatic"] if not self.debug else []), *BENCH_USERS]
+        self._keys.update(json.loads(self.run_python("bench.site", *args))["keys"])
         self._prepared = True
         return self
 
     def api_key(self, username: str) -> str:
         """An API key for a bench user with quotas high enough never to answer 429."""
+        self.prepare()
         if username not in self._keys:
-            self.prepare()
             out = self.run_python("bench.site", "user", username)
             self._keys[username] = json.loads(out)["key"]
         return self._keys[username]
@@ -364,10 +395,11 @@ class Site:
         return result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
 
     # --- Processes ------------------------------------------------------------------------------
+    # start_* spawn a process and return at once (so several boot side by side); ready()
+    # waits for it; `running()` does both for a group and stops them all on the way out.
 
-    @contextlib.contextmanager
-    def web(self, *, workers: int = 3, threads: int = 2, **env: str) -> Iterator[WebServer]:
-        """gunicorn (gthread) on 127.0.0.1; yields once /healthz answers."""
+    def start_web(self, *, workers: int = 3, threads: int = 2, **env: str) -> WebServer:
+        """gunicorn (gthread) on 127.0.0.1."""
         self.prepare()
         port = free_port()
         argv = [
@@ -391,19 +423,10 @@ class Site:
             "5",
         ]
         child = CHILDREN.spawn("web", argv, env=self.env(**env), log=self.logs / "web.log")
-        server = WebServer(child, f"http://127.0.0.1:{port}", workers, threads)
-        try:
-            _wait_http(child, server.url + "/healthz", timeout=60)
-            wait_until(
-                lambda: len(server.worker_pids()) >= workers, timeout=30, what="gunicorn workers"
-            )
-            yield server
-        finally:
-            CHILDREN.stop(child)
+        return WebServer(child, f"http://127.0.0.1:{port}", workers, threads)
 
-    @contextlib.contextmanager
-    def consumer(self, *, workers: int = 8, **env: str) -> Iterator[Child]:
-        """A Huey consumer with thread workers; yields once it has started."""
+    def start_consumer(self, *, workers: int = 8, **env: str) -> Consumer:
+        """A Huey consumer with thread workers."""
         self.prepare()
         log = self.logs / "consumer.log"
         start = log.stat().st_size if log.exists() else 0
@@ -416,23 +439,9 @@ class Site:
             "--worker-type",
             "thread",
         ]
-        child = CHILDREN.spawn("consumer", argv, env=self.env(**env), log=log)
-        try:
+        return Consumer(CHILDREN.spawn("consumer", argv, env=self.env(**env), log=log), start)
 
-            def started() -> bool:
-                if not child.alive():
-                    raise RuntimeError("The Huey consumer exited:\n" + child.log_tail())
-                return log.exists() and "consumer started" in log.read_text(errors="replace")[
-                    start:
-                ].lower()
-
-            wait_until(started, timeout=60, what="the Huey consumer")
-            yield child
-        finally:
-            CHILDREN.stop(child)
-
-    @contextlib.contextmanager
-    def fake_endpoint(self, *, latency: float) -> Iterator[FakeServer]:
+    def start_fake(self, *, latency: float) -> FakeServer:
         """The fake hosted endpoint in a process of its own (its PNG rendering needs a CPU)."""
         port = free_port()
         argv = [
@@ -447,12 +456,23 @@ class Site:
             str(CHILD_LIFETIME),
         ]
         child = CHILDREN.spawn("fake", argv, env=self.env(), log=self.logs / "fake.log")
-        url = f"http://127.0.0.1:{port}"
+        return FakeServer(child, f"http://127.0.0.1:{port}")
+
+    @contextlib.contextmanager
+    def running(self, *services):
+        """Wait until every service is ready; stop them all when the block ends."""
         try:
-            _wait_http(child, url + "/_fake/requests", timeout=60)
-            yield FakeServer(child, url)
+            for service in services:
+                service.ready()
+            yield services
         finally:
-            CHILDREN.stop(child)
+            for service in reversed(services):
+                CHILDREN.stop(service.child)
+
+    @contextlib.contextmanager
+    def web(self, **options) -> Iterator[WebServer]:
+        with self.running(self.start_web(**options)) as (server,):
+            yield server
 
     def close(self) -> None:
         if self._owned and not self.keep and self.root is not None:
@@ -510,7 +530,9 @@ def fmt(value) -> str:
 def table(rows: list[tuple]) -> str:
     """A Markdown table (readable as plain text too) of (benchmark, metric, value, target, met)."""
     header = ("benchmark", "measure", "value", "target", "met")
-    cells = [header] + [tuple(fmt(c) if i == 2 else (c or "") for i, c in enumerate(r)) for r in rows]
+    cells = [header] + [
+        tuple(fmt(c) if i == 2 else (c or "") for i, c in enumerate(r)) for r in rows
+    ]
     cells = [tuple("" if c is None else str(c) for c in row) for row in cells]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = []

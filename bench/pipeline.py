@@ -27,7 +27,7 @@ import httpx
 
 from bench.common import (
     Check,
-    Child,
+    Consumer,
     Site,
     WebServer,
     cpu_seconds,
@@ -52,7 +52,7 @@ class Portal:
 
     site: Site
     web: WebServer
-    consumer: Child
+    consumer: Consumer
     fake_url: str
     api: httpx.Client
     width: int
@@ -117,7 +117,7 @@ def submit_jobs(api: httpx.Client, bodies: list[dict], *, concurrency: int) -> l
         return list(pool.map(post, bodies))
 
 
-def wait_idle(api: httpx.Client, *, timeout: float, interval: float = 0.5) -> None:
+def wait_idle(api: httpx.Client, *, timeout: float, interval: float = 0.25) -> None:
     """Until the bench user has no queued or running job (cheap: two one-row pages)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -185,7 +185,6 @@ def run_portal(portal: Portal, *, seeds: list[int], workers: int) -> dict:
     phases = job_events(log, "succeeded")
     succeeded = [job for job in jobs.values() if job["status"] == "succeeded"]
     finished = [_ts(job["finished_at"]) for job in succeeded]
-    started = [_ts(job["started_at"]) for job in succeeded]
     waits = [job["wait_seconds"] for job in succeeded]
     runs = [job["run_seconds"] for job in succeeded]
     makespan = max(finished) - t0 if finished else None
@@ -194,13 +193,6 @@ def run_portal(portal: Portal, *, seeds: list[int], workers: int) -> dict:
         values = [float(phases[j][name]) for j in ids if j in phases and name in phases[j]]
         return mean(values)
 
-    busy_span = (max(finished) - min(started)) if finished else None
-    # Time a worker slot spends per job beyond the job's own run: dequeue, claim, hand-over.
-    gap = (
-        workers * busy_span / len(succeeded) - mean(runs)
-        if busy_span and len(succeeded) >= workers
-        else None
-    )
     return {
         "seconds": round(makespan, 3) if makespan else None,
         "images_per_s": round(len(succeeded) / makespan, 3) if makespan else None,
@@ -214,7 +206,6 @@ def run_portal(portal: Portal, *, seeds: list[int], workers: int) -> dict:
         "backend_ms_mean": ms(phase("generate")),
         "processing_ms_mean": ms(phase("process")),
         "storage_ms_mean": ms(phase("store")),
-        "dispatch_gap_ms_mean": ms(gap),
     }
 
 
@@ -236,46 +227,47 @@ def run(
     try:
         site.prepare()
         key = site.api_key("bench-pipeline")
-        with site.fake_endpoint(latency=latency) as fake:
-            fake_url = fake.url
-            upstream = {
-                "QWEN_IMAGE_BACKEND": "remote",
-                "QWEN_IMAGE_API_BASE": fake_url,
-                "QWEN_IMAGE_API_KEY": UPSTREAM_KEY,
-                "QWEN_IMAGE_OUTPUT_FORMAT": "b64_json",
-                "HUEY_WORKERS": str(workers),
+        fake = site.start_fake(latency=latency)
+        fake_url = fake.url
+        upstream = {
+            "QWEN_IMAGE_BACKEND": "remote",
+            "QWEN_IMAGE_API_BASE": fake_url,
+            "QWEN_IMAGE_API_KEY": UPSTREAM_KEY,
+            "QWEN_IMAGE_OUTPUT_FORMAT": "b64_json",
+            "HUEY_WORKERS": str(workers),
+        }
+        web = site.start_web(workers=web_workers, threads=web_threads, **upstream)
+        consumer = site.start_consumer(workers=workers, **upstream)
+        with (
+            site.running(fake, web, consumer),
+            httpx.Client(
+                base_url=web.url, headers={"Authorization": f"Bearer {key}"}, timeout=60
+            ) as api,
+        ):
+            portal = Portal(site, web, consumer, fake_url, api, width, height)
+            # Warm both paths (imports, connections, the backend's client) off the clock.
+            run_direct(fake_url, seeds=[1], workers=1, width=width, height=height)
+            run_portal(portal, seeds=[2], workers=1)
+            clock = _CpuClock(fake=fake.child.pid)
+            direct = run_direct(
+                fake_url,
+                seeds=list(range(10_000, 10_000 + n)),
+                workers=workers,
+                width=width,
+                height=height,
+            )
+            direct["cpu_s"] = clock.read()
+            for pid in (consumer.pid, *web.pids()):
+                reset_peak(pid)
+            clock = _CpuClock(fake=fake.child.pid, worker=consumer.pid, web=web.pids())
+            through = run_portal(portal, seeds=list(range(20_000, 20_000 + n)), workers=workers)
+            through["cpu_s"] = clock.read()
+            memory = {
+                "worker_peak_mb": peak_rss_mb(consumer.pid),
+                "web_peak_mb": max((peak_rss_mb(p) or 0) for p in web.worker_pids()),
+                "web_master_peak_mb": peak_rss_mb(web.child.pid),
             }
-            with (
-                site.web(workers=web_workers, threads=web_threads, **upstream) as web,
-                site.consumer(workers=workers, **upstream) as consumer,
-                httpx.Client(
-                    base_url=web.url, headers={"Authorization": f"Bearer {key}"}, timeout=60
-                ) as api,
-            ):
-                portal = Portal(site, web, consumer, fake_url, api, width, height)
-                # Warm both paths (imports, connections, the backend's client) off the clock.
-                run_direct(fake_url, seeds=[1], workers=1, width=width, height=height)
-                run_portal(portal, seeds=[2], workers=1)
-                clock = _CpuClock(fake=fake.child.pid)
-                direct = run_direct(
-                    fake_url,
-                    seeds=list(range(10_000, 10_000 + n)),
-                    workers=workers,
-                    width=width,
-                    height=height,
-                )
-                direct["cpu_s"] = clock.read()
-                for pid in (consumer.pid, *web.pids()):
-                    reset_peak(pid)
-                clock = _CpuClock(fake=fake.child.pid, worker=consumer.pid, web=web.pids())
-                through = run_portal(portal, seeds=list(range(20_000, 20_000 + n)), workers=workers)
-                through["cpu_s"] = clock.read()
-                memory = {
-                    "worker_peak_mb": peak_rss_mb(consumer.pid),
-                    "web_peak_mb": max((peak_rss_mb(p) or 0) for p in web.worker_pids()),
-                    "web_master_peak_mb": peak_rss_mb(web.child.pid),
-                }
-                extra_result = extra(portal) if extra else None
+            extra_result = extra(portal) if extra else None
     finally:
         if own_site:
             site.close()
@@ -284,11 +276,7 @@ def run(
         if through["images_per_s"]
         else None
     )
-    added = None
-    if through["run_ms_mean"] is not None and direct["call_ms_mean"] is not None:
-        added = round(through["run_ms_mean"] + (through["dispatch_gap_ms_mean"] or 0), 1) - (
-            direct["call_ms_mean"]
-        )
+    split = _added_time(direct, through, n=n, workers=workers)
     result = {
         "params": {
             "n": n,
@@ -299,23 +287,27 @@ def run(
         },
         "direct": direct,
         "portal": through,
+        "added_ms_per_job": split,
         "memory": memory,
         "ratio": share,
-        "added_ms_per_job": round(added, 1) if added is not None else None,
         "summary": [
             ("direct images/s", direct["images_per_s"]),
             ("portal images/s", through["images_per_s"]),
             ("portal/direct", share),
             ("failed jobs", through["failed"]),
-            ("direct call ms", direct["call_ms_mean"]),
-            ("portal backend call ms", through["backend_ms_mean"]),
-            ("+ image processing ms", through["processing_ms_mean"]),
-            ("+ storage ms", through["storage_ms_mean"]),
-            ("+ dispatch gap ms", through["dispatch_gap_ms_mean"]),
-            ("added ms per job", round(added, 1) if added is not None else None),
+            ("time per job and worker slot, direct ms", split["direct_slot"]),
+            ("time per job and worker slot, portal ms", split["portal_slot"]),
+            ("added per job ms", split["added"]),
+            ("  of which backend call (portal - direct) ms", split["backend"]),
+            ("  of which image processing ms", split["processing"]),
+            ("  of which storage ms", split["storage"]),
+            ("  of which claim, progress, hooks ms", split["in_job_other"]),
+            ("  of which pickup, hand-over, ramp ms", split["between_jobs"]),
             ("queue wait ms (mean, incl. waiting for a worker)", through["queue_wait_ms_mean"]),
             ("first pickup ms", through["first_pickup_ms"]),
             ("POST /v1/jobs ms p50", through["submit_ms_p50"]),
+            ("CPU s direct (fake, client)", _cpu(direct["cpu_s"])),
+            ("CPU s portal (fake, worker, web, client)", _cpu(through["cpu_s"])),
         ],
         "checks": [Check("portal/direct", share, 0.9, ">=").as_dict()],
     }
@@ -324,10 +316,57 @@ def run(
     return result
 
 
+def _added_time(direct: dict, portal: dict, *, n: int, workers: int) -> dict:
+    """Where the portal's extra time per job goes, per worker slot (so it maps to throughput:
+    portal/direct = direct slot / portal slot)."""
+
+    def slot(seconds):
+        return round(workers * seconds * 1000 / n, 1) if seconds else None
+
+    direct_slot, portal_slot = slot(direct["seconds"]), slot(portal["seconds"])
+    parts = {
+        "backend": _minus(portal["backend_ms_mean"], direct["call_ms_mean"]),
+        "processing": portal["processing_ms_mean"],
+        "storage": portal["storage_ms_mean"],
+        "in_job_other": _minus(
+            portal["run_ms_mean"],
+            sum(
+                v or 0
+                for v in (
+                    portal["backend_ms_mean"],
+                    portal["processing_ms_mean"],
+                    portal["storage_ms_mean"],
+                )
+            ),
+        ),
+    }
+    added = _minus(portal_slot, direct_slot)
+    known = sum(v or 0 for v in parts.values())
+    return {
+        "direct_slot": direct_slot,
+        "portal_slot": portal_slot,
+        "added": added,
+        **parts,
+        "between_jobs": round(added - known, 1) if added is not None else None,
+    }
+
+
+def _minus(a, b):
+    return round(a - b, 1) if a is not None and b is not None else None
+
+
+def _cpu(used: dict) -> str:
+    return ", ".join(f"{value:g}" for value in used.values()) + f" = {sum(used.values()):.2f}"
+
+
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.pipeline", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("-n", type=int, default=64, help="jobs (default 64)")
-    parser.add_argument("-w", "--workers", type=int, default=8, help="Huey workers = client concurrency")
+    parser.add_argument(
+        "-w", "--workers", type=int, default=8, help="Huey workers = client concurrency"
+    )
     parser.add_argument("--latency", type=float, default=1.0, help="fake endpoint latency, s")
     parser.add_argument("--size", default="1024x768")
     parser.add_argument("--keep", action="store_true", help="keep the site's var dir (logs)")

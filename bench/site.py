@@ -1,8 +1,10 @@
 """Set-up steps run inside a benchmark site's own environment (see bench.common.Site).
 
-    python -m bench.site user NAME            -> {"key": "..."}  (user, team, quota, API key)
-    python -m bench.site session NAME         -> {"sessionid": "..."}  (a signed-in session)
-    python -m bench.site images NAME COUNT KB -> {"ids": [...]}  (COUNT stored images of ~KB)
+    python -m bench.site prepare [--collectstatic] NAME... -> {"keys": {NAME: key}}
+        (migrate, static files, and each NAME a user with quotas out of the way and a key)
+    python -m bench.site user NAME            -> {"key": "..."}
+    python -m bench.site images NAME COUNT KB -> {"ids": [...], "sessionid": "..."}
+        (COUNT stored images of ~KB each, and a signed-in session of NAME to fetch them)
 
 Only ever run with QWEN_STUDIO_VAR_DIR pointing at a benchmark's temporary var dir.
 """
@@ -51,6 +53,16 @@ def cmd_user(username: str) -> dict:
 
     _, secret = api_key_create(user=bench_user(username), name="bench")
     return {"key": secret}
+
+
+def cmd_prepare(*args: str) -> dict:
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    names = [a for a in args if not a.startswith("--")]
+    if "--collectstatic" in args:
+        call_command("collectstatic", interactive=False, verbosity=0)
+    return {"keys": {name: cmd_user(name)["key"] for name in names}}
 
 
 def cmd_session(username: str) -> dict:
@@ -137,10 +149,14 @@ def cmd_images(username: str, count: str, kilobytes: str) -> dict:
             "public_id", flat=True
         )
     )
-    return {"ids": [str(i) for i in ids], "bytes_each": len(png)}
+    return {
+        "ids": [str(i) for i in ids],
+        "bytes_each": len(png),
+        "sessionid": cmd_session(username)["sessionid"],
+    }
 
 
-COMMANDS = {"user": cmd_user, "session": cmd_session, "images": cmd_images}
+COMMANDS = {"prepare": cmd_prepare, "user": cmd_user, "images": cmd_images}
 
 
 def main(argv: list[str]) -> None:
