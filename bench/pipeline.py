@@ -117,7 +117,7 @@ def submit_jobs(api: httpx.Client, bodies: list[dict], *, concurrency: int) -> l
         return list(pool.map(post, bodies))
 
 
-def wait_idle(api: httpx.Client, *, timeout: float, interval: float = 0.25) -> None:
+def wait_idle(api: httpx.Client, *, timeout: float, interval: float = 0.5) -> None:
     """Until the bench user has no queued or running job (cheap: two one-row pages)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import time
 
@@ -26,6 +27,7 @@ import httpx
 from bench.common import (
     Check,
     Site,
+    cpu_seconds,
     install_signal_handlers,
     ms,
     percentile,
@@ -118,19 +120,23 @@ def run(
         key = site.api_key("bench-submit")
         with site.web(workers=web_workers, threads=web_threads) as web:
             asyncio.run(_load(web.url, key, clients=2, seconds=min(1.0, seconds), interval=None))
+            shapes = ([None] if closed else []) + ([interval] if interval else [])
             for count in clients:
-                if closed:
-                    levels.append(
-                        asyncio.run(
-                            _load(web.url, key, clients=count, seconds=seconds, interval=None)
-                        )
+                for every in shapes:
+                    server = cpu_seconds(*web.pids())
+                    client = sum(os.times()[:2])
+                    level = asyncio.run(
+                        _load(web.url, key, clients=count, seconds=seconds, interval=every)
                     )
-                if interval:
-                    levels.append(
-                        asyncio.run(
-                            _load(web.url, key, clients=count, seconds=seconds, interval=interval)
-                        )
+                    # CPU per request: what bounds throughput on a small machine.
+                    done = max(1, level["requests"])
+                    level["web_cpu_ms_per_request"] = round(
+                        (cpu_seconds(*web.pids()) - server) * 1000 / done, 2
                     )
+                    level["client_cpu_ms_per_request"] = round(
+                        (sum(os.times()[:2]) - client) * 1000 / done, 2
+                    )
+                    levels.append(level)
     finally:
         if own_site:
             site.close()
@@ -144,6 +150,8 @@ def run(
             (f"{label}: p95 ms", level["p95_ms"]),
             (f"{label}: errors", level["errors"]),
         ]
+        if level["shape"] == "closed loop":
+            summary.append((f"{label}: web CPU ms per request", level["web_cpu_ms_per_request"]))
         if level["clients"] == top:
             checks += [
                 Check(f"{label}: p95 ms", level["p95_ms"], 50, "<=").as_dict(),

@@ -45,7 +45,7 @@ def job_create(
         seed = secrets.randbelow(SEED_MAX - params.n + 1)
     with transaction.atomic():
         profile = lock_user_profile(user=user)
-        quota_check(user=user, images=params.n)
+        quota_check(user=user, images=params.n, profile=profile)
         now = timezone.now()
         job = Job.objects.create(
             user=user,
@@ -431,8 +431,8 @@ class JobNotRetryable(Exception):
 def job_retry(*, job: Job) -> Job:
     """Put a failed or canceled job back in the queue with a fresh attempt budget."""
     with transaction.atomic():
-        lock_user_profile(user=job.user)
-        quota_check(user=job.user, images=job.n)
+        profile = lock_user_profile(user=job.user)
+        quota_check(user=job.user, images=job.n, profile=profile)
         now = timezone.now()
         updated = Job.objects.filter(
             pk=job.pk, status__in=[Job.Status.FAILED, Job.Status.CANCELED]
