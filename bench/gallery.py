@@ -261,29 +261,42 @@ def _cursor_at(user, scope: str, depth: float, q: str = "") -> tuple[str | None,
     return deep, total
 
 
-def _measure(client, path: str, params: dict, *, repeat: int) -> dict:
+def _get(client, path: str, params: dict) -> float:
+    started = time.perf_counter()
+    response = client.get(path, params)
+    elapsed = time.perf_counter() - started
+    if response.status_code != 200:
+        raise RuntimeError(f"GET {path} {params} answered {response.status_code}")
+    return elapsed
+
+
+def _measure(targets: dict[str, tuple], *, repeat: int) -> dict[str, dict]:
+    """Time each target `repeat` times, round-robin (so a burst of load on this machine hits
+    them alike and their ratio stays honest), after one warm-up and one counted request each.
+    targets: {name: (client, path, params)}."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    response = client.get(path, params)  # warm (templates, statement cache)
-    if response.status_code != 200:
-        raise RuntimeError(f"GET {path} {params} answered {response.status_code}")
-    with CaptureQueriesContext(connection) as captured:
-        client.get(path, params)
-    # Read now: the property slices the live log, which the next requests clear.
-    queries = list(captured.captured_queries)
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        response = client.get(path, params)
-        times.append(time.perf_counter() - started)
-        if response.status_code != 200:
-            raise RuntimeError(f"GET {path} {params} answered {response.status_code}")
+    counted = {}
+    for name, (client, path, params) in targets.items():
+        _get(client, path, params)  # warm (templates, statement cache)
+        with CaptureQueriesContext(connection) as captured:
+            _get(client, path, params)
+        # Read now: the property slices the live log, which the next requests clear.
+        counted[name] = list(captured.captured_queries)
+    times: dict[str, list[float]] = {name: [] for name in targets}
+    order = list(targets)
+    for round_ in range(repeat):
+        for name in order[round_ % len(order) :] + order[: round_ % len(order)]:
+            times[name].append(_get(*targets[name]))
     return {
-        "p50_ms": ms(percentile(times, 50)),
-        "p95_ms": ms(percentile(times, 95)),
-        "queries": len(queries),
-        "slowest_query_ms": ms(max((float(q["time"]) for q in queries), default=0.0)),
+        name: {
+            "p50_ms": ms(percentile(times[name], 50)),
+            "p95_ms": ms(percentile(times[name], 95)),
+            "queries": len(counted[name]),
+            "slowest_query_ms": ms(max((float(q["time"]) for q in counted[name]), default=0.0)),
+        }
+        for name in targets
     }
 
 
@@ -293,26 +306,29 @@ def measure(*, viewer, key: str, repeat: int = 30, scopes=("mine", "team", "publ
     grid = Client(HTTP_HOST="127.0.0.1")
     grid.force_login(viewer)
     api = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION=f"Bearer {key}")
+    pages = (("grid", grid, "/gallery/"), ("api", api, "/v1/images"))
     results: dict = {"scopes": {}}
     for scope in scopes:
         deep, total = _cursor_at(viewer, scope, 0.9)
-        row: dict = {"images_in_scope": total}
-        for name, client, path in (("grid", grid, "/gallery/"), ("api", api, "/v1/images")):
-            first = _measure(client, path, {"scope": scope}, repeat=repeat)
-            row[f"{name}_first"] = first
+        targets = {}
+        for name, client, path in pages:
+            targets[f"{name}_first"] = (client, path, {"scope": scope})
             if deep:
-                row[f"{name}_deep"] = _measure(
-                    client, path, {"scope": scope, "cursor": deep}, repeat=repeat
-                )
-        results["scopes"][scope] = row
+                targets[f"{name}_deep"] = (client, path, {"scope": scope, "cursor": deep})
+        results["scopes"][scope] = {"images_in_scope": total, **_measure(targets, repeat=repeat)}
     search_scope = "team"
-    for label, word in (("rare", RARE_WORD), ("common", COMMON_WORD)):
-        entry: dict = {"word": word}
-        for name, client, path in (("grid", grid, "/gallery/"), ("api", api, "/v1/images")):
-            entry[name] = _measure(
-                client, path, {"scope": search_scope, "q": word}, repeat=max(5, repeat // 3)
-            )
-        results[f"search_{label}"] = entry
+    words = (("rare", RARE_WORD), ("common", COMMON_WORD))
+    targets = {
+        f"{label} {name}": (client, path, {"scope": search_scope, "q": word})
+        for label, word in words
+        for name, client, path in pages
+    }
+    searched = _measure(targets, repeat=max(5, repeat // 2))
+    for label, word in words:
+        results[f"search_{label}"] = {
+            "word": word,
+            **{name: searched[f"{label} {name}"] for name, _, _ in pages},
+        }
     results["search_scope"] = search_scope
     return results
 
