@@ -69,7 +69,8 @@ def _git_commit() -> str:
 
 
 def _timed(name: str, func, results: dict) -> None:
-    print(f"bench: {name} …", file=sys.stderr, flush=True)
+    load = round(os.getloadavg()[0], 2)
+    print(f"bench: {name} … (load average {load})", file=sys.stderr, flush=True)
     started = time.perf_counter()
     try:
         results[name] = func()
@@ -77,6 +78,7 @@ def _timed(name: str, func, results: dict) -> None:
         traceback.print_exc()
         results[name] = {"error": f"{type(exc).__name__}: {exc}"}
     results[name]["wall_s"] = round(time.perf_counter() - started, 1)
+    results[name]["load_avg_at_start"] = load  # other work on the machine skews the numbers
     print(f"bench: {name} done in {results[name]['wall_s']} s", file=sys.stderr, flush=True)
 
 
