@@ -14,6 +14,7 @@ from accounts.services import QuotaExceeded
 from config.errors import ApiError, ErrorOut, error_response
 from gallery.api import router as gallery_router
 from generation.api import router as generation_router
+from generation.moderation import PromptBlocked
 
 logger = logging.getLogger("qwen.api")
 
@@ -165,6 +166,11 @@ def _quota_exceeded(request, exc: QuotaExceeded):
             headers={"Retry-After": str(max(1, int(exc.retry_after)))},
         )
     )
+
+
+@api.exception_handler(PromptBlocked)
+def _prompt_blocked(request, exc: PromptBlocked):
+    return error_response(ApiError(400, exc.message, code="prompt_blocked", param="prompt"))
 
 
 @api.exception_handler(Http404)

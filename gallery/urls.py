@@ -16,6 +16,7 @@ urlpatterns = [
     path("images/<uuid:public_id>/delete/", views.image_delete, name="image-delete"),
     path("images/<uuid:public_id>/collect/", views.image_collect, name="image-collect"),
     path("images/<uuid:public_id>/share/", views.image_share, name="image-share"),
+    path("images/<uuid:public_id>/report/", views.image_report_view, name="image-report"),
     path("collections/", views.collections, name="collections"),
     path("collections/<uuid:public_id>/", views.collection_detail, name="collection-detail"),
     path("collections/<uuid:public_id>/edit/", views.collection_edit, name="collection-edit"),
@@ -25,6 +26,7 @@ urlpatterns = [
     path("shares/<uuid:public_id>/revoke/", views.share_revoke, name="share-revoke"),
     path("s/<str:token>/", views.share, name="share"),
     path("s/<str:token>/embed/", views.share_embed, name="share-embed"),
+    path("s/<str:token>/report/", views.share_report, name="share-report"),
     path("s/<str:token>/file/", views.share_file, name="share-file"),
     path("s/<str:token>/thumbnail/", views.share_thumbnail, name="share-thumbnail"),
     path(

@@ -16,14 +16,20 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.services import QuotaExceeded, profile_for
+from accounts.services import QuotaExceeded
 from gallery import selectors, services
 from gallery.archive import ArchiveTooLarge, archive_check, archive_stream
 from gallery.models import Collection, ShareLink
 from gallery.selectors import FilterError, ImageFilters
 from gallery.services import NotAllowed, ReseedMode, ShareRefused
-from generation.models import Image, Visibility
-from generation.selectors import image_get_for_user, images_visible_to
+from generation.models import Image, Report, Visibility
+from generation.moderation import PromptBlocked, ReportRefused, image_report, reporter_key_for
+from generation.selectors import (
+    image_get_for_user,
+    image_open_report_count,
+    images_visible_to,
+    report_by,
+)
 from generation.views import image_file_response
 
 MAX_BULK = 500
@@ -90,10 +96,6 @@ def _current_url(request) -> str:
     return f"{request.path}?{query.urlencode()}" if query else request.path
 
 
-def _show_sensitive(request) -> bool:
-    return request.user.is_authenticated and profile_for(request.user).show_sensitive
-
-
 # --- Grid ----------------------------------------------------------------------------------
 
 
@@ -127,7 +129,6 @@ def _grid(request, data, *, collection: Collection | None = None):
         "page": page,
         "next_url": next_url,
         "current_url": _current_url(request),
-        "show_sensitive": _show_sensitive(request),
     }
     if request.GET.get("partial"):
         return render(request, "gallery/_page.html", context)
@@ -272,7 +273,9 @@ def image_detail(request, public_id):
             "shares": selectors.shares_of_image(user=user, image=image),
             "visibility_choices": Visibility.choices,
             "share_expiry_choices": SHARE_EXPIRY_CHOICES,
-            "show_sensitive": _show_sensitive(request),
+            **_report_context(request, image),
+            "report_url": reverse("image-report", args=[image.public_id]),
+            "open_report_count": (image_open_report_count(image=image) if user.is_staff else 0),
         },
     )
 
@@ -310,7 +313,7 @@ def image_reseed(request, public_id):
         return redirect("image-detail", public_id=image.public_id)
     try:
         job = services.image_reseed(user=request.user, image=image, mode=mode)
-    except QuotaExceeded as error:
+    except (QuotaExceeded, PromptBlocked) as error:
         messages.error(request, error.message)
         return redirect("image-detail", public_id=image.public_id)
     return redirect("job-detail", public_id=job.public_id)
@@ -391,6 +394,60 @@ def image_share(request, public_id):
     return redirect("image-detail", public_id=image.public_id)
 
 
+# --- Reports -------------------------------------------------------------------------------
+
+
+def _reporter(request) -> tuple[object, str]:
+    """(user, "") for a signed-in reporter; (None, keyed hash of the address) otherwise."""
+    if request.user.is_authenticated:
+        return request.user, ""
+    return None, reporter_key_for(request.META.get("REMOTE_ADDR", ""))
+
+
+def _report_context(request, image: Image) -> dict:
+    user, key = _reporter(request)
+    return {
+        "my_report": report_by(user=user, reporter_key=key, image=image),
+        "report_reasons": Report.Reason.choices,
+    }
+
+
+def _file_report(request, image: Image) -> tuple[bool, int]:
+    """File the POSTed report; (filed, HTTP status). Messages say what happened."""
+    user, key = _reporter(request)
+    reason = request.POST.get("reason", "")
+    if reason not in Report.Reason.values:
+        messages.error(request, "Choose what is wrong with the image.")
+        return False, 400
+    try:
+        result = image_report(
+            image=image,
+            reporter=user,
+            reporter_key=key,
+            reason=reason,
+            note=request.POST.get("note", ""),
+        )
+    except ReportRefused as error:
+        messages.error(request, error.message)
+        return False, {"rate_limited": 429, "already_reported": 409}.get(error.code, 403)
+    if result.hidden:
+        messages.success(request, "Thank you. The image is hidden until a moderator looks at it.")
+    else:
+        messages.success(request, "Thank you. A moderator will look at the image.")
+    return True, 200
+
+
+@require_POST
+def image_report_view(request, public_id):
+    """Anyone who can see an image may report it (anonymous visitors of public images too)."""
+    image = _image_or_404(request, public_id)
+    _file_report(request, image)
+    still_visible = images_visible_to(request.user).filter(pk=image.pk).exists()
+    if still_visible:
+        return redirect("image-detail", public_id=image.public_id)
+    return redirect(reverse("gallery") + ("" if request.user.is_authenticated else "?scope=public"))
+
+
 # --- Compare -------------------------------------------------------------------------------
 
 COMPARED = [
@@ -430,7 +487,7 @@ def compare(request):
     return render(
         request,
         "gallery/compare.html",
-        {"images": images, "rows": rows, "show_sensitive": _show_sensitive(request)},
+        {"images": images, "rows": rows},
     )
 
 
@@ -616,7 +673,38 @@ def share(request, token):
     if not request.GET.get("cursor"):
         services.share_record_view(share=share)
     context["embed_url"] = request.build_absolute_uri(reverse("share-embed", args=[share.token]))
+    context["report_url"] = reverse("share-report", args=[share.token])
+    if share.image_id:
+        context.update(_report_context(request, context["image"]))
     return render(request, "gallery/share.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def share_report(request, token):
+    """Report an image seen through a share link, with or without an account. GET: the form
+    (for one image of a shared collection); POST: file it and say so."""
+    share = _share_or_404(token)
+    image_id = request.POST.get("image") or request.GET.get("image") or None
+    if image_id is None and not share.image_id:
+        raise Http404("Choose an image of the collection.")
+    try:
+        image = selectors.share_image_get(share=share, public_id=image_id)
+    except (Image.DoesNotExist, ValidationError, ValueError):
+        raise Http404("No such image.") from None
+    context = {
+        "share": share,
+        "image": image,
+        "report_url": reverse("share-report", args=[share.token]),
+        "report_image_id": image_id or "",
+        **_report_context(request, image),
+    }
+    status = 200
+    if request.method == "POST" and not context["my_report"]:
+        filed, status = _file_report(request, image)
+        if filed:
+            context["filed"] = True
+            context["still_shown"] = selectors.share_images(share).filter(pk=image.pk).exists()
+    return render(request, "gallery/share_report.html", context, status=status)
 
 
 @xframe_options_exempt

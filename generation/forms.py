@@ -45,7 +45,14 @@ class GenerationForm(forms.Form):
     acceleration = forms.ChoiceField(
         choices=[("none", "None"), ("regular", "Regular"), ("high", "High")], initial="none"
     )
-    enable_safety_checker = forms.BooleanField(required=False, initial=True, label="Safety checker")
+    enable_safety_checker = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Provider's safety checker",
+        widget=forms.CheckboxInput(attrs={"aria-describedby": "safety-help"}),
+        help_text="Asks the hosted model to filter its output. The portal checks every image "
+        "itself either way; flagged images wait for a moderator.",
+    )
     n = forms.TypedChoiceField(
         label="Images",
         coerce=int,

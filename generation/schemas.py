@@ -45,7 +45,12 @@ class GenerationFieldsIn(Schema):
         None, description=_doc("Fewer steps, faster.", "acceleration")
     )
     enable_safety_checker: bool | None = Field(
-        None, description=_doc("Run the safety checker.", "enable_safety_checker")
+        None,
+        description=_doc(
+            "Ask the provider to run its safety checker. The portal's own checker runs on "
+            "every image regardless.",
+            "enable_safety_checker",
+        ),
     )
     n: int | None = Field(None, description=_doc("Number of images.", "n"))
     webhook_url: str | None = Field(

@@ -1,11 +1,13 @@
 """Reads: which jobs and images a user may see. Every view and API call goes through these."""
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
-from generation.models import Image, Job, Visibility
+from generation.models import Image, Job, Report, Visibility
 
 
 def user_team_ids(user) -> list[int]:
@@ -97,3 +99,67 @@ def recent_images_for_user(*, user, limit: int = 24) -> QuerySet[Image]:
         .select_related("job")
         .order_by("-created_at", "-id")[:limit]
     )
+
+
+# --- Moderation ----------------------------------------------------------------------------
+
+
+def moderation_queue_q() -> Q:
+    """Waiting for a moderator: held (flagged, reported) or with open reports."""
+    held = Q(moderation_state__in=[Image.Moderation.FLAGGED, Image.Moderation.REPORTED])
+    return held | Q(review_requested_at__isnull=False)
+
+
+def open_report_count() -> Subquery:
+    """Annotation: the image's open reports."""
+    counts = (
+        Report.objects.filter(image=OuterRef("pk"), resolved=False)
+        .order_by()
+        .values("image")
+        .annotate(n=Count("id"))
+        .values("n")[:1]
+    )
+    return Coalesce(Subquery(counts, output_field=IntegerField()), 0)
+
+
+@dataclass
+class ModerationQueue:
+    images: list[Image]  # each with .open_reports: its open reports, oldest first
+    total: int
+
+
+def moderation_queue(*, limit: int = 50) -> ModerationQueue:
+    """The staff queue, oldest first (by when the image started waiting); a few queries
+    whatever its length."""
+    waiting = Image.objects.filter(moderation_queue_q())
+    images = list(
+        waiting.select_related("job", "user", "team")
+        .annotate(waiting_since=Coalesce("review_requested_at", "created_at"))
+        .prefetch_related(
+            Prefetch(
+                "reports",
+                queryset=Report.objects.filter(resolved=False)
+                .select_related("reporter")
+                .order_by("created_at", "id"),
+                to_attr="open_reports",
+            )
+        )
+        .order_by("waiting_since", "id")[:limit]
+    )
+    total = len(images) if len(images) < limit else waiting.count()
+    return ModerationQueue(images=images, total=total)
+
+
+def image_open_report_count(*, image: Image) -> int:
+    return Report.objects.filter(image=image, resolved=False).count()
+
+
+def report_by(*, user, reporter_key: str, image: Image) -> Report | None:
+    """This reporter's report on the image (a user, or an anonymous reporter's key)."""
+    if user is not None and user.is_authenticated:
+        return Report.objects.filter(image=image, reporter=user).first()
+    if reporter_key:
+        return Report.objects.filter(
+            image=image, reporter__isnull=True, reporter_key=reporter_key
+        ).first()
+    return None

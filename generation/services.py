@@ -24,8 +24,9 @@ from generation.backends import (
 from generation.events import log_job_event
 from generation.imaging import InvalidImage, ProcessedImage, process
 from generation.models import Image, Job, Visibility
+from generation.moderation import prompt_check
 from generation.params import SEED_MAX, GenerationParams
-from generation.safety import get_safety_checker
+from generation.safety import image_safety_check
 
 
 def job_create(
@@ -39,7 +40,9 @@ def job_create(
     request_hash: str = "",
     webhook_url: str = "",
 ) -> Job:
-    """Check quota, fix the seed, write the job `queued` and enqueue it after commit."""
+    """Check the blocklist and quota, fix the seed, write the job `queued`, enqueue it after
+    commit. PromptBlocked and QuotaExceeded say why a job was refused."""
+    prompt_check(prompt=params.prompt)
     seed = params.seed
     if seed is None:
         seed = secrets.randbelow(SEED_MAX - params.n + 1)
@@ -249,7 +252,8 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> dict[str, flo
             code="wrong_image_count",
             retryable=True,
         )
-    checker = get_safety_checker() if job.enable_safety_checker else None
+    # Our own check runs on every image. enable_safety_checker only asks the provider to run
+    # its checker; whatever it reports (has_nsfw_concepts, a blanked image) is used too.
     written: list[str] = []
     rows: list[Image] = []
     phases = {"process": 0.0, "store": 0.0}
@@ -258,16 +262,11 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> dict[str, flo
             clock = time.monotonic()
             parameters = {**job_params(job), "seed": result.seed, "n": 1, "job": str(job.public_id)}
             processed = process(result.data, parameters=parameters)
-            safety = (
-                checker.check(processed.pil, provider_nsfw=result.provider_nsfw)
-                if checker
-                else None
-            )
+            safety = image_safety_check(processed.pil, provider_nsfw=result.provider_nsfw)
             phases["process"] += time.monotonic() - clock
             clock = time.monotonic()
             file_name, thumb_name = _write_files(job, index, processed, written)
             phases["store"] += time.monotonic() - clock
-            flagged = bool(result.provider_nsfw) or bool(safety and safety.flagged)
             rows.append(
                 Image(
                     job=job,
@@ -285,10 +284,12 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> dict[str, flo
                     pixel_sha256=processed.pixel_sha256,
                     revised_prompt=result.revised_prompt or "",
                     provider_nsfw=result.provider_nsfw,
-                    safety_score=safety.score if safety else None,
+                    safety_score=safety.score,
+                    safety_note=safety.note[:500],
                     moderation_state=(
-                        Image.Moderation.FLAGGED if flagged else Image.Moderation.CLEAR
+                        Image.Moderation.FLAGGED if safety.flagged else Image.Moderation.CLEAR
                     ),
+                    review_requested_at=timezone.now() if safety.flagged else None,
                 )
             )
         clock = time.monotonic()
@@ -430,6 +431,7 @@ class JobNotRetryable(Exception):
 
 def job_retry(*, job: Job) -> Job:
     """Put a failed or canceled job back in the queue with a fresh attempt budget."""
+    prompt_check(prompt=job.prompt)  # the blocklist may have grown since it was submitted
     with transaction.atomic():
         profile = lock_user_profile(user=job.user)
         quota_check(user=job.user, images=job.n, profile=profile)

@@ -20,7 +20,11 @@ class InvalidImageToken(Exception):
 
 
 def image_signed_path(image: Image, field: str = "file") -> str:
-    token = signing.dumps([image.public_id.hex, _FIELDS[field]], salt=_SALT)
+    # "s": signed while the image was showable, so it stops while the image is held (flagged
+    # or reported: a teammate's URL must not outlive the hiding). "h": signed for its owner
+    # (or staff) while held; it keeps working until the image is rejected.
+    held = "s" if image.is_showable else "h"
+    token = signing.dumps([image.public_id.hex, _FIELDS[field], held], salt=_SALT)
     return _path_template(get_script_prefix()).replace(_PLACEHOLDER, token, 1)
 
 
@@ -50,11 +54,13 @@ def image_signed_urls(image: Image, request=None) -> dict:
 def image_for_token(token: str) -> tuple[Image, str]:
     """The image and field ("file" | "thumbnail") a token grants, or InvalidImageToken.
 
-    A token stops working when it expires, and at once when the image is rejected by a
-    moderator or deleted.
+    A token stops working when it expires, at once when the image is rejected by a moderator
+    or deleted, and while the image is held for review if it was signed before that.
     """
     try:
-        public_hex, short = signing.loads(token, salt=_SALT, max_age=settings.API_IMAGE_URL_MAX_AGE)
+        public_hex, short, *rest = signing.loads(
+            token, salt=_SALT, max_age=settings.API_IMAGE_URL_MAX_AGE
+        )
     except signing.SignatureExpired:
         raise InvalidImageToken("This image link has expired.", expired=True) from None
     except (signing.BadSignature, ValueError, TypeError):
@@ -66,6 +72,6 @@ def image_for_token(token: str) -> tuple[Image, str]:
         .exclude(moderation_state=Image.Moderation.REJECTED)
         .first()
     )
-    if image is None:
+    if image is None or (rest[:1] == ["s"] and not image.is_showable):
         raise InvalidImageToken("No such image.")
     return image, _FIELD_NAMES[short]

@@ -1,18 +1,22 @@
 """Pages: generate form, job page (with its live status), image files, health check."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.services import QuotaExceeded, profile_for, quota_for
 from generation import selectors, services
 from generation.forms import GenerationForm
-from generation.models import Image, Job
+from generation.models import Image, Job, ModerationDecision
+from generation.moderation import PromptBlocked, image_moderate
 from generation.presenters import job_payload
 from generation.sizes import PRESETS
 
@@ -37,6 +41,8 @@ def generate(request):
                     params=form.params,
                     visibility=form.cleaned_data["visibility"],
                 )
+            except PromptBlocked as exc:
+                form.add_error("prompt", exc.message)
             except QuotaExceeded as exc:
                 form.add_error(None, exc.message)
             else:
@@ -119,6 +125,69 @@ def image_file(request, public_id):
 @require_GET
 def image_thumbnail(request, public_id):
     return _serve(request, public_id, "thumbnail")
+
+
+# --- Moderation (staff) ---------------------------------------------------------------------
+
+DECISIONS = {
+    "approve": Image.Moderation.APPROVED,
+    "reject": Image.Moderation.REJECTED,
+    "clear": Image.Moderation.CLEAR,
+}
+
+
+def _staff_or_404(request) -> None:
+    # A 404, not a login page or a 403: the queue's existence is nobody else's business.
+    if not (request.user.is_authenticated and request.user.is_staff):
+        raise Http404("No such page.")
+
+
+@never_cache
+@require_GET
+def moderation_queue(request):
+    _staff_or_404(request)
+    queue = selectors.moderation_queue(limit=settings.MODERATION_QUEUE_PAGE_SIZE)
+    return render(
+        request,
+        "generation/moderation_queue.html",
+        {"queue": queue, "threshold": settings.SAFETY_NSFW_THRESHOLD},
+    )
+
+
+@require_POST
+def moderation_decide(request, public_id):
+    """Approve, reject or reset one image (buttons of the queue and of the image page)."""
+    _staff_or_404(request)
+    try:
+        image = selectors.image_get_for_user(user=request.user, public_id=public_id)
+    except Image.DoesNotExist:
+        raise Http404("No such image.") from None
+    to_state = DECISIONS.get(request.POST.get("decision", ""))
+    if to_state is None:
+        if "application/json" in request.headers.get("Accept", ""):
+            return JsonResponse({"error": "decision must be approve, reject or clear"}, status=400)
+        messages.error(request, "Choose approve, reject or reset to clear.")
+        return redirect("moderation-queue")
+    decision = image_moderate(
+        image=image,
+        actor=request.user,
+        to_state=to_state,
+        note=request.POST.get("note", ""),
+        via=ModerationDecision.Via.QUEUE,
+    )
+    if "application/json" in request.headers.get("Accept", ""):
+        return JsonResponse(
+            {"id": str(image.public_id), "state": image.moderation_state, "changed": bool(decision)}
+        )
+    label = image.get_moderation_state_display().lower()
+    messages.success(
+        request,
+        f"Image {str(image.public_id)[:8]} {label}." if decision else f"Already {label}.",
+    )
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("moderation-queue")
+    return redirect(target)
 
 
 @never_cache

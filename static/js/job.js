@@ -30,9 +30,25 @@
   function renderImages(images) {
     if (!images.length || imagesEl.children.length === images.length) return;
     imagesEl.textContent = "";
+    var blurHeld = imagesEl.dataset.blurHeld === "1";
+    var staff = imagesEl.dataset.staff === "1";
     images.forEach(function (image, i) {
       var li = document.createElement("li");
+      var state = image.moderation_state || "clear";
+      var caption = document.createElement("small");
+      caption.textContent = "seed " + image.seed + " · " + image.width + "×" + image.height;
+      if (state === "rejected" && !staff) {
+        var removed = document.createElement("div");
+        removed.className = "held-removed";
+        removed.textContent = "Removed by a moderator";
+        li.appendChild(removed);
+        li.appendChild(caption);
+        imagesEl.appendChild(li);
+        return;
+      }
+      var held = state !== "clear" && state !== "approved";
       var a = document.createElement("a");
+      a.className = "held-media";
       // The image's gallery page (parameters, lineage, reseed, share), else the file.
       var detail = imagesEl.dataset.detailUrl;
       a.href = detail ? detail.replace("00000000-0000-0000-0000-000000000000", image.id) : image.url;
@@ -43,8 +59,24 @@
       img.alt = "Image " + (i + 1) + " · seed " + image.seed;
       a.appendChild(img);
       li.appendChild(a);
-      var caption = document.createElement("small");
-      caption.textContent = "seed " + image.seed + " · " + image.width + "×" + image.height;
+      if (held) {
+        // Held for review: blurred unless the profile shows sensitive images (sensitive.js).
+        var label = state.charAt(0).toUpperCase() + state.slice(1);
+        li.className = blurHeld ? "held sensitive" : "held";
+        var reveal = document.createElement("button");
+        reveal.type = "button";
+        reveal.className = "reveal";
+        reveal.setAttribute("data-reveal", "");
+        reveal.dataset.showLabel = label + " · Show";
+        reveal.dataset.hideLabel = "Blur";
+        reveal.textContent = blurHeld ? reveal.dataset.showLabel : "Blur";
+        li.appendChild(reveal);
+        var badge = document.createElement("mark");
+        badge.className = "held-badge";
+        badge.textContent = "Held for review";
+        caption.appendChild(document.createTextNode(" · "));
+        caption.appendChild(badge);
+      }
       li.appendChild(caption);
       imagesEl.appendChild(li);
     });

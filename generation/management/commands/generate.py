@@ -14,6 +14,7 @@ from django.urls import reverse
 from accounts.services import QuotaExceeded
 from generation import services
 from generation.models import Job
+from generation.moderation import PromptBlocked
 from generation.params import GenerationParams
 from generation.signed_urls import image_signed_urls
 
@@ -76,6 +77,10 @@ class Command(BaseCommand):
                 )
             except QuotaExceeded as exc:
                 raise CommandError(f"{label} {exc.message}") from None
+            except PromptBlocked as exc:  # refuse this prompt, go on with the others
+                self.stderr.write(f"{label} refused: {exc.message}")
+                failures += 1
+                continue
             self.stdout.write(f"{label} job {job.public_id}: {params.prompt[:70]}")
             if options["run_here"]:
                 threading.Thread(

@@ -5,16 +5,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_team_invites'),
-        ('generation', '0002_webhook_delivery'),
+        ("accounts", "0002_team_invites"),
+        ("generation", "0003_moderation_reports_decisions_blocklist"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='job',
-            index=models.Index(fields=['user', 'status'], name='job_user_status'),
+            model_name="job",
+            index=models.Index(fields=["user", "status"], name="job_user_status"),
         ),
     ]
