@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-deps lint format browser bench clean
+.PHONY: install run test test-deps test-postgres test-integration lint format browser bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,17 @@ test-deps: $(STAMP)
 test: $(STAMP) browser test-deps lint
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest
+
+# The default suite on PostgreSQL (browser tests aside), e.g. against `.ci/services`:
+# DATABASE_URL=postgres://postgres@127.0.0.1:5433/qwen_suite make test-postgres
+test-postgres: $(STAMP) test-deps
+	@case "$$DATABASE_URL" in postgres*) ;; *) echo "Set DATABASE_URL=postgres://..."; exit 2;; esac
+	DATABASE_CONN_MAX_AGE=0 $(VENV)/bin/pytest -m "not e2e and not integration"
+
+# The integration suite: gunicorn + two Huey consumers against live PostgreSQL, Redis and S3.
+# Start those first: `.ci/services up DIR && source DIR/env` (README "Production").
+test-integration: $(STAMP)
+	$(PY) -m tests.integration
 
 bench: $(STAMP)
 	$(PY) -m bench

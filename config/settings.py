@@ -74,7 +74,16 @@ TEMPLATES = [
 # --- Database: SQLite in WAL mode under var/ unless DATABASE_URL is set -------------------
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # e.g. postgres://user:password@host:5432/name (psycopg 3). Connections persist for
+    # DATABASE_CONN_MAX_AGE seconds and are health-checked before reuse, so a restarted or
+    # failed-over server costs one reconnect instead of a 500.
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL,
+            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+            conn_health_checks=True,
+        )
+    }
 else:
     DATABASES = {
         "default": {
@@ -133,8 +142,11 @@ if AWS_STORAGE_BUCKET_NAME:
     AWS_DEFAULT_ACL = None  # objects stay private; pages hand out signed URLs
     AWS_QUERYSTRING_AUTH = True
     AWS_QUERYSTRING_EXPIRE = env_int("AWS_QUERYSTRING_EXPIRE", 3600)
-    AWS_S3_SIGNATURE_VERSION = "s3v4"
+    AWS_S3_SIGNATURE_VERSION = "s3v4"  # botocore signs URLs with SigV2 unless told otherwise
+    # "path" suits most S3-compatible servers; empty lets botocore choose (virtual on AWS).
+    AWS_S3_ADDRESSING_STYLE = env_str("AWS_S3_ADDRESSING_STYLE") or None
     AWS_S3_FILE_OVERWRITE = True  # image names are deterministic: a re-run rewrites the same key
+    AWS_S3_OBJECT_PARAMETERS = {"CacheControl": "private, max-age=86400"}
     default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {"bucket_name": AWS_STORAGE_BUCKET_NAME},
@@ -161,6 +173,11 @@ HUEY_WORKERS = env_int("HUEY_WORKERS", 2)
 if REDIS_URL:
     from huey.serializer import SignedSerializer
 
+    # Tasks are pickled: sign them with SECRET_KEY so nothing else that can write to this Redis
+    # can make a consumer unpickle its payload. Every web and worker process needs the same
+    # DJANGO_SECRET_KEY (a consumer with another key drops the tasks it cannot verify).
+    # Run any number of consumers (`manage.py run_huey -n`) and exactly one without `-n`:
+    # that one also runs the periodic scheduler (the reaper).
     HUEY = {
         # The priority variant: the fair-use ordering in generation.services needs it.
         "huey_class": "huey.PriorityRedisHuey",
@@ -297,6 +314,8 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    # Load balancers and Prometheus probe the processes directly over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
@@ -312,6 +331,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # A handler here stops run_huey from adding its own (which doubled every line).
+        "huey": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "httpx": {"level": "WARNING"},  # one line per request; the backends log their own
         "httpcore": {"level": "WARNING"},
     },

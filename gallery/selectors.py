@@ -101,7 +101,8 @@ def image_filters_parse(*, user, data: Mapping) -> ImageFilters:
 
     def get(key: str) -> str:
         value = data.get(key)
-        return "" if value is None else str(value).strip()
+        # NUL dropped: PostgreSQL text cannot hold it, and no filter value needs it.
+        return "" if value is None else str(value).replace("\x00", "").strip()
 
     authenticated = bool(user and user.is_authenticated)
     scope = get("scope") or ("mine" if authenticated else "public")
@@ -177,8 +178,9 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
         parsed = dt.datetime.fromisoformat(moment)
         if parsed.tzinfo is None:
             raise ValueError("naive")
-        return parsed, int(pk)
-    except (ValueError, UnicodeDecodeError):
+        # In UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts.
+        return parsed.astimezone(dt.UTC), int(pk)
+    except (ValueError, UnicodeDecodeError, OverflowError):
         raise FilterError("cursor", "This cursor is not valid.") from None
 
 

@@ -179,6 +179,8 @@ def _clean_name(name: str) -> str:
         raise ValueError("Give the collection a name.")
     if len(name) > 100:
         raise ValueError("A collection name has at most 100 characters.")
+    if "\x00" in name:  # PostgreSQL text cannot hold NUL
+        raise ValueError("A collection name cannot contain NUL characters.")
     return name
 
 

@@ -261,6 +261,19 @@ class JobFilters(pydantic.BaseModel):
     )
     cursor: str | None = pydantic.Field(None, description="next_cursor of the previous page.")
 
+    @pydantic.field_validator("created_after", "created_before")
+    @classmethod
+    def _in_utc(cls, value: dt.datetime | None) -> dt.datetime | None:
+        # Python allows UTC offsets up to ±23:59, PostgreSQL only ±15:59: compare in UTC.
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        try:
+            return value.astimezone(dt.UTC)
+        except OverflowError:
+            raise ValueError("Date out of range.") from None
+
 
 _CURSOR_SALT = "generation.api.jobs-cursor"
 

@@ -254,7 +254,7 @@ def image_report(
                 reporter=None if anonymous else reporter,
                 reporter_key=reporter_key if anonymous else "",
                 reason=reason,
-                note=(note or "").strip()[:1000],
+                note=(note or "").replace("\x00", "").strip()[:1000],  # PostgreSQL refuses NUL
             )
             Image.objects.filter(pk=image.pk, review_requested_at__isnull=True).update(
                 review_requested_at=report.created_at
