@@ -82,13 +82,14 @@ def quota_for(*, user, profile: Profile | None = None) -> Quota:
     )
 
 
-def quota_check(*, user, images: int) -> None:
+def quota_check(*, user, images: int, profile: Profile | None = None) -> None:
     """Raise QuotaExceeded if `images` more would pass a limit.
 
     Call inside the transaction that creates the job, after locking the user's profile row,
-    so two simultaneous submissions cannot both pass.
+    so two simultaneous submissions cannot both pass. Pass that locked profile to save
+    reading it again.
     """
-    quota = quota_for(user=user)
+    quota = quota_for(user=user, profile=profile)
     now = timezone.now()
     if quota.active_jobs >= quota.concurrent_jobs:
         raise QuotaExceeded(
@@ -110,12 +111,12 @@ def lock_user_profile(*, user) -> Profile:
 
     On SQLite, IMMEDIATE transactions already serialise writers.
     """
-    profile_for(user)
-    return (
-        Profile.objects.select_for_update(of=("self",))
-        .select_related("current_team")
-        .get(user=user)
-    )
+    locked = Profile.objects.select_for_update(of=("self",)).select_related("current_team")
+    try:
+        return locked.get(user=user)
+    except Profile.DoesNotExist:  # first use: make it, then lock it
+        profile_for(user)
+        return locked.get(user=user)
 
 
 # --- Sign-up and profile ------------------------------------------------------------------

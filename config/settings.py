@@ -211,7 +211,7 @@ else:
         "immediate": False,
         # SqliteHuey is polled: an idle consumer backs off to max_delay between polls (huey's
         # default is 10 s, a long wait before a new job starts).
-        "consumer": {"workers": HUEY_WORKERS, "worker_type": "thread", "max_delay": 1.0},
+        "consumer": {"workers": HUEY_WORKERS, "worker_type": "thread", "max_delay": 0.25},
     }
 
 # --- Generation ---------------------------------------------------------------------------

@@ -62,7 +62,7 @@ def encode_png(image: Image.Image, *, parameters: dict) -> bytes:
     info.add_text("parameters", json.dumps(parameters, sort_keys=True, ensure_ascii=False))
     info.add_text("Software", "Qwen Image Studio")
     buffer = io.BytesIO()
-    image.save(buffer, "PNG", pnginfo=info, optimize=False, compress_level=6)
+    image.save(buffer, "PNG", pnginfo=info, optimize=False, compress_level=1)
     return buffer.getvalue()
 
 

@@ -113,6 +113,9 @@ class Job(models.Model):
         ]
         indexes = [
             models.Index(fields=["user", "-created_at", "-id"], name="job_user_created"),
+            # Quota checks count a user's active jobs on every submission: without this they
+            # walk the user's whole history (bench/submit.py).
+            models.Index(fields=["user", "status"], name="job_user_status"),
             models.Index(fields=["status", "lease_expires_at"], name="job_status_lease"),
         ]
 

@@ -70,6 +70,10 @@ class OpenNsfwChecker:
         self.threshold = threshold
         self._classifier = None
         self._lock = threading.Lock()
+        # One classification at a time per process: onnxruntime keeps an arena per concurrent
+        # run, so eight worker threads classifying at once added ~50 MB to a worker that
+        # already holds ~115 MB for the model (bench/memory.py). Each run uses one core.
+        self._running = threading.Lock()
 
     def _model(self):
         # Imported here: onnxruntime costs memory and start-up time the web process never
@@ -92,7 +96,9 @@ class OpenNsfwChecker:
         return self._classifier
 
     def score(self, image: Image.Image) -> float:
-        prediction = self._model().classify(image)
+        model = self._model()
+        with self._running:
+            prediction = model.classify(image)
         return min(1.0, max(0.0, float(prediction.nsfw)))
 
     def check(self, image: Image.Image, *, provider_nsfw: bool | None) -> SafetyResult:

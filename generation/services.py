@@ -48,7 +48,7 @@ def job_create(
         seed = secrets.randbelow(SEED_MAX - params.n + 1)
     with transaction.atomic():
         profile = lock_user_profile(user=user)
-        quota_check(user=user, images=params.n)
+        quota_check(user=user, images=params.n, profile=profile)
         now = timezone.now()
         job = Job.objects.create(
             user=user,
@@ -212,9 +212,10 @@ def job_run(*, job_id: int) -> None:
         results = backend.generate(
             _request_for(job), on_progress=reporter.progress, should_cancel=reporter.should_cancel
         )
+        generated = time.monotonic()
         if Job.objects.filter(pk=job.pk, cancel_requested=True).exists():
             raise Canceled()
-        _job_store_results(job, results)
+        phases = _job_store_results(job, results)
     except Canceled:
         _job_mark_canceled(job)
     except BackendError as error:
@@ -232,10 +233,19 @@ def job_run(*, job_id: int) -> None:
         )
         raise
     else:
-        log_job_event("succeeded", job, duration=time.monotonic() - started)
+        # Where the time went (seconds): the backend call, decoding/re-encoding/thumbnails and
+        # the safety check, then files and rows. bench/pipeline.py reads these.
+        log_job_event(
+            "succeeded",
+            job,
+            duration=time.monotonic() - started,
+            generate=generated - started,
+            **phases,
+        )
 
 
-def _job_store_results(job: Job, results: list[GeneratedImage]) -> None:
+def _job_store_results(job: Job, results: list[GeneratedImage]) -> dict[str, float]:
+    """Process and store the images; {"process": s, "store": s} spent on each."""
     if len(results) != job.n:
         raise BackendError(
             f"The backend returned {len(results)} images; {job.n} were requested.",
@@ -246,12 +256,17 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> None:
     # its checker; whatever it reports (has_nsfw_concepts, a blanked image) is used too.
     written: list[str] = []
     rows: list[Image] = []
+    phases = {"process": 0.0, "store": 0.0}
     try:
         for index, result in enumerate(results):
+            clock = time.monotonic()
             parameters = {**job_params(job), "seed": result.seed, "n": 1, "job": str(job.public_id)}
             processed = process(result.data, parameters=parameters)
             safety = image_safety_check(processed.pil, provider_nsfw=result.provider_nsfw)
+            phases["process"] += time.monotonic() - clock
+            clock = time.monotonic()
             file_name, thumb_name = _write_files(job, index, processed, written)
+            phases["store"] += time.monotonic() - clock
             rows.append(
                 Image(
                     job=job,
@@ -277,6 +292,7 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> None:
                     review_requested_at=timezone.now() if safety.flagged else None,
                 )
             )
+        clock = time.monotonic()
         with transaction.atomic():
             now = timezone.now()
             updated = Job.objects.filter(
@@ -293,6 +309,7 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> None:
             if updated != 1:
                 raise _LostJob()
             Image.objects.bulk_create(rows)
+        phases["store"] += time.monotonic() - clock
     except _LostJob:
         # Canceled meanwhile, or another worker took over after our lease ran out. In the
         # second case it writes the same deterministic names, so only a cancel deletes files.
@@ -301,13 +318,14 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> None:
             _delete_files(written)
             raise Canceled() from None
         log_job_event("lost_lease", job)
-        return
+        return phases
     except BaseException:
         _delete_files(written)
         raise
     from generation import hooks
 
     hooks.job_finished(job.pk)
+    return phases
 
 
 class _LostJob(Exception):
@@ -415,8 +433,8 @@ def job_retry(*, job: Job) -> Job:
     """Put a failed or canceled job back in the queue with a fresh attempt budget."""
     prompt_check(prompt=job.prompt)  # the blocklist may have grown since it was submitted
     with transaction.atomic():
-        lock_user_profile(user=job.user)
-        quota_check(user=job.user, images=job.n)
+        profile = lock_user_profile(user=job.user)
+        quota_check(user=job.user, images=job.n, profile=profile)
         now = timezone.now()
         updated = Job.objects.filter(
             pk=job.pk, status__in=[Job.Status.FAILED, Job.Status.CANCELED]

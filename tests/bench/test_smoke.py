@@ -1,0 +1,80 @@
+"""Each benchmark runs end to end at tiny sizes, so they cannot rot unnoticed.
+
+These check the shape of the results, never the timings (the suite runs on busy machines).
+"""
+
+import json
+
+import pytest
+
+from bench import gallery, memory, pipeline, submit
+from bench.common import CHILDREN, Site, percentile, result_rows, table
+
+
+@pytest.fixture(scope="module")
+def site():
+    # One throwaway site (its own var dir and SQLite file) for the process-based benchmarks.
+    with Site(debug=True) as site:
+        yield site
+    CHILDREN.stop_all()
+
+
+def test_pipeline_and_memory_run_and_report(site):
+    result = pipeline.run(
+        n=2,
+        workers=2,
+        latency=0.05,
+        web_workers=1,
+        site=site,
+        extra=memory.make_extra(zip_images=3, zip_kb=4, big=(512, 512, 1)),
+    )
+    portal = result["portal"]
+    assert portal["succeeded"] == 2 and portal["failed"] == 0
+    assert result["direct"]["images_per_s"] > 0
+    assert portal["backend_ms_mean"] is not None  # the succeeded log line carried its phases
+    assert portal["processing_ms_mean"] is not None
+    assert portal["storage_ms_mean"] is not None
+    assert set(result["added_ms_per_job"]) >= {"added", "processing", "storage", "backend"}
+    assert result["checks"][0]["name"] == "portal/direct"
+
+    mem = memory.summarize(result)
+    assert mem["pipeline"]["worker_peak_mb"] > 0
+    assert mem["pipeline"]["web_peak_mb"] > 0
+    assert mem["zip"]["images"] == 3
+    assert mem["zip"]["complete"] is True
+    assert mem["big_job"]["status"] == "succeeded"
+    assert mem["big_job"]["images"] == 1
+    assert len(mem["checks"]) == 2
+    assert "memory" in table(result_rows("memory", mem))
+    json.dumps(result)  # what results.json will hold
+
+
+def test_submit_measures_latency_and_errors(site):
+    result = submit.run(clients=(2,), seconds=0.5, interval=0.1, web_workers=1, site=site)
+    shapes = {level["shape"] for level in result["levels"]}
+    assert shapes == {"closed loop", "paced 1 per 0.1 s"}
+    for level in result["levels"]:
+        assert level["requests"] > 0
+        assert level["errors"] == 0, level["error_kinds"]
+        assert level["p95_ms"] >= level["p50_ms"]
+
+
+def test_gallery_pages_and_queries(db):
+    result = gallery.run(images=200, users=4, teams=2, repeat=2)
+    scopes = result["results"]["scopes"]
+    assert set(scopes) == {"mine", "team", "public"}
+    mine = scopes["mine"]
+    assert mine["images_in_scope"] > 0
+    for page in ("grid_first", "api_first"):
+        assert mine[page]["queries"] > 0
+        assert mine[page]["p95_ms"] >= mine[page]["p50_ms"]
+    assert result["results"]["search_rare"]["api"]["queries"] > 0
+    assert any(c["name"] == "worst page p95 ms" for c in result["checks"])
+
+
+def test_percentile_is_nearest_rank():
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 95) == 95.0
+    assert percentile([3.0], 95) == 3.0
+    assert percentile([], 50) is None
