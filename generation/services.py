@@ -233,6 +233,8 @@ def job_run(*, job_id: int) -> None:
         )
         raise
     else:
+        if phases is None:
+            return
         # Where the time went (seconds): the backend call, decoding/re-encoding/thumbnails and
         # the safety check, then files and rows. bench/pipeline.py reads these.
         log_job_event(
@@ -244,8 +246,9 @@ def job_run(*, job_id: int) -> None:
         )
 
 
-def _job_store_results(job: Job, results: list[GeneratedImage]) -> dict[str, float]:
-    """Process and store the images; {"process": s, "store": s} spent on each."""
+def _job_store_results(job: Job, results: list[GeneratedImage]) -> dict[str, float] | None:
+    """Process and store the images; {"process": s, "store": s} spent on each, or None when
+    another worker took the job over (its run logs the outcome)."""
     if len(results) != job.n:
         raise BackendError(
             f"The backend returned {len(results)} images; {job.n} were requested.",
@@ -318,7 +321,7 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> dict[str, flo
             _delete_files(written)
             raise Canceled() from None
         log_job_event("lost_lease", job)
-        return phases
+        return None
     except BaseException:
         _delete_files(written)
         raise

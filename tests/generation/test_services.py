@@ -2,6 +2,7 @@ import datetime as dt
 
 import pytest
 from django.core.files.storage import default_storage
+from django.db.models import F
 from django.utils import timezone
 
 from generation import services
@@ -244,3 +245,22 @@ def test_job_is_enqueued_after_commit_and_runs_in_the_worker(
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED
     assert job.images.count() == 2
+
+
+def test_a_worker_that_lost_its_lease_stores_nothing_and_logs_no_success(
+    owner, use_backend, caplog
+):
+    job = services.job_create(user=owner, params=make_params())
+
+    def another_worker_takes_over(request):
+        Job.objects.filter(pk=job.pk).update(attempts=F("attempts") + 1)
+
+    use_backend(ScriptedBackend(_images([42]), on_call=another_worker_takes_over))
+    with caplog.at_level("INFO", logger="qwen.jobs"):
+        services.job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.RUNNING  # still the other worker's
+    assert not Image.objects.filter(job=job).exists()
+    events = [r.getMessage() for r in caplog.records]
+    assert any("event=lost_lease" in e for e in events)
+    assert not any("event=succeeded" in e for e in events)
