@@ -120,6 +120,21 @@ class Studio:
     def log_text(self) -> str:
         return "".join(log.read_text(errors="replace") for log in self.logs if log.exists())
 
+    def wait_logged(self, jobs: dict, timeout: float = 15) -> None:
+        """The `succeeded` line is written just after the commit that a DB poll sees; on a busy
+        machine it can lag, so wait for it before killing the consumer that writes it."""
+        needles = [
+            f"event=succeeded job={job_id} "
+            for job_id, job in jobs.items()
+            if job["status"] == "succeeded"
+        ]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            log = self.log_text()
+            if all(needle in log for needle in needles):
+                return
+            time.sleep(0.1)
+
     # --- state -------------------------------------------------------------------------------
 
     def jobs(self, ids: list[str]) -> dict[str, dict]:
@@ -228,6 +243,7 @@ def test_consumers_killed_mid_job_then_restarted_finish_every_job_exactly_once(s
         studio.manage("reap_jobs")
         time.sleep(0.5)
     jobs = studio.wait(ids, _finished, 30, "all jobs to finish")
+    studio.wait_logged(jobs)
     studio.stop_all()
 
     ledger.record(
@@ -289,6 +305,7 @@ def test_a_lost_enqueue_is_recovered_by_the_reaper(studio):
     reaped = studio.manage("reap_jobs")
     assert "reenqueued=2" in reaped
     jobs = studio.wait(ids, _finished, 30, "the re-enqueued jobs to finish")
+    studio.wait_logged(jobs)
     studio.kill(consumer)
 
     ledger.record(
