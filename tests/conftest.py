@@ -1,4 +1,6 @@
-"""The fixed cast: owner, teammate, outsider, anonymous, staff."""
+"""The fixed cast: owner, teammate, outsider, anonymous, staff; and Debian's Chromium."""
+
+import os
 
 import pytest
 from django.test import Client
@@ -73,3 +75,30 @@ def outsider_client(outsider):
 @pytest.fixture
 def staff_client(staff):
     return _client_for(staff)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser(monkeypatch):
+    """Debian's Chromium through Playwright (`playwright install` cannot download browsers)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (make browser)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop on this thread; the ORM calls a test makes
+    # between browser steps are still plain synchronous ones.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

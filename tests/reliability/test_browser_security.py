@@ -6,7 +6,6 @@ another origin while the share page itself refuses to be framed there.
 """
 
 import http.server
-import os
 import threading
 
 import pytest
@@ -16,19 +15,10 @@ from gallery import services as gallery_services
 from tests.factories import PASSWORD, make_image, make_team, make_user
 
 SUITE = "security_headers"
-CHROMIUM = "/usr/bin/chromium"
+
 PORTS = range(8650, 8700)  # this suite's ports for the "other site"
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium not installed"),
-]
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
 ]
 # Collects violations in the page itself (init scripts run outside the page's CSP).
 WATCH_CSP = """
@@ -37,17 +27,6 @@ document.addEventListener('securitypolicyviolation', (e) => {
   window.__csp.push([e.violatedDirective, e.blockedURI, e.sourceFile, e.lineNumber].join(' '));
 });
 """
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
