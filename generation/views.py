@@ -103,13 +103,15 @@ def _serve(request, public_id, field: str):
 def image_file_response(image: Image, field: str):
     """The PNG (field "file") or WebP thumbnail; on S3 a redirect to a short-lived URL."""
     file = getattr(image, field)
-    if not default_storage.exists(file.name):
-        raise Http404("File missing.")
     url = default_storage.url(file.name)
-    if url.startswith("http"):  # S3: a short-lived signed URL
+    if url.startswith("http"):  # S3: a short-lived signed URL, no HEAD request per thumbnail
         return HttpResponseRedirect(url)
+    try:
+        handle = default_storage.open(file.name, "rb")
+    except FileNotFoundError:
+        raise Http404("File missing.") from None
     content_type = "image/png" if field == "file" else "image/webp"
-    response = FileResponse(default_storage.open(file.name, "rb"), content_type=content_type)
+    response = FileResponse(handle, content_type=content_type)
     extension = "png" if field == "file" else "webp"
     response["Content-Disposition"] = f'inline; filename="{image.public_id}.{extension}"'
     response["Cache-Control"] = "private, max-age=3600"

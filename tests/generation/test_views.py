@@ -118,3 +118,13 @@ def test_healthz_reports_database_queue_and_storage(anonymous_client, db):
     body = anonymous_client.get("/healthz").json()
     assert body["status"] == "ok"
     assert body["database"] == body["queue"] == body["storage"] == "ok"
+
+
+def test_an_image_whose_file_is_gone_is_a_404_not_a_500(owner, owner_client):
+    from django.core.files.storage import default_storage
+
+    image = make_image(owner)
+    default_storage.delete(image.file.name)
+    assert owner_client.get(reverse("image-file", args=[image.public_id])).status_code == 404
+    thumb = owner_client.get(reverse("image-thumbnail", args=[image.public_id]))
+    assert thumb.status_code == 200 and thumb["Content-Type"] == "image/webp"
