@@ -11,7 +11,7 @@ from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationEr
 from accounts.api import router as accounts_router
 from accounts.auth import api_auth
 from accounts.services import QuotaExceeded
-from config.errors import ApiError, ErrorOut, error_response
+from core.errors import ApiError, ErrorOut, error_response
 from gallery.api import router as gallery_router
 from generation.api import router as generation_router
 from generation.moderation import PromptBlocked

@@ -4,7 +4,7 @@ import logging
 import re
 import uuid
 
-from config.errors import ApiError, error_response
+from core.errors import ApiError, error_response
 
 API_PREFIX = "/v1/"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")

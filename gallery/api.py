@@ -11,7 +11,7 @@ from django.urls import reverse
 from ninja import Field, Query, Router, Schema, Status
 
 from accounts.auth import api_auth
-from config.errors import ApiError, ErrorOut
+from core.errors import ApiError, ErrorOut
 from gallery import selectors, services
 from gallery.models import Collection, ShareLink
 from gallery.selectors import FilterError

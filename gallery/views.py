@@ -23,6 +23,7 @@ from gallery.archive import ArchiveTooLarge, archive_check, archive_stream
 from gallery.models import Collection, ShareLink
 from gallery.selectors import FilterError, ImageFilters
 from gallery.services import NotAllowed, ReseedMode, ShareRefused
+from generation.files import image_file_response
 from generation.models import Image, Report, Visibility
 from generation.moderation import PromptBlocked, ReportRefused, image_report, reporter_key_for
 from generation.selectors import (
@@ -31,7 +32,6 @@ from generation.selectors import (
     images_visible_to,
     report_by,
 )
-from generation.views import image_file_response
 
 MAX_BULK = 500
 SHARE_EXPIRY_CHOICES = [

@@ -15,8 +15,9 @@ from django.urls import reverse
 from ninja import Header, Query, Router
 from ninja.responses import Status
 
-from config.errors import ApiError, ErrorOut
+from core.errors import ApiError, ErrorOut
 from generation import selectors, services
+from generation.files import image_file_response
 from generation.idempotency import (
     IdempotencyConflict,
     InvalidIdempotencyKey,
@@ -38,7 +39,6 @@ from generation.schemas import (
 )
 from generation.signed_urls import InvalidImageToken, image_for_token, image_signed_urls
 from generation.sizes import DEFAULT_PRESET
-from generation.views import image_file_response
 from generation.webhooks import (
     WebhookUrlRejected,
     webhook_payload,

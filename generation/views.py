@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.db import connection
-from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.services import QuotaExceeded, profile_for, quota_for
 from generation import selectors, services
+from generation.files import image_file_response
 from generation.forms import GenerationForm
 from generation.models import Image, Job, ModerationDecision
 from generation.moderation import PromptBlocked, image_moderate
@@ -98,25 +99,6 @@ def _serve(request, public_id, field: str):
     except Image.DoesNotExist:
         raise Http404("No such image.") from None
     return image_file_response(image, field)
-
-
-def image_file_response(image: Image, field: str):
-    """The PNG (field "file") or WebP thumbnail; on S3 a redirect to a short-lived URL."""
-    file = getattr(image, field)
-    url = default_storage.url(file.name)
-    if url.startswith("http"):  # S3: a short-lived signed URL, no HEAD request per thumbnail
-        return HttpResponseRedirect(url)
-    try:
-        handle = default_storage.open(file.name, "rb")
-    except FileNotFoundError:
-        raise Http404("File missing.") from None
-    content_type = "image/png" if field == "file" else "image/webp"
-    response = FileResponse(handle, content_type=content_type)
-    extension = "png" if field == "file" else "webp"
-    response["Content-Disposition"] = f'inline; filename="{image.public_id}.{extension}"'
-    response["Cache-Control"] = "private, max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 @require_GET

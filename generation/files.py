@@ -1,0 +1,25 @@
+"""Serving stored image files: the one place a PNG or thumbnail leaves storage."""
+
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpResponseRedirect
+
+from generation.models import Image
+
+
+def image_file_response(image: Image, field: str):
+    """The PNG (field "file") or WebP thumbnail; on S3 a redirect to a short-lived URL."""
+    file = getattr(image, field)
+    url = default_storage.url(file.name)
+    if url.startswith("http"):  # S3: a short-lived signed URL, no HEAD request per thumbnail
+        return HttpResponseRedirect(url)
+    try:
+        handle = default_storage.open(file.name, "rb")
+    except FileNotFoundError:
+        raise Http404("File missing.") from None
+    content_type = "image/png" if field == "file" else "image/webp"
+    response = FileResponse(handle, content_type=content_type)
+    extension = "png" if field == "file" else "webp"
+    response["Content-Disposition"] = f'inline; filename="{image.public_id}.{extension}"'
+    response["Cache-Control"] = "private, max-age=3600"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
