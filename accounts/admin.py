@@ -7,36 +7,13 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count
 from django.utils import timezone
 
 from accounts.keys import api_key_revoke
 from accounts.models import ApiKey, Membership, Profile, Team, TeamInvite
 
 User = get_user_model()
-
-
-def _today_start():
-    return timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def _usage_annotations(user_ref: str) -> dict:
-    """Images today and active jobs per user as subqueries (no query per row)."""
-    from generation.models import Job
-
-    jobs = Job.objects.filter(user_id=OuterRef(user_ref)).order_by().values("user_id")
-    images_today = (
-        jobs.filter(created_at__gte=_today_start())
-        .exclude(status__in=[Job.Status.FAILED, Job.Status.CANCELED])
-        .annotate(total=Sum("n"))
-        .values("total")
-    )
-    active = jobs.filter(status__in=Job.ACTIVE).annotate(total=Count("id")).values("total")
-    return {
-        "images_today": Coalesce(Subquery(images_today, output_field=IntegerField()), Value(0)),
-        "active_jobs": Coalesce(Subquery(active, output_field=IntegerField()), Value(0)),
-    }
 
 
 class ProfileInline(admin.StackedInline):
@@ -78,21 +55,8 @@ class StudioUserAdmin(UserAdmin):
         "email",
         "is_active",
         "is_staff",
-        "images_today",
-        "active_jobs",
         "last_login",
     ]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(**_usage_annotations("pk"))
-
-    @admin.display(description="Images today", ordering="images_today")
-    def images_today(self, obj):
-        return obj.images_today
-
-    @admin.display(description="Active jobs", ordering="active_jobs")
-    def active_jobs(self, obj):
-        return obj.active_jobs
 
 
 class MembershipInline(admin.TabularInline):
@@ -166,24 +130,11 @@ class ProfileAdmin(admin.ModelAdmin):
         "current_team",
         "images_per_day",
         "concurrent_jobs",
-        "images_today",
-        "active_jobs",
     ]
     list_editable = ["images_per_day", "concurrent_jobs"]
     list_select_related = ["user", "current_team"]
     search_fields = ["user__username"]
     autocomplete_fields = ["user", "current_team"]
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(**_usage_annotations("user_id"))
-
-    @admin.display(description="Images today", ordering="images_today")
-    def images_today(self, obj):
-        return obj.images_today
-
-    @admin.display(description="Active jobs", ordering="active_jobs")
-    def active_jobs(self, obj):
-        return obj.active_jobs
 
 
 @admin.register(TeamInvite)

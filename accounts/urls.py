@@ -1,4 +1,4 @@
-"""Account pages: sign-up, profile, teams, API keys, usage.
+"""Account pages: sign-up, profile, teams, API keys.
 
 Included at /accounts/ before django.contrib.auth.urls, so `login/` here wins over Django's.
 """
@@ -14,11 +14,9 @@ urlpatterns = [
     path("profile/preferences/", views.preferences_update, name="preferences-update"),
     path("keys/new/", views.api_key_new, name="api-key-new"),
     path("keys/<uuid:public_id>/revoke/", views.api_key_revoke_view, name="api-key-revoke"),
-    path("usage/", views.usage, name="usage"),
     path("teams/", views.team_list, name="team-list"),
     path("teams/<uuid:public_id>/", views.team_detail, name="team-detail"),
     path("teams/<uuid:public_id>/switch/", views.team_switch, name="team-switch"),
-    path("teams/<uuid:public_id>/usage/", views.team_usage, name="team-usage"),
     path("teams/<uuid:public_id>/invites/", views.team_invite_new, name="team-invite-new"),
     path(
         "teams/<uuid:public_id>/invites/<uuid:invite_id>/revoke/",

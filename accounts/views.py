@@ -10,12 +10,11 @@ from django.contrib.auth.views import LoginView
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
-from accounts.charts import bar_chart
+from accounts.access import member_read, membership_read
 from accounts.forms import (
     ApiKeyForm,
     InviteForm,
@@ -26,6 +25,7 @@ from accounts.forms import (
 )
 from accounts.keys import api_key_create, api_key_revoke
 from accounts.models import ApiKey, Membership, TeamInvite
+from core.http import safe_next
 
 logger = logging.getLogger(__name__)
 Role = Membership.Role
@@ -96,7 +96,6 @@ def _render_profile(request, *, key_form=None, new_secret=None, new_key=None, st
     profile = services.profile_for(request.user)
     context = {
         "profile": profile,
-        "quota": services.quota_for(user=request.user, profile=profile),
         "keys": selectors.api_keys_for_user(user=request.user),
         "key_form": key_form or ApiKeyForm(),
         "prefs_form": PreferencesForm(initial={"show_sensitive": profile.show_sensitive}),
@@ -152,22 +151,6 @@ def api_key_revoke_view(request, public_id):
 # --- Teams --------------------------------------------------------------------------------
 
 
-def _membership_or_404(request, public_id) -> Membership:
-    try:
-        return selectors.membership_get(user=request.user, team_public_id=public_id)
-    except Membership.DoesNotExist:
-        raise Http404("No such team.") from None
-
-
-def _next_or(request, fallback: str) -> str:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return fallback
-
-
 @login_required
 def team_list(request):
     form = TeamForm(request.POST or None)
@@ -188,7 +171,7 @@ def team_list(request):
 
 @login_required
 def team_detail(request, public_id):
-    me = _membership_or_404(request, public_id)
+    me = membership_read(request, public_id)
     team = me.team
     is_manager = me.role in services.MANAGER_ROLES
     invites = []
@@ -217,7 +200,7 @@ def team_detail(request, public_id):
 
 def _team_action(request, public_id, action) -> object:
     """Run a team rule as the requesting member; a broken rule becomes an error message."""
-    me = _membership_or_404(request, public_id)
+    me = membership_read(request, public_id)
     try:
         return action(me)
     except services.TeamRuleError as exc:
@@ -231,7 +214,7 @@ def team_switch(request, public_id):
     def switch(me):
         services.team_switch(user=request.user, team=me.team)
         messages.success(request, f"Current team: {me.team.name}. New images go there.")
-        return redirect(_next_or(request, reverse("team-detail", args=[me.team.public_id])))
+        return redirect(safe_next(request, reverse("team-detail", args=[me.team.public_id])))
 
     return _team_action(request, public_id, switch)
 
@@ -270,18 +253,11 @@ def team_invite_revoke(request, public_id, invite_id):
     return _team_action(request, public_id, revoke)
 
 
-def _member_or_404(me: Membership, username: str) -> Membership:
-    try:
-        return selectors.team_member_get(team=me.team, username=username)
-    except Membership.DoesNotExist:
-        raise Http404("No such member.") from None
-
-
 @login_required
 @require_POST
 def team_member_role(request, public_id, username):
     def change(me):
-        member = _member_or_404(me, username)
+        member = member_read(me, username)
         form = RoleForm(request.POST)
         if not form.is_valid():
             raise services.TeamRuleError("Choose a role.")
@@ -296,7 +272,7 @@ def team_member_role(request, public_id, username):
 @require_POST
 def team_member_remove(request, public_id, username):
     def remove(me):
-        member = _member_or_404(me, username)
+        member = member_read(me, username)
         leaving = member.user_id == me.user_id
         services.membership_remove(by=me, membership=member)
         if leaving:
@@ -330,42 +306,3 @@ def invite_accept(request, token):
         return redirect("team-detail", public_id=invite.team.public_id)
     already = Membership.objects.filter(team=invite.team, user=request.user).exists()
     return render(request, "accounts/invite.html", {"invite": invite, "already": already})
-
-
-# --- Usage --------------------------------------------------------------------------------
-
-
-def _usage_context(*, user=None, team=None) -> dict:
-    days = selectors.usage_images_per_day(user=user, team=team)
-    return {
-        "chart": bar_chart(days),
-        "days": days,
-        "summary": selectors.usage_summary(user=user, team=team),
-        "period_days": selectors.USAGE_DAYS,
-    }
-
-
-@login_required
-def usage(request):
-    context = _usage_context(user=request.user)
-    context["quota"] = services.quota_for(user=request.user)
-    return render(request, "accounts/usage.html", context)
-
-
-@login_required
-def team_usage(request, public_id):
-    me = _membership_or_404(request, public_id)
-    if me.role not in services.MANAGER_ROLES:
-        return render(request, "accounts/forbidden.html", {"team": me.team}, status=403)
-    member = None
-    if request.GET.get("member"):
-        member = _member_or_404(me, request.GET["member"])
-    context = _usage_context(user=member.user if member else None, team=me.team)
-    context.update(
-        {
-            "team": me.team,
-            "member": member,
-            "rows": selectors.team_usage_by_member(team=me.team),
-        }
-    )
-    return render(request, "accounts/team_usage.html", context)

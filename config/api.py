@@ -8,13 +8,13 @@ from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
-from accounts.api import router as accounts_router
 from accounts.auth import api_auth
-from accounts.services import QuotaExceeded
 from core.errors import ApiError, ErrorOut, error_response
 from gallery.api import router as gallery_router
 from generation.api import router as generation_router
 from generation.moderation import PromptBlocked
+from usage.api import router as usage_router
+from usage.quotas import QuotaExceeded
 
 logger = logging.getLogger("qwen.api")
 
@@ -82,7 +82,7 @@ api = StudioAPI(
 )
 api.add_router("", generation_router)
 api.add_router("", gallery_router)
-api.add_router("", accounts_router)
+api.add_router("", usage_router)
 
 
 # --- One envelope for every error ---------------------------------------------------------

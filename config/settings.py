@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "csp",
     "ninja",  # serves the API docs' Swagger UI from static files (no CDN)
     "accounts",
+    "usage",
     "generation",
     "gallery",
 ]

@@ -18,7 +18,8 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-# Tests run tasks explicitly (or through immediate mode where a test turns it on).
+# Tasks run at once in the test process (immediate mode on an in-memory Huey); tests of the
+# queue itself turn immediate mode off or call the runner directly.
 HUEY = {**HUEY, "immediate": True, "huey_class": "huey.MemoryHuey", "name": "test"}
 HUEY.pop("filename", None)
 HUEY.pop("url", None)

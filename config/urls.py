@@ -6,6 +6,7 @@ from config.api import api
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
+    path("accounts/", include("usage.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("v1/", api.urls),
     path("", include("gallery.urls")),

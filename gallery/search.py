@@ -45,12 +45,6 @@ SQLITE_TRIGGERS = {
         END""",
 }
 SQLITE_REBUILD = "INSERT INTO gallery_prompt_fts(gallery_prompt_fts) VALUES ('rebuild')"
-SQLITE_DROP = [
-    "DROP TRIGGER IF EXISTS gallery_prompt_fts_ai",
-    "DROP TRIGGER IF EXISTS gallery_prompt_fts_ad",
-    "DROP TRIGGER IF EXISTS gallery_prompt_fts_au",
-    "DROP TABLE IF EXISTS gallery_prompt_fts",
-]
 SQLITE_MATCH = "SELECT rowid FROM gallery_prompt_fts WHERE gallery_prompt_fts MATCH %s"
 SQLITE_EXISTING = "SELECT name FROM sqlite_master WHERE name LIKE 'gallery_prompt_fts%%'"
 
@@ -59,7 +53,6 @@ PG_CREATE = (
     "CREATE INDEX IF NOT EXISTS gallery_job_prompt_tsv ON generation_job "
     "USING GIN (to_tsvector('english', prompt))"
 )
-PG_DROP = "DROP INDEX IF EXISTS gallery_job_prompt_tsv"
 PG_MATCH = (
     "SELECT id FROM generation_job "
     "WHERE to_tsvector('english', prompt) @@ to_tsquery('english', %s)"
@@ -135,12 +128,3 @@ def search_index_install(conn=None) -> None:
         elif conn.vendor == "postgresql":
             cursor.execute(PG_CREATE)
 
-
-def search_index_uninstall(conn=None) -> None:
-    conn = conn or connection
-    with conn.cursor() as cursor:
-        if conn.vendor == "sqlite":
-            for sql in SQLITE_DROP:
-                cursor.execute(sql)
-        elif conn.vendor == "postgresql":
-            cursor.execute(PG_DROP)

@@ -29,10 +29,10 @@ from django.utils import timezone
 
 from gallery import search
 from gallery.models import Collection, CollectionItem, Favorite, ShareLink
-from generation.forms import initial_from_params
 from generation.models import Image, Visibility
+from generation.params import GenerationParams
+from generation.presenters import job_params
 from generation.selectors import image_visibility_q, images_visible_to, user_team_ids
-from generation.services import job_params
 
 SCOPES = ("mine", "team", "public", "favorites", "collection")
 ASPECTS = ("square", "landscape", "portrait")
@@ -322,24 +322,15 @@ def image_lineage(*, user, image: Image, limit: int = 24) -> Lineage:
     return Lineage(parent=parent, children=children)
 
 
-_REPRODUCED = (
-    "prompt",
-    "negative_prompt",
-    "width",
-    "height",
-    "num_inference_steps",
-    "guidance_scale",
-    "acceleration",
-    "model",
-)
-
-
 def image_reproduction(*, image: Image, parent: Image | None) -> Reproduction | None:
     """A verdict when this image repeats its parent's seed and parameters, else None."""
     if parent is None or image.seed != parent.seed:
         return None
     job, original = image.job, parent.job
-    if any(getattr(job, field) != getattr(original, field) for field in _REPRODUCED):
+    same_setup = job.model == original.model and GenerationParams.from_job(job).draws_like(
+        GenerationParams.from_job(original)
+    )
+    if not same_setup:
         return None
     return Reproduction(
         original=parent,
@@ -350,12 +341,16 @@ def image_reproduction(*, image: Image, parent: Image | None) -> Reproduction | 
 
 def image_params(image: Image) -> dict:
     """Everything that reproduces this one image, in API spelling."""
-    return {**job_params(image.job), "seed": image.seed, "n": 1}
+    return job_params(image.job, params=_image_generation_params(image))
 
 
 def image_generate_initial(image: Image) -> dict:
     """Generate-form values for "Use these settings"."""
-    return initial_from_params(image_params(image))
+    return _image_generation_params(image).form_initial()
+
+
+def _image_generation_params(image: Image) -> GenerationParams:
+    return GenerationParams.from_job(image.job).for_image(image.seed)
 
 
 # --- Collections ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.services import profile_for
 from gallery.models import Collection, CollectionItem, Favorite, ShareLink
-from generation import services as generation_services
+from generation.lifecycle import job_create
 from generation.models import Image, Job, Visibility
 from generation.params import SEED_MAX, GenerationParams
 from generation.selectors import images_visible_to
@@ -129,21 +129,6 @@ class ReseedMode(StrEnum):
 VARIATIONS = 4
 
 
-def _params_of(image: Image, *, seed: int | None, n: int) -> GenerationParams:
-    job = image.job
-    return GenerationParams(
-        prompt=job.prompt,
-        negative_prompt=job.negative_prompt,
-        size={"width": job.width, "height": job.height},
-        num_inference_steps=job.num_inference_steps,
-        guidance_scale=job.guidance_scale,
-        seed=seed,
-        acceleration=job.acceleration,
-        enable_safety_checker=job.enable_safety_checker,
-        n=n,
-    )
-
-
 def image_reseed(
     *, user, image: Image, mode: str = ReseedMode.RESEED, source: str = Job.Source.WEB
 ) -> Job:
@@ -161,9 +146,9 @@ def image_reseed(
     else:
         seed, n = image.seed, 1
     visibility = image.visibility if image.user_id == user.pk else Visibility.PRIVATE
-    return generation_services.job_create(
+    return job_create(
         user=user,
-        params=_params_of(image, seed=seed, n=n),
+        params=GenerationParams.from_job(image.job).revalidated(seed=seed, n=n),
         source=source,
         visibility=visibility,
         parent_image=image,

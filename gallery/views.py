@@ -17,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.services import QuotaExceeded
+from usage.quotas import QuotaExceeded
 from gallery import selectors, services
 from gallery.archive import ArchiveTooLarge, archive_check, archive_stream
 from gallery.models import Collection, ShareLink

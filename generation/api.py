@@ -16,7 +16,7 @@ from ninja import Header, Query, Router
 from ninja.responses import Status
 
 from core.errors import ApiError, ErrorOut
-from generation import selectors, services
+from generation import lifecycle, selectors
 from generation.files import image_file_response
 from generation.idempotency import (
     IdempotencyConflict,
@@ -333,7 +333,7 @@ def jobs_cancel(request, job_id: uuid.UUID):
         raise ApiError(
             409, f"The job has already {job.status}; it cannot be canceled.", code="job_finished"
         )
-    return api_job_payload(services.job_cancel(job=job), request)
+    return api_job_payload(lifecycle.job_cancel(job=job), request)
 
 
 @router.post(
@@ -345,8 +345,8 @@ def jobs_cancel(request, job_id: uuid.UUID):
 def jobs_retry(request, job_id: uuid.UUID):
     job = _job_for(request, job_id)
     try:
-        job = services.job_retry(job=job)
-    except services.JobNotRetryable as exc:
+        job = lifecycle.job_retry(job=job)
+    except lifecycle.JobNotRetryable as exc:
         raise ApiError(409, str(exc), code="job_not_retryable") from None
     return Status(202, api_job_payload(job, request))
 

@@ -5,15 +5,15 @@ from django.conf import settings
 from pydantic import ValidationError
 
 from generation.models import Visibility
-from generation.params import SEED_MAX, GenerationParams
-from generation.sizes import DEFAULT_PRESET, PRESETS
+from generation.params import CUSTOM_SIZE, SEED_MAX, GenerationParams
+from generation.sizes import PRESETS
 
-CUSTOM = "custom"
+_DEFAULT = GenerationParams.default
 
 
 def _size_choices() -> list[tuple[str, str]]:
     return [(p.name, f"{p.label} · {p.width}×{p.height}") for p in PRESETS.values()] + [
-        (CUSTOM, "Custom size")
+        (CUSTOM_SIZE, "Custom size")
     ]
 
 
@@ -29,25 +29,29 @@ class GenerationForm(forms.Form):
         help_text="What the image should not contain.",
     )
     size = forms.ChoiceField(
-        choices=_size_choices, initial=DEFAULT_PRESET, widget=forms.RadioSelect
+        choices=_size_choices, initial=_DEFAULT("size"), widget=forms.RadioSelect
     )
     width = forms.IntegerField(required=False, min_value=1, help_text="Multiple of 16.")
     height = forms.IntegerField(required=False, min_value=1, help_text="Multiple of 16.")
     num_inference_steps = forms.IntegerField(
-        label="Steps", initial=30, min_value=1, max_value=settings.GENERATION_MAX_STEPS
+        label="Steps",
+        initial=_DEFAULT("num_inference_steps"),
+        min_value=1,
+        max_value=settings.GENERATION_MAX_STEPS,
     )
     guidance_scale = forms.FloatField(
-        label="Guidance scale", initial=2.5, min_value=0, max_value=20
+        label="Guidance scale", initial=_DEFAULT("guidance_scale"), min_value=0, max_value=20
     )
     seed = forms.IntegerField(
         required=False, min_value=0, max_value=SEED_MAX, help_text="Leave empty for a random seed."
     )
     acceleration = forms.ChoiceField(
-        choices=[("none", "None"), ("regular", "Regular"), ("high", "High")], initial="none"
+        choices=[("none", "None"), ("regular", "Regular"), ("high", "High")],
+        initial=_DEFAULT("acceleration"),
     )
     enable_safety_checker = forms.BooleanField(
         required=False,
-        initial=True,
+        initial=_DEFAULT("enable_safety_checker"),
         label="Provider's safety checker",
         widget=forms.CheckboxInput(attrs={"aria-describedby": "safety-help"}),
         help_text="Asks the hosted model to filter its output. The portal checks every image "
@@ -56,7 +60,7 @@ class GenerationForm(forms.Form):
     n = forms.TypedChoiceField(
         label="Images",
         coerce=int,
-        initial=1,
+        initial=_DEFAULT("n"),
         choices=lambda: [(i, str(i)) for i in range(1, settings.GENERATION_MAX_IMAGES_PER_JOB + 1)],
     )
 
@@ -84,7 +88,7 @@ class GenerationForm(forms.Form):
         if self.errors:
             return data
         size: object = data.get("size")
-        if size == CUSTOM:
+        if size == CUSTOM_SIZE:
             if not data.get("width") or not data.get("height"):
                 self.add_error("width", "Give a width and a height for a custom size.")
                 return data
@@ -110,27 +114,3 @@ class GenerationForm(forms.Form):
                 message = error["msg"].removeprefix("Value error, ")
                 self.add_error(field if field else None, message)
         return data
-
-
-def initial_from_params(params: dict) -> dict:
-    """Form initial values from stored job parameters ("Use these settings")."""
-    size = params.get("size") or {}
-    preset = params.get("size_preset") or ""
-    initial = {
-        key: params[key]
-        for key in (
-            "prompt",
-            "negative_prompt",
-            "num_inference_steps",
-            "guidance_scale",
-            "seed",
-            "acceleration",
-            "enable_safety_checker",
-            "n",
-        )
-        if key in params
-    }
-    initial["size"] = preset or CUSTOM
-    if not preset:
-        initial["width"], initial["height"] = size.get("width"), size.get("height")
-    return initial

@@ -5,9 +5,9 @@ import json
 
 from django.db import IntegrityError
 
+from generation.lifecycle import job_create
 from generation.models import Job
 from generation.params import GenerationParams
-from generation.services import job_create
 
 MAX_KEY_LENGTH = 200
 

@@ -139,10 +139,6 @@ class Job(models.Model):
         return None
 
 
-def image_upload_to(instance: "Image", filename: str) -> str:
-    return f"images/{instance.job.public_id}/{filename}"
-
-
 class Image(models.Model):
     class Moderation(models.TextChoices):
         CLEAR = "clear", "Clear"
@@ -168,8 +164,9 @@ class Image(models.Model):
         max_length=8, choices=Visibility.choices, default=Visibility.PRIVATE
     )
     seed = models.BigIntegerField()
-    file = models.FileField(upload_to=image_upload_to, max_length=300)
-    thumbnail = models.FileField(upload_to=image_upload_to, max_length=300)
+    # Named by the runner: images/<job public id>/<index>.png and .thumb.webp.
+    file = models.FileField(max_length=300)
+    thumbnail = models.FileField(max_length=300)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     byte_size = models.PositiveIntegerField()

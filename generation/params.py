@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 from django.conf import settings
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from generation.sizes import DEFAULT_PRESET, PRESETS
+from generation.backends.base import GenerationRequest
+from generation.sizes import DEFAULT_PRESET, PRESETS, preset_for
 
 SEED_MAX = 2**32 - 1
 _SIZE_STRING = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")
@@ -102,12 +103,47 @@ class GenerationParams(BaseModel):
             raise ValueError(f"Seed plus the number of images must stay below {SEED_MAX}.")
         return self
 
-    def reproducible(self) -> dict:
-        """The parameters that reproduce a job, in API spelling."""
+    # --- The one owner of the parameter set: every other spelling derives from here. ---
+
+    @classmethod
+    def input_names(cls) -> tuple[str, ...]:
+        """The fields a caller sets (the rest are resolved from `size`)."""
+        return tuple(name for name in cls.model_fields if name not in _RESOLVED)
+
+    @classmethod
+    def default(cls, name: str):
+        return cls.model_fields[name].default
+
+    @classmethod
+    def from_job(cls, job) -> "GenerationParams":
+        """The parameters a stored job ran with (trusted: not validated again, so a job made
+        under older limits still reads back)."""
+        return cls.model_construct(
+            **{name: getattr(job, name) for name in _JOB_FIELDS},
+            size=Size(width=job.width, height=job.height),
+        )
+
+    def revalidated(self, **changes) -> "GenerationParams":
+        """A validated copy with `changes` (e.g. a new seed and n for a reseed)."""
+        values = {name: getattr(self, name) for name in self.input_names()}
+        values["size"] = {"width": self.width, "height": self.height}
+        return GenerationParams(**{**values, **changes})
+
+    def for_image(self, seed: int) -> "GenerationParams":
+        """The parameters that reproduce one image of the job: its own seed, n = 1."""
+        return self.model_copy(update={"seed": seed, "n": 1})
+
+    def job_fields(self) -> dict:
+        """Column values of a Job row (the seed filled in by the caller when random)."""
+        return {name: getattr(self, name) for name in _JOB_FIELDS}
+
+    def as_api(self) -> dict:
+        """API spelling (job `params`, webhooks, PNG text, "Use these settings")."""
         return {
             "prompt": self.prompt,
             "negative_prompt": self.negative_prompt,
             "size": {"width": self.width, "height": self.height},
+            "size_preset": self.size_preset,
             "num_inference_steps": self.num_inference_steps,
             "guidance_scale": self.guidance_scale,
             "seed": self.seed,
@@ -115,6 +151,57 @@ class GenerationParams(BaseModel):
             "enable_safety_checker": self.enable_safety_checker,
             "n": self.n,
         }
+
+    def backend_request(self, *, model: str) -> GenerationRequest:
+        """What a backend is asked for: one seed per image, seed + i for image i."""
+        seed = self.seed or 0
+        return GenerationRequest(
+            model=model,
+            prompt=self.prompt,
+            negative_prompt=self.negative_prompt,
+            width=self.width,
+            height=self.height,
+            num_inference_steps=self.num_inference_steps,
+            guidance_scale=self.guidance_scale,
+            acceleration=self.acceleration,
+            enable_safety_checker=self.enable_safety_checker,
+            seeds=[seed + i for i in range(self.n)],
+        )
+
+    def form_initial(self) -> dict:
+        """Generate-form values ("Use these settings"): a preset by name, else a custom size."""
+        initial = {name: getattr(self, name) for name in self.input_names() if name != "size"}
+        initial["size"] = self.size_preset or CUSTOM_SIZE
+        if not self.size_preset:
+            initial["width"], initial["height"] = self.width, self.height
+        return initial
+
+    def draws_like(self, other: "GenerationParams") -> bool:
+        """Same pixels expected from the same seed: everything but seed, n and the provider's
+        safety flag agrees."""
+        ignored = {"seed", "n", "enable_safety_checker", "size"}
+        names = [name for name in self.input_names() if name not in ignored]
+        return all(getattr(self, n) == getattr(other, n) for n in [*names, "width", "height"])
+
+
+# Filled in by the size validator, never set by a caller.
+_RESOLVED = ("width", "height", "size_preset")
+# Stored on Job under the same names.
+_JOB_FIELDS = (
+    "prompt",
+    "negative_prompt",
+    "size_preset",
+    "width",
+    "height",
+    "num_inference_steps",
+    "guidance_scale",
+    "seed",
+    "acceleration",
+    "enable_safety_checker",
+    "n",
+)
+# The generate form's choice for a size that is not a preset.
+CUSTOM_SIZE = "custom"
 
 
 def resolve_size(size: "str | Size | dict") -> tuple[int, int, str]:
@@ -137,7 +224,4 @@ def resolve_size(size: "str | Size | dict") -> tuple[int, int, str]:
         raise ValueError(f"Width and height must be between {low} and {high} pixels.")
     if width % 16 or height % 16:
         raise ValueError("Width and height must be multiples of 16.")
-    for preset in PRESETS.values():
-        if (preset.width, preset.height) == (width, height):
-            return width, height, preset.name
-    return width, height, ""
+    return width, height, preset_for(width, height)

@@ -5,7 +5,14 @@ from collections.abc import Callable
 from django.urls import reverse
 
 from generation.models import Image, Job
-from generation.services import job_params
+from generation.params import GenerationParams
+
+
+def job_params(job: Job, *, params: GenerationParams | None = None) -> dict:
+    """The parameters that reproduce a job (or, given `params.for_image(seed)`, one of its
+    images), in API spelling, with the model and backend that ran it."""
+    params = params or GenerationParams.from_job(job)
+    return {"model": job.model, **params.as_api(), "backend": job.backend}
 
 
 def image_urls(image: Image, request=None) -> dict:

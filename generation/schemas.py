@@ -10,11 +10,9 @@ from pydantic import Field
 from generation.params import GenerationParams
 from generation.sizes import PRESETS
 
-_DEFAULTS = {name: field.default for name, field in GenerationParams.model_fields.items()}
-
 
 def _doc(text: str, name: str) -> str:
-    return f"{text} Default: `{_DEFAULTS[name]!r}`."
+    return f"{text} Default: `{GenerationParams.default(name)!r}`."
 
 
 class SizeIn(Schema):
@@ -60,18 +58,11 @@ class GenerationFieldsIn(Schema):
 
     def generation_fields(self) -> dict:
         """The fields GenerationParams validates, only those the caller set."""
-        names = (
-            "prompt",
-            "negative_prompt",
-            "size",
-            "num_inference_steps",
-            "guidance_scale",
-            "seed",
-            "acceleration",
-            "enable_safety_checker",
-            "n",
-        )
-        values = {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+        values = {
+            name: getattr(self, name)
+            for name in GenerationParams.input_names()
+            if getattr(self, name) is not None
+        }
         if isinstance(values.get("size"), SizeIn):
             values["size"] = values["size"].model_dump()
         if values.get("size") == "auto":  # OpenAI's spelling of "your default"

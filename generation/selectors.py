@@ -163,3 +163,19 @@ def report_by(*, user, reporter_key: str, image: Image) -> Report | None:
             image=image, reporter__isnull=True, reporter_key=reporter_key
         ).first()
     return None
+
+
+def job_fair_priority(*, job_pk: int) -> int:
+    """Fair use: minus the number of the owner's other jobs already queued or running.
+
+    Workers take the highest priority first, and FIFO within one priority, so each user's
+    first job goes ahead of anybody's second: a big batch cannot starve other users. Per-user
+    caps (QUOTA_CONCURRENT_JOBS) bound how much one user can queue at all.
+    """
+    owner = Job.objects.filter(pk=job_pk).values("user_id")[:1]
+    ahead = (
+        Job.objects.filter(user_id=Subquery(owner), status__in=Job.ACTIVE)
+        .exclude(pk=job_pk)
+        .count()
+    )
+    return -ahead

@@ -8,25 +8,20 @@ from django.db import connection
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.services import QuotaExceeded, profile_for, quota_for
-from generation import selectors, services
+from accounts.services import profile_for
+from core.http import safe_next, wants_json
+from generation import lifecycle, selectors
+from generation.access import image_read, job_read, staff_only
 from generation.files import image_file_response
 from generation.forms import GenerationForm
-from generation.models import Image, Job, ModerationDecision
+from generation.models import Image, ModerationDecision
 from generation.moderation import PromptBlocked, image_moderate
 from generation.presenters import job_payload
 from generation.sizes import PRESETS
-
-
-def _job_or_404(request, public_id) -> Job:
-    try:
-        return selectors.job_get_for_user(user=request.user, public_id=public_id)
-    except Job.DoesNotExist:
-        raise Http404("No such job.") from None
+from usage.quotas import QuotaExceeded
 
 
 @login_required
@@ -37,7 +32,7 @@ def generate(request):
         form = GenerationForm(request.POST, team=team)
         if form.is_valid():
             try:
-                job = services.job_create(
+                job = lifecycle.job_create(
                     user=request.user,
                     params=form.params,
                     visibility=form.cleaned_data["visibility"],
@@ -56,7 +51,6 @@ def generate(request):
         {
             "form": form,
             "presets": PRESETS,
-            "quota": quota_for(user=request.user, profile=profile),
             "recent_images": selectors.recent_images_for_user(user=request.user),
         },
     )
@@ -64,7 +58,7 @@ def generate(request):
 
 @login_required
 def job_detail(request, public_id):
-    job = _job_or_404(request, public_id)
+    job = job_read(request, public_id)
     return render(
         request,
         "generation/job_detail.html",
@@ -80,25 +74,21 @@ def job_detail(request, public_id):
 @login_required
 @require_GET
 def job_status(request, public_id):
-    job = _job_or_404(request, public_id)
+    job = job_read(request, public_id)
     return JsonResponse(job_payload(job, request))
 
 
 @login_required
 @require_POST
 def job_cancel(request, public_id):
-    job = _job_or_404(request, public_id)
-    job = services.job_cancel(job=job)
+    job = job_read(request, public_id)
+    job = lifecycle.job_cancel(job=job)
     messages.info(request, "Cancel requested." if job.is_active else "Job canceled.")
     return redirect("job-detail", public_id=job.public_id)
 
 
 def _serve(request, public_id, field: str):
-    try:
-        image = selectors.image_get_for_user(user=request.user, public_id=public_id)
-    except Image.DoesNotExist:
-        raise Http404("No such image.") from None
-    return image_file_response(image, field)
+    return image_file_response(image_read(request, public_id), field)
 
 
 @require_GET
@@ -120,16 +110,10 @@ DECISIONS = {
 }
 
 
-def _staff_or_404(request) -> None:
-    # A 404, not a login page or a 403: the queue's existence is nobody else's business.
-    if not (request.user.is_authenticated and request.user.is_staff):
-        raise Http404("No such page.")
-
-
 @never_cache
 @require_GET
 def moderation_queue(request):
-    _staff_or_404(request)
+    staff_only(request)
     queue = selectors.moderation_queue(limit=settings.MODERATION_QUEUE_PAGE_SIZE)
     return render(
         request,
@@ -141,14 +125,14 @@ def moderation_queue(request):
 @require_POST
 def moderation_decide(request, public_id):
     """Approve, reject or reset one image (buttons of the queue and of the image page)."""
-    _staff_or_404(request)
+    staff_only(request)
     try:
         image = selectors.image_get_for_user(user=request.user, public_id=public_id)
     except Image.DoesNotExist:
         raise Http404("No such image.") from None
     to_state = DECISIONS.get(request.POST.get("decision", ""))
     if to_state is None:
-        if "application/json" in request.headers.get("Accept", ""):
+        if wants_json(request):
             return JsonResponse({"error": "decision must be approve, reject or clear"}, status=400)
         messages.error(request, "Choose approve, reject or reset to clear.")
         return redirect("moderation-queue")
@@ -159,7 +143,7 @@ def moderation_decide(request, public_id):
         note=request.POST.get("note", ""),
         via=ModerationDecision.Via.QUEUE,
     )
-    if "application/json" in request.headers.get("Accept", ""):
+    if wants_json(request):
         return JsonResponse(
             {"id": str(image.public_id), "state": image.moderation_state, "changed": bool(decision)}
         )
@@ -168,10 +152,7 @@ def moderation_decide(request, public_id):
         request,
         f"Image {str(image.public_id)[:8]} {label}." if decision else f"Already {label}.",
     )
-    target = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        target = reverse("moderation-queue")
-    return redirect(target)
+    return redirect(safe_next(request, reverse("moderation-queue")))
 
 
 @never_cache

@@ -23,9 +23,13 @@ import httpx
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
+from django.dispatch import receiver
 from django.utils import timezone
 
+from generation import signals
 from generation.models import Job, WebhookDelivery, WebhookSecret
+from generation.presenters import job_payload
+from generation.signed_urls import image_signed_urls
 
 logger = logging.getLogger("qwen.webhooks")
 
@@ -141,9 +145,6 @@ def webhook_job_finished(*, job_pk: int) -> WebhookDelivery | None:
     }
     if job.status not in events:
         return None
-    from generation.presenters import job_payload
-    from generation.signed_urls import image_signed_urls
-
     delivery_id = uuid.uuid4()
     payload = {
         "id": str(delivery_id),
@@ -163,13 +164,16 @@ def webhook_job_finished(*, job_pk: int) -> WebhookDelivery | None:
     return delivery
 
 
-def _enqueue(delivery_pk: int, delay: float = 0) -> None:
-    from generation import tasks
+@receiver(signals.job_finished, dispatch_uid="webhooks-job-finished")
+def _job_finished(sender, job_pk: int, **kwargs) -> None:
+    try:
+        webhook_job_finished(job_pk=job_pk)
+    except Exception:  # a failing webhook never undoes the job's result
+        logger.exception("event=hook_failed hook=webhook job_pk=%s", job_pk)
 
-    if delay > 0:
-        tasks.deliver_webhook.schedule((delivery_pk,), delay=delay)
-    else:
-        tasks.deliver_webhook(delivery_pk)
+
+def _enqueue(delivery_pk: int, delay: float = 0) -> None:
+    signals.webhook_ready.send(sender=WebhookDelivery, delivery_pk=delivery_pk, delay=delay)
 
 
 def _backoff(attempt: int) -> float:

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from PIL import Image as PILImage
 
 from accounts.models import Membership, Profile, Team
-from generation import services
+from generation import lifecycle, runner
 from generation.models import Image, Job
 from generation.params import GenerationParams
 
@@ -37,9 +37,9 @@ def make_params(**overrides) -> GenerationParams:
 
 def make_job(user, *, run: bool = True, visibility: str = "private", **params) -> Job:
     """A job created through the service and, by default, run on the demo backend."""
-    job = services.job_create(user=user, params=make_params(**params), visibility=visibility)
+    job = lifecycle.job_create(user=user, params=make_params(**params), visibility=visibility)
     if run:
-        services.job_run(job_id=job.pk)
+        runner.job_run(job_id=job.pk)
         job.refresh_from_db()
     return job
 

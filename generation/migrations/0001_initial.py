@@ -6,8 +6,6 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-import generation.models
-
 
 class Migration(migrations.Migration):
     initial = True
@@ -40,11 +38,11 @@ class Migration(migrations.Migration):
                 ("seed", models.BigIntegerField()),
                 (
                     "file",
-                    models.FileField(max_length=300, upload_to=generation.models.image_upload_to),
+                    models.FileField(max_length=300, upload_to=""),
                 ),
                 (
                     "thumbnail",
-                    models.FileField(max_length=300, upload_to=generation.models.image_upload_to),
+                    models.FileField(max_length=300, upload_to=""),
                 ),
                 ("width", models.PositiveIntegerField()),
                 ("height", models.PositiveIntegerField()),

@@ -10,10 +10,10 @@ from django.urls import reverse
 from huey.contrib.djhuey import HUEY
 
 from accounts.models import Profile
-from accounts.services import QuotaExceeded, quota_check, quota_for
-from generation import services as generation_services
+from generation import lifecycle
 from generation.models import Job
 from tests.factories import make_job, make_params, make_user
+from usage.quotas import QuotaExceeded, quota_check, quota_for
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +41,7 @@ def test_limits_come_from_user_then_team_then_settings(owner, team):
 def test_usage_counts_todays_images_but_not_failed_or_canceled_jobs(owner):
     make_job(owner, n=2)
     canceled = make_job(owner, run=False, n=3)
-    generation_services.job_cancel(job=canceled)
+    lifecycle.job_cancel(job=canceled)
     make_job(owner, run=False, n=1)
     quota = quota_for(user=owner)
     assert quota.images_today == 3 and quota.active_jobs == 1
@@ -90,20 +90,20 @@ def test_generate_page_meter_shows_usage(owner, owner_client):
 
 def _race(user, monkeypatch, submissions: int = 2) -> list[str]:
     """Run job_create from several threads at once, each holding the check open a while."""
-    monkeypatch.setattr(generation_services, "_enqueue", lambda *args, **kwargs: None)
+    monkeypatch.setattr(lifecycle, "job_enqueue", lambda *args, **kwargs: None)
 
     def slow_check(**kwargs):
         quota_check(**kwargs)
         time.sleep(0.3)  # without a lock, the other submission passes its check meanwhile
 
-    monkeypatch.setattr(generation_services, "quota_check", slow_check)
+    monkeypatch.setattr(lifecycle, "quota_check", slow_check)
     barrier = threading.Barrier(submissions)
     results: list[str] = []
 
     def submit():
         try:
             barrier.wait()
-            generation_services.job_create(user=user, params=make_params())
+            lifecycle.job_create(user=user, params=make_params())
             results.append("created")
         except QuotaExceeded:
             results.append("quota")
@@ -132,7 +132,7 @@ def test_simultaneous_submissions_cannot_pass_the_daily_limit(monkeypatch):
 def test_simultaneous_submissions_cannot_pass_the_concurrency_limit(monkeypatch):
     user = make_user("racer")
     Profile.objects.filter(user=user).update(concurrent_jobs=2)
-    monkeypatch.setattr(generation_services, "_enqueue", lambda *args, **kwargs: None)
+    monkeypatch.setattr(lifecycle, "job_enqueue", lambda *args, **kwargs: None)
     make_job(user, run=False)  # stays queued: one slot left
     assert _race(user, monkeypatch, submissions=3) == ["created", "quota", "quota"]
     assert Job.objects.filter(user=user, status="queued").count() == 2
@@ -174,6 +174,6 @@ def test_queue_order_is_fifo_without_priorities(owner, teammate, queue, monkeypa
     monkeypatch.setattr(type(queue.storage), "priority", False)
     first = make_job(owner, run=False)
     second = make_job(owner, run=False)
-    generation_services._enqueue(first.pk)
-    generation_services._enqueue(second.pk)
+    lifecycle.job_enqueue(job_pk=first.pk)
+    lifecycle.job_enqueue(job_pk=second.pk)
     assert _drain(queue) == [first.pk, second.pk]

@@ -9,12 +9,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.charts import bar_chart
 from accounts.models import Membership
-from accounts.selectors import DayCount, team_usage_by_member, usage_images_per_day, usage_summary
-from generation import services as generation_services
+from generation import lifecycle
 from generation.models import Image, Job
 from tests.factories import make_job, make_user
+from usage.charts import bar_chart
+from usage.selectors import DayCount, team_usage_by_member, usage_images_per_day, usage_summary
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,7 @@ def test_summary_counts_failures_and_averages_wait_and_run(owner):
     _age(make_job(owner), 1, wait=2, run=6)
     _age(make_job(owner), 2, wait=4, run=10)
     failed = make_job(owner, run=False)
-    generation_services.job_fail(job=failed, code="boom", message="broken")
+    lifecycle.job_fail(job=failed, code="boom", message="broken")
     summary = usage_summary(user=owner)
     assert (summary.jobs, summary.succeeded, summary.failed, summary.images) == (3, 2, 1, 2)
     assert summary.avg_run == dt.timedelta(seconds=8)

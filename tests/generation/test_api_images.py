@@ -9,7 +9,7 @@ import pytest
 from PIL import Image as PILImage
 
 from accounts.keys import api_key_create, api_key_revoke
-from generation import services
+from generation import runner
 from generation.backends import BackendError
 from generation.models import Job
 from tests.apiclient import assert_envelope, bearer, post_json
@@ -140,7 +140,7 @@ def test_a_failed_job_answers_an_error_with_the_job_id(owner, client, monkeypatc
         def generate(self, request, *, on_progress, should_cancel):
             raise BackendError("It did not work.", code=code, retryable=False)
 
-    monkeypatch.setattr(services, "get_backend", lambda name=None: Down())
+    monkeypatch.setattr(runner, "get_backend", lambda name=None: Down())
     response = post_json(client, "/v1/images/generations", {"prompt": "x"}, headers=bearer(owner))
     error = assert_envelope(response, status, code=code)
     assert error["job_id"] == str(Job.objects.get().public_id)

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from PIL import Image as PILImage
 
-from generation import idempotency, services
+from generation import idempotency, lifecycle, runner
 from generation.backends import BackendError
 from generation.models import Image, Job
 from tests.apiclient import assert_envelope, bearer, post_json
@@ -203,7 +203,7 @@ def test_list_pages_with_a_cursor_newest_first_without_repeats(owner, client, au
 def test_list_filters_by_status_and_creation_time(owner, client, auth, settings):
     settings.QUOTA_CONCURRENT_JOBS = 100
     jobs = _make_jobs(owner, 4)
-    services.job_cancel(job=jobs[1])
+    lifecycle.job_cancel(job=jobs[1])
     canceled = client.get("/v1/jobs?status=canceled", **auth).json()["data"]
     assert [job["id"] for job in canceled] == [str(jobs[1].public_id)]
     middle = client.get(
@@ -264,7 +264,7 @@ def test_cancel_a_finished_job_is_409(owner, client, auth):
 
 def test_retry_a_failed_job_requeues_it(owner, client, auth, monkeypatch):
     job = make_job(owner, run=False)
-    services.job_fail(job=job, code="upstream_error", message="The provider is down.")
+    lifecycle.job_fail(job=job, code="upstream_error", message="The provider is down.")
     failed = client.get(f"/v1/jobs/{job.public_id}", **auth).json()
     assert failed["error"] == {"code": "upstream_error", "message": "The provider is down."}
     response = post_json(client, f"/v1/jobs/{job.public_id}/retry", {}, headers=auth)
@@ -285,7 +285,7 @@ def test_a_failed_job_reports_its_error(owner, client, auth, monkeypatch):
         def generate(self, request, *, on_progress, should_cancel):
             raise BackendError("Prompt refused.", code="content_policy", retryable=False)
 
-    monkeypatch.setattr(services, "get_backend", lambda name=None: Broken())
+    monkeypatch.setattr(runner, "get_backend", lambda name=None: Broken())
     job = make_job(owner)
     body = client.get(f"/v1/jobs/{job.public_id}", **auth).json()
     assert body["status"] == "failed"
@@ -301,7 +301,7 @@ def test_a_failed_job_reports_its_error(owner, client, auth, monkeypatch):
 @pytest.mark.parametrize("intruder", ["outsider", "teammate"])
 def test_other_users_get_404_on_every_job_route(owner, client, request, method, suffix, intruder):
     job = make_job(owner, run=False)
-    services.job_fail(job=job, code="x", message="x")  # retryable state, to be sure it is 404
+    lifecycle.job_fail(job=job, code="x", message="x")  # retryable state, to be sure it is 404
     headers = bearer(request.getfixturevalue(intruder))
     url = f"/v1/jobs/{job.public_id}{suffix}"
     response = getattr(client, method)(url, **headers)

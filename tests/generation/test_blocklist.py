@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from generation import services
+from generation import lifecycle
 from generation.models import BlockedTerm, Job
 from generation.moderation import PromptBlocked, prompt_check
 from tests.apiclient import assert_envelope, bearer, post_json
@@ -84,7 +84,7 @@ def test_admin_refuses_a_broken_pattern_and_an_empty_one():
 def test_job_create_refuses_and_creates_no_job(owner):
     block("gore")
     with pytest.raises(PromptBlocked) as caught:
-        services.job_create(user=owner, params=make_params(prompt="lots of gore"))
+        lifecycle.job_create(user=owner, params=make_params(prompt="lots of gore"))
     assert caught.value.message == (
         "The prompt contains “gore”, which is not allowed on this portal. Remove it and try again."
     )
@@ -93,7 +93,7 @@ def test_job_create_refuses_and_creates_no_job(owner):
 
 def test_negative_prompts_may_name_blocked_terms(owner):
     block("gore")
-    job = services.job_create(
+    job = lifecycle.job_create(
         user=owner, params=make_params(prompt="a meadow", negative_prompt="gore, blood")
     )
     assert job.pk
@@ -141,7 +141,7 @@ def test_a_reseed_of_an_image_whose_prompt_is_now_blocked_is_refused(owner, owne
 
 
 def test_a_retry_is_checked_again(owner, client):
-    job = services.job_create(user=owner, params=make_params(prompt="gore"))
+    job = lifecycle.job_create(user=owner, params=make_params(prompt="gore"))
     Job.objects.filter(pk=job.pk).update(status=Job.Status.FAILED)
     block("gore")
     response = post_json(client, f"/v1/jobs/{job.public_id}/retry", {}, headers=bearer(owner))

@@ -67,18 +67,18 @@ def test_unknown_user_and_missing_prompt_are_clear_errors(owner):
 
 
 def test_run_here_runs_the_job_in_the_command(owner, settings, monkeypatch):
-    from generation import services
+    from generation import lifecycle, runner
 
     calls = []
-    real_run = services.job_run
-    monkeypatch.setattr(services, "_enqueue", lambda job_pk, delay=0: None)  # no worker
-    monkeypatch.setattr(services, "job_run", lambda **kw: calls.append(kw) or real_run(**kw))
+    real_run = runner.job_run
+    monkeypatch.setattr(lifecycle, "job_enqueue", lambda job_pk, delay=0: None)  # no worker
+    monkeypatch.setattr(runner, "job_run", lambda **kw: calls.append(kw) or real_run(**kw))
     _run("a kite", "--user", "owner", "--size", "square", "--run-here")
     assert calls and Job.objects.get().status == Job.Status.SUCCEEDED
 
 
 def test_a_failed_job_makes_the_command_fail(owner, monkeypatch):
-    from generation import services
+    from generation import runner
     from generation.backends import BackendError
 
     class Refusing:
@@ -87,6 +87,6 @@ def test_a_failed_job_makes_the_command_fail(owner, monkeypatch):
         def generate(self, request, *, on_progress, should_cancel):
             raise BackendError("Prompt refused.", code="content_policy", retryable=False)
 
-    monkeypatch.setattr(services, "get_backend", lambda name=None: Refusing())
+    monkeypatch.setattr(runner, "get_backend", lambda name=None: Refusing())
     with pytest.raises(CommandError, match="1 of 1 jobs did not succeed"):
         _run("x", "--user", "owner")

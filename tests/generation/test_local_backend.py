@@ -16,7 +16,7 @@ import pytest
 from django.core.files.storage import default_storage
 from PIL import Image as PILImage
 
-from generation import services
+from generation import lifecycle, runner
 from generation.backends import BackendError, Canceled, GenerationRequest, get_backend
 from generation.backends.local import (
     ADAPTER_4,
@@ -180,7 +180,7 @@ def _submit(user, capture, **params) -> Job:
     values.update(params)
     values.setdefault("enable_safety_checker", False)
     with capture(execute=True):
-        job = services.job_create(user=user, params=make_params(**values))
+        job = lifecycle.job_create(user=user, params=make_params(**values))
     job.refresh_from_db()
     return job
 
@@ -194,7 +194,7 @@ def _record_progress(monkeypatch, on_step=None) -> list[float]:
     """Unthrottled progress writes; returns the job's stored progress after each one."""
     stored: list[float] = []
 
-    class StepReporter(services._Reporter):
+    class StepReporter(runner._Reporter):
         def __init__(self, job):
             super().__init__(job, min_interval=0.0)
 
@@ -204,7 +204,7 @@ def _record_progress(monkeypatch, on_step=None) -> list[float]:
             if on_step:
                 on_step(self.job, len(stored))
 
-    monkeypatch.setattr(services, "_Reporter", StepReporter)
+    monkeypatch.setattr(runner, "_Reporter", StepReporter)
     return stored
 
 
@@ -268,7 +268,7 @@ def test_cancel_stops_the_job_between_steps_and_stores_nothing(
 ):
     def cancel_at_second_step(job, step):
         if step == 2:
-            services.job_cancel(job=job)
+            lifecycle.job_cancel(job=job)
 
     stored = _record_progress(monkeypatch, on_step=cancel_at_second_step)
     job = _submit(owner, django_capture_on_commit_callbacks, num_inference_steps=10, n=2)

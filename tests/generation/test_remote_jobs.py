@@ -1,4 +1,4 @@
-"""Jobs on QWEN_IMAGE_BACKEND=remote, end to end through services.job_run and the fake endpoint."""
+"""Jobs on QWEN_IMAGE_BACKEND=remote, end to end through runner.job_run and the fake endpoint."""
 
 import datetime as dt
 
@@ -7,7 +7,7 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 from django.utils import timezone
 
-from generation import services
+from generation import lifecycle, runner
 from generation.fake_endpoint import FakeImageEndpoint
 from generation.imaging import read_parameters
 from generation.models import Image, Job
@@ -35,11 +35,11 @@ def fake(settings):
 def queued_job(user, **params) -> Job:
     values = {"size": "64x48", "n": 1, "seed": 500}
     values.update(params)
-    return services.job_create(user=user, params=make_params(**values))
+    return lifecycle.job_create(user=user, params=make_params(**values))
 
 
 def run(job: Job) -> Job:
-    services.job_run(job_id=job.pk)
+    runner.job_run(job_id=job.pk)
     job.refresh_from_db()
     return job
 

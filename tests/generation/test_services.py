@@ -5,10 +5,11 @@ from django.core.files.storage import default_storage
 from django.db.models import F
 from django.utils import timezone
 
-from generation import services
+from generation import lifecycle, reaper, runner
 from generation.backends import BackendError, GeneratedImage
 from generation.imaging import read_parameters
 from generation.models import Image, Job
+from generation.params import GenerationParams
 from tests.factories import make_job, make_params, png_bytes
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +39,7 @@ class ScriptedBackend:
 @pytest.fixture
 def use_backend(monkeypatch):
     def install(backend):
-        monkeypatch.setattr(services, "get_backend", lambda name=None: backend)
+        monkeypatch.setattr(runner, "get_backend", lambda name=None: backend)
         return backend
 
     return install
@@ -49,7 +50,7 @@ def _images(request_seeds, size=(64, 48)):
 
 
 def test_job_create_records_a_seed_and_every_parameter(owner):
-    job = services.job_create(user=owner, params=make_params(seed=None, n=3, size="square_hd"))
+    job = lifecycle.job_create(user=owner, params=make_params(seed=None, n=3, size="square_hd"))
     assert job.status == Job.Status.QUEUED
     assert 0 <= job.seed <= 2**32 - 3
     assert (job.width, job.height, job.size_preset, job.n) == (1024, 1024, "square_hd", 3)
@@ -72,24 +73,24 @@ def test_whole_path_stores_images_with_parameters_and_thumbnails(owner):
 
 
 def test_second_delivery_of_a_claimed_job_does_nothing(owner, use_backend):
-    job = services.job_create(user=owner, params=make_params())
+    job = lifecycle.job_create(user=owner, params=make_params())
     backend = use_backend(ScriptedBackend(_images([42])))
-    services.job_run(job_id=job.pk)
-    services.job_run(job_id=job.pk)  # duplicate delivery
+    runner.job_run(job_id=job.pk)
+    runner.job_run(job_id=job.pk)  # duplicate delivery
     assert backend.calls == 1
     assert Image.objects.filter(job=job).count() == 1
 
 
 def test_claim_refuses_a_running_job_with_a_live_lease(owner):
-    job = services.job_create(user=owner, params=make_params())
-    assert services.job_claim(job_id=job.pk) is not None
-    assert services.job_claim(job_id=job.pk) is None
+    job = lifecycle.job_create(user=owner, params=make_params())
+    assert runner.job_claim(job_id=job.pk) is not None
+    assert runner.job_claim(job_id=job.pk) is None
 
 
 def test_retryable_fault_requeues_with_the_error_recorded(owner, use_backend):
-    job = services.job_create(user=owner, params=make_params())
+    job = lifecycle.job_create(user=owner, params=make_params())
     use_backend(ScriptedBackend(BackendError("busy", code="rate_limited", retryable=True)))
-    services.job_run(job_id=job.pk)
+    runner.job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == Job.Status.QUEUED
     assert (job.attempts, job.error_code) == (1, "rate_limited")
@@ -97,11 +98,11 @@ def test_retryable_fault_requeues_with_the_error_recorded(owner, use_backend):
 
 
 def test_retryable_faults_then_success(owner, use_backend):
-    job = services.job_create(user=owner, params=make_params())
+    job = lifecycle.job_create(user=owner, params=make_params())
     fault = BackendError("boom", code="upstream_error", retryable=True)
     use_backend(ScriptedBackend(fault, fault, _images([42])))
     for _ in range(3):
-        services.job_run(job_id=job.pk)
+        runner.job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED and job.attempts == 3
     assert job.error_code == ""
@@ -109,11 +110,11 @@ def test_retryable_faults_then_success(owner, use_backend):
 
 def test_retryable_faults_give_up_at_the_attempt_cap(owner, use_backend, settings):
     settings.GENERATION_MAX_ATTEMPTS = 3
-    job = services.job_create(user=owner, params=make_params())
+    job = lifecycle.job_create(user=owner, params=make_params())
     fault = BackendError("upstream 500", code="upstream_error", retryable=True)
     use_backend(ScriptedBackend(fault, fault, fault))
     for _ in range(3):
-        services.job_run(job_id=job.pk)
+        runner.job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED
     assert job.error_code == "upstream_error"
@@ -121,22 +122,22 @@ def test_retryable_faults_give_up_at_the_attempt_cap(owner, use_backend, setting
 
 
 def test_permanent_fault_fails_at_once_with_the_message(owner, use_backend):
-    job = services.job_create(user=owner, params=make_params())
+    job = lifecycle.job_create(user=owner, params=make_params())
     use_backend(
         ScriptedBackend(BackendError("prompt rejected", code="bad_request", retryable=False))
     )
-    services.job_run(job_id=job.pk)
+    runner.job_run(job_id=job.pk)
     job.refresh_from_db()
     assert (job.status, job.attempts, job.error_message) == ("failed", 1, "prompt rejected")
 
 
 def test_an_undecodable_image_leaves_no_file_and_no_row(owner, use_backend, settings):
     settings.GENERATION_MAX_ATTEMPTS = 1
-    job = services.job_create(user=owner, params=make_params(n=2))
+    job = lifecycle.job_create(user=owner, params=make_params(n=2))
     good = GeneratedImage(data=png_bytes(), seed=42)
     truncated = GeneratedImage(data=png_bytes()[:80], seed=43)
     use_backend(ScriptedBackend([good, truncated]))
-    services.job_run(job_id=job.pk)
+    runner.job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED and job.error_code == "invalid_image"
     assert not default_storage.exists(f"images/{job.public_id}/0.png")
@@ -144,22 +145,22 @@ def test_an_undecodable_image_leaves_no_file_and_no_row(owner, use_backend, sett
 
 
 def test_cancel_a_queued_job_at_once(owner):
-    job = services.job_create(user=owner, params=make_params())
-    job = services.job_cancel(job=job)
+    job = lifecycle.job_create(user=owner, params=make_params())
+    job = lifecycle.job_cancel(job=job)
     assert job.status == Job.Status.CANCELED
-    services.job_run(job_id=job.pk)  # a late delivery must not run it
+    runner.job_run(job_id=job.pk)  # a late delivery must not run it
     job.refresh_from_db()
     assert job.status == Job.Status.CANCELED and job.attempts == 0
 
 
 def test_cancel_a_running_job_discards_its_images(owner, use_backend):
-    job = services.job_create(user=owner, params=make_params())
+    job = lifecycle.job_create(user=owner, params=make_params())
     use_backend(
         ScriptedBackend(
-            _images([42]), on_call=lambda request: services.job_cancel(job=Job.objects.get())
+            _images([42]), on_call=lambda request: lifecycle.job_cancel(job=Job.objects.get())
         )
     )
-    services.job_run(job_id=job.pk)
+    runner.job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == Job.Status.CANCELED
     assert not Image.objects.filter(job=job).exists()
@@ -167,7 +168,7 @@ def test_cancel_a_running_job_discards_its_images(owner, use_backend):
 
 
 def test_demo_backend_stops_between_steps_when_canceled(owner, monkeypatch):
-    job = services.job_create(user=owner, params=make_params())
+    job = lifecycle.job_create(user=owner, params=make_params())
     Job.objects.filter(pk=job.pk).update(cancel_requested=True, status=Job.Status.RUNNING)
     # The demo backend checks should_cancel before each step.
     from generation.backends.demo import DemoBackend
@@ -179,38 +180,40 @@ def test_demo_backend_stops_between_steps_when_canceled(owner, monkeypatch):
         checks.append(1)
         return True
 
-    with pytest.raises(services.Canceled):
+    with pytest.raises(runner.Canceled):
         backend.generate(
-            services._request_for(job), on_progress=lambda f: None, should_cancel=cancel_now
+            GenerationParams.from_job(job).backend_request(model=job.model),
+            on_progress=lambda f: None,
+            should_cancel=cancel_now,
         )
     assert checks == [1]
 
 
 def test_reaper_requeues_an_expired_lease(owner, monkeypatch):
     enqueued = []
-    monkeypatch.setattr(services, "_enqueue", lambda pk, delay=0: enqueued.append(pk))
-    job = services.job_create(user=owner, params=make_params())
-    services.job_claim(job_id=job.pk)
+    monkeypatch.setattr(lifecycle, "job_enqueue", lambda job_pk, delay=0: enqueued.append(job_pk))
+    job = lifecycle.job_create(user=owner, params=make_params())
+    runner.job_claim(job_id=job.pk)
     Job.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - dt.timedelta(seconds=1))
-    counts = services.jobs_reap()
+    counts = reaper.jobs_reap()
     job.refresh_from_db()
     assert counts["requeued"] == 1 and enqueued == [job.pk]
     assert job.status == Job.Status.QUEUED and job.error_code == "worker_lost"
-    services.job_run(job_id=job.pk)
+    runner.job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED and job.attempts == 2
 
 
 def test_reaper_fails_a_job_that_keeps_losing_its_worker(owner, monkeypatch, settings):
     settings.GENERATION_MAX_ATTEMPTS = 2
-    monkeypatch.setattr(services, "_enqueue", lambda pk, delay=0: None)
-    job = services.job_create(user=owner, params=make_params())
+    monkeypatch.setattr(lifecycle, "job_enqueue", lambda job_pk, delay=0: None)
+    job = lifecycle.job_create(user=owner, params=make_params())
     for _ in range(2):
-        services.job_claim(job_id=job.pk)
+        runner.job_claim(job_id=job.pk)
         Job.objects.filter(pk=job.pk).update(
             lease_expires_at=timezone.now() - dt.timedelta(seconds=1)
         )
-        services.jobs_reap()
+        reaper.jobs_reap()
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED and job.error_code == "worker_lost"
     assert "stopped responding 2 times" in job.error_message
@@ -218,22 +221,22 @@ def test_reaper_fails_a_job_that_keeps_losing_its_worker(owner, monkeypatch, set
 
 def test_reaper_recovers_a_lost_enqueue(owner, monkeypatch):
     enqueued = []
-    monkeypatch.setattr(services, "_enqueue", lambda pk, delay=0: enqueued.append(pk))
-    job = services.job_create(user=owner, params=make_params())
-    assert services.jobs_reap()["reenqueued"] == 0  # fresh: leave it alone
+    monkeypatch.setattr(lifecycle, "job_enqueue", lambda job_pk, delay=0: enqueued.append(job_pk))
+    job = lifecycle.job_create(user=owner, params=make_params())
+    assert reaper.jobs_reap()["reenqueued"] == 0  # fresh: leave it alone
     Job.objects.filter(pk=job.pk).update(enqueued_at=timezone.now() - dt.timedelta(hours=1))
-    assert services.jobs_reap()["reenqueued"] == 1
+    assert reaper.jobs_reap()["reenqueued"] == 1
     assert enqueued == [job.pk]
 
 
 def test_retry_puts_a_failed_job_back_in_the_queue(owner, use_backend):
-    job = services.job_create(user=owner, params=make_params())
+    job = lifecycle.job_create(user=owner, params=make_params())
     use_backend(ScriptedBackend(BackendError("no", code="bad_request", retryable=False)))
-    services.job_run(job_id=job.pk)
-    job = services.job_retry(job=Job.objects.get(pk=job.pk))
+    runner.job_run(job_id=job.pk)
+    job = lifecycle.job_retry(job=Job.objects.get(pk=job.pk))
     assert (job.status, job.attempts, job.error_code) == ("queued", 0, "")
-    with pytest.raises(services.JobNotRetryable):
-        services.job_retry(job=job)
+    with pytest.raises(lifecycle.JobNotRetryable):
+        lifecycle.job_retry(job=job)
 
 
 def test_job_is_enqueued_after_commit_and_runs_in_the_worker(
@@ -241,7 +244,7 @@ def test_job_is_enqueued_after_commit_and_runs_in_the_worker(
 ):
     # HUEY is immediate in tests: the on_commit enqueue runs the task right away.
     with django_capture_on_commit_callbacks(execute=True):
-        job = services.job_create(user=owner, params=make_params(n=2))
+        job = lifecycle.job_create(user=owner, params=make_params(n=2))
     job.refresh_from_db()
     assert job.status == Job.Status.SUCCEEDED
     assert job.images.count() == 2
@@ -250,14 +253,14 @@ def test_job_is_enqueued_after_commit_and_runs_in_the_worker(
 def test_a_worker_that_lost_its_lease_stores_nothing_and_logs_no_success(
     owner, use_backend, caplog
 ):
-    job = services.job_create(user=owner, params=make_params())
+    job = lifecycle.job_create(user=owner, params=make_params())
 
     def another_worker_takes_over(request):
         Job.objects.filter(pk=job.pk).update(attempts=F("attempts") + 1)
 
     use_backend(ScriptedBackend(_images([42]), on_call=another_worker_takes_over))
     with caplog.at_level("INFO", logger="qwen.jobs"):
-        services.job_run(job_id=job.pk)
+        runner.job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == Job.Status.RUNNING  # still the other worker's
     assert not Image.objects.filter(job=job).exists()

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import time_machine
 
-from generation import services, tasks, webhooks
+from generation import runner, tasks, webhooks
 from generation.backends import BackendError
 from generation.models import WebhookDelivery
 from generation.webhooks import (
@@ -128,7 +128,7 @@ def test_failed_job_posts_job_failed(
         def generate(self, request, *, on_progress, should_cancel):
             raise BackendError("Prompt refused.", code="content_policy", retryable=False)
 
-    monkeypatch.setattr(services, "get_backend", lambda name=None: Refusing())
+    monkeypatch.setattr(runner, "get_backend", lambda name=None: Refusing())
     with Receiver() as receiver:
         _submit_and_run(client, owner, receiver.url, django_capture_on_commit_callbacks)
     event = json.loads(receiver.requests[0]["body"])

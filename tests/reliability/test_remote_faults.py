@@ -1,7 +1,7 @@
 """Fault suite: the fake hosted endpoint misbehaves on purpose and every job still ends well.
 
-Each scenario runs one job through the real job path (services.job_create, then
-services.job_run as a worker would, once per delivery) on QWEN_IMAGE_BACKEND=remote against
+Each scenario runs one job through the real job path (lifecycle.job_create, then
+runner.job_run as a worker would, once per delivery) on QWEN_IMAGE_BACKEND=remote against
 generation.fake_endpoint on 127.0.0.1, with the retry delays shrunk to nothing. A job ends
 `succeeded` (after retries) or `failed` with the specific error code of
 generation/backends/remote.py and a message a person can read; no job stays queued or
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from django.core.files.storage import FileSystemStorage
 
-from generation import services
+from generation import lifecycle, runner
 from generation.fake_endpoint import FakeImageEndpoint
 from generation.models import Image, Job
 from tests.factories import make_params
@@ -319,7 +319,7 @@ def drive(job: Job) -> tuple[Job, list[str], list[float]]:
     """
     retried, delays = [], []
     for _ in range(MAX_ATTEMPTS + 2):
-        services.job_run(job_id=job.pk)
+        runner.job_run(job_id=job.pk)
         job.refresh_from_db()
         assert job.status != Job.Status.RUNNING, "a finished delivery left the job running"
         if job.status != Job.Status.QUEUED:
@@ -346,7 +346,7 @@ def test_every_fault_ends_the_job_cleanly(scenario, fake, victim, media, owner, 
         settings.QWEN_IMAGE_API_BASE = f"http://127.0.0.1:{closed_port()}"
     for kind, times, options in scenario.faults:
         fake.push(kind, times=times, **_fill(options, fake=fake, victim=victim))
-    job = services.job_create(
+    job = lifecycle.job_create(
         user=owner,
         params=make_params(prompt=f"fault suite: {scenario.id}", size="64x48", n=scenario.n),
     )
@@ -404,11 +404,11 @@ def test_storage_failing_mid_write_leaves_no_partial_file(fake, media, owner, mo
         return real_save(storage, name, content, *args, **kwargs)
 
     monkeypatch.setattr(FileSystemStorage, "save", flaky_save)
-    job = services.job_create(
+    job = lifecycle.job_create(
         user=owner, params=make_params(prompt="disk fills up", size="64x48", n=2)
     )
     with pytest.raises(OSError):  # a worker logs the crash; the row says what happened
-        services.job_run(job_id=job.pk)
+        runner.job_run(job_id=job.pk)
     job.refresh_from_db()
     assert (job.status, job.error_code) == ("queued", "internal_error")
     assert_readable(job.error_message)
@@ -423,10 +423,10 @@ def test_storage_failing_mid_write_leaves_no_partial_file(fake, media, owner, mo
 def test_a_late_duplicate_delivery_changes_nothing(fake, media, owner):
     """Huey may deliver a task twice (a retry racing the reaper): the claim makes the second
     delivery a no-op, so the job ends once and stores its images once."""
-    job = services.job_create(user=owner, params=make_params(prompt="twice", size="64x48"))
+    job = lifecycle.job_create(user=owner, params=make_params(prompt="twice", size="64x48"))
     job, _, _ = drive(job)
     before = stored_files(media)
-    services.job_run(job_id=job.pk)
+    runner.job_run(job_id=job.pk)
     job.refresh_from_db()
     ledger.record(SUITE, jobs_run=1, duplicate_deliveries=1, jobs_succeeded=1)
     assert (job.status, job.attempts, job.images.count()) == ("succeeded", 1, 1)

@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int:
     from django.contrib.auth import get_user_model
 
     from accounts.models import Profile
-    from generation import services
+    from generation import lifecycle
     from generation.params import GenerationParams
 
     parser = argparse.ArgumentParser()
@@ -38,10 +38,10 @@ def main(argv: list[str]) -> int:
     user, _ = get_user_model().objects.get_or_create(username="worker-owner")
     Profile.objects.get_or_create(user=user)
     ids = []
-    with mock.patch.object(services, "_enqueue") if args.lose_enqueue else _nothing():
+    with mock.patch.object(lifecycle, "job_enqueue") if args.lose_enqueue else _nothing():
         for index in range(args.count):
             params = GenerationParams(prompt=args.prompt, size=args.size, seed=1000 + index)
-            ids.append(str(services.job_create(user=user, params=params).public_id))
+            ids.append(str(lifecycle.job_create(user=user, params=params).public_id))
     print(json.dumps(ids))
     return 0
 

@@ -11,12 +11,12 @@ from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
-from accounts.services import QuotaExceeded
-from generation import services
+from generation import lifecycle, runner
 from generation.models import Job
 from generation.moderation import PromptBlocked
 from generation.params import GenerationParams
 from generation.signed_urls import image_signed_urls
+from usage.quotas import QuotaExceeded
 
 BAR_WIDTH = 30
 
@@ -69,7 +69,7 @@ class Command(BaseCommand):
         for number, params in enumerate(all_params, start=1):
             label = f"[{number}/{len(all_params)}]"
             try:
-                job = services.job_create(
+                job = lifecycle.job_create(
                     user=user,
                     params=params,
                     source=Job.Source.CLI,
@@ -84,7 +84,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{label} job {job.public_id}: {params.prompt[:70]}")
             if options["run_here"]:
                 threading.Thread(
-                    target=services.job_run, kwargs={"job_id": job.pk}, daemon=True
+                    target=runner.job_run, kwargs={"job_id": job.pk}, daemon=True
                 ).start()
             job = self._wait(job, options["timeout"])
             if not self._report(job):

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from generation.services import jobs_reap
+from generation.reaper import jobs_reap
 
 
 class Command(BaseCommand):

@@ -1,8 +1,10 @@
-"""Template filters for the account pages."""
+"""Template tags for usage: durations, and the quota meter shown on several pages."""
 
 import datetime as dt
 
 from django import template
+
+from usage.quotas import quota_for
 
 register = template.Library()
 
@@ -23,3 +25,9 @@ def duration(value: dt.timedelta | None) -> str:
         return f"{minutes} min {seconds} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
+
+
+@register.inclusion_tag("usage/_quota_meter.html", takes_context=True)
+def quota_meter(context) -> dict:
+    """The signed-in user's daily images and running jobs against their limits."""
+    return {"quota": quota_for(user=context["request"].user)}

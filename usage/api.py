@@ -1,9 +1,10 @@
-"""/v1 endpoints owned by the accounts app."""
+"""/v1/me: who the caller is, their team, and their quota and usage today."""
 
 from ninja import Router, Schema
 
 from accounts.models import Membership
-from accounts.services import profile_for, quota_for
+from accounts.services import profile_for
+from usage.quotas import quota_for
 
 router = Router(tags=["accounts"])
 
@@ -41,7 +42,13 @@ class MeOut(Schema):
     api_key: ApiKeyOut | None = None
 
 
-@router.get("/me", response=MeOut, url_name="me", summary="You: user, team, quota and usage")
+@router.get(
+    "/me",
+    response=MeOut,
+    url_name="me",
+    summary="You: user, team, quota and usage",
+    operation_id="accounts_api_me",  # kept from before usage/ existed: clients may know it
+)
 def me(request):
     user = request.auth
     profile = profile_for(user)

@@ -3,7 +3,7 @@
 import math
 from dataclasses import dataclass
 
-from accounts.selectors import DayCount
+from usage.selectors import DayCount
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,150 @@
+"""Job lifecycle: create, enqueue, cancel, retry and fail jobs (the state rules in one place).
+
+The runner (claim, run, store) and the reaper build on these. Work reaches the queue through
+the `job_ready` signal, and webhooks through `job_finished`; this module imports neither.
+"""
+
+import secrets
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.services import lock_user_profile
+from generation import signals
+from generation.events import log_job_event
+from generation.models import Image, Job, Visibility
+from generation.moderation import prompt_check
+from generation.params import SEED_MAX, GenerationParams
+from usage.quotas import quota_check
+
+
+def job_create(
+    *,
+    user,
+    params: GenerationParams,
+    source: str = Job.Source.WEB,
+    visibility: str = Visibility.PRIVATE,
+    parent_image: Image | None = None,
+    idempotency_key: str = "",
+    request_hash: str = "",
+    webhook_url: str = "",
+) -> Job:
+    """Check the blocklist and quota, fix the seed, write the job `queued`, enqueue it after
+    commit. PromptBlocked and QuotaExceeded say why a job was refused."""
+    prompt_check(prompt=params.prompt)
+    if params.seed is None:
+        params = params.model_copy(update={"seed": secrets.randbelow(SEED_MAX - params.n + 1)})
+    with transaction.atomic():
+        profile = lock_user_profile(user=user)
+        quota_check(user=user, images=params.n, profile=profile)
+        job = Job.objects.create(
+            user=user,
+            team=profile.current_team,
+            source=source,
+            backend=settings.QWEN_IMAGE_BACKEND,
+            model=settings.QWEN_IMAGE_MODEL,
+            **params.job_fields(),
+            visibility=visibility,
+            parent_image=parent_image,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            webhook_url=webhook_url,
+            enqueued_at=timezone.now(),
+        )
+        transaction.on_commit(lambda: job_enqueue(job_pk=job.pk))
+    log_job_event("created", job, source=source, n=job.n)
+    return job
+
+
+def job_enqueue(*, job_pk: int, delay: float = 0) -> None:
+    """Hand the job to a worker (now, or after `delay` seconds)."""
+    signals.job_ready.send(sender=Job, job_pk=job_pk, delay=delay)
+
+
+def job_fail(*, job: Job, code: str, message: str, expected_attempts: int | None = None) -> bool:
+    """Mark an active job failed with a reason; False when it had already ended (or another
+    attempt owns it, when `expected_attempts` is given)."""
+    now = timezone.now()
+    filters = Q(pk=job.pk, status__in=Job.ACTIVE)
+    if expected_attempts is not None:
+        filters &= Q(attempts=expected_attempts)
+    updated = Job.objects.filter(filters).update(
+        status=Job.Status.FAILED,
+        error_code=code,
+        error_message=message[:2000],
+        finished_at=now,
+        lease_expires_at=None,
+        updated_at=now,
+    )
+    if updated:
+        job.refresh_from_db()
+        log_job_event("failed", job, code=code)
+        job_announce_finished(job_pk=job.pk)
+    return bool(updated)
+
+
+def job_announce_finished(*, job_pk: int) -> None:
+    """Tell receivers (webhooks) that a job succeeded or failed. A failing receiver is logged
+    by its own code and never undoes the job's result."""
+    signals.job_finished.send_robust(sender=Job, job_pk=job_pk)
+
+
+def job_mark_canceled(*, job: Job) -> None:
+    """An active job stops as canceled (its worker saw the request, or the worker is gone)."""
+    now = timezone.now()
+    updated = Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE).update(
+        status=Job.Status.CANCELED, finished_at=now, lease_expires_at=None, updated_at=now
+    )
+    if updated:
+        log_job_event("canceled", job)
+
+
+def job_cancel(*, job: Job) -> Job:
+    """Cancel a queued job at once; ask a running one to stop between steps."""
+    now = timezone.now()
+    Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
+        status=Job.Status.CANCELED, cancel_requested=True, finished_at=now, updated_at=now
+    )
+    Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+        cancel_requested=True, updated_at=now
+    )
+    job.refresh_from_db()
+    if job.status == Job.Status.CANCELED:
+        log_job_event("canceled", job)
+    return job
+
+
+class JobNotRetryable(Exception):
+    pass
+
+
+def job_retry(*, job: Job) -> Job:
+    """Put a failed or canceled job back in the queue with a fresh attempt budget."""
+    prompt_check(prompt=job.prompt)  # the blocklist may have grown since it was submitted
+    with transaction.atomic():
+        profile = lock_user_profile(user=job.user)
+        quota_check(user=job.user, images=job.n, profile=profile)
+        now = timezone.now()
+        updated = Job.objects.filter(
+            pk=job.pk, status__in=[Job.Status.FAILED, Job.Status.CANCELED]
+        ).update(
+            status=Job.Status.QUEUED,
+            attempts=0,
+            progress=0.0,
+            cancel_requested=False,
+            error_code="",
+            error_message="",
+            started_at=None,
+            finished_at=None,
+            next_attempt_at=None,
+            enqueued_at=now,
+            updated_at=now,
+        )
+        if not updated:
+            raise JobNotRetryable("Only failed or canceled jobs can be retried.")
+        transaction.on_commit(lambda: job_enqueue(job_pk=job.pk))
+    job.refresh_from_db()
+    log_job_event("requeued", job)
+    return job

@@ -1,0 +1,58 @@
+"""The reaper: recover what the queue lost. Huey deletes a task when it dequeues it, so a worker
+killed mid-job loses it; the Job row is the source of truth and this runs periodically."""
+
+import datetime as dt
+
+from django.conf import settings
+from django.utils import timezone
+
+from generation import lifecycle
+from generation.events import log_job_event
+from generation.models import Job
+
+
+def jobs_reap() -> dict[str, int]:
+    """Recover what the queue lost: expired leases, lost enqueues, jobs past the attempt cap."""
+    now = timezone.now()
+    counts = {"requeued": 0, "failed": 0, "canceled": 0, "reenqueued": 0}
+    expired = Job.objects.filter(status=Job.Status.RUNNING, lease_expires_at__lt=now)
+    for job in expired:
+        if job.cancel_requested:
+            lifecycle.job_mark_canceled(job=job)
+            counts["canceled"] += 1
+        elif job.attempts >= settings.GENERATION_MAX_ATTEMPTS:
+            if lifecycle.job_fail(
+                job=job,
+                code="worker_lost",
+                message=(
+                    f"The worker running this job stopped responding {job.attempts} times; "
+                    "giving up."
+                ),
+                expected_attempts=job.attempts,
+            ):
+                counts["failed"] += 1
+        else:
+            updated = Job.objects.filter(
+                pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts
+            ).update(
+                status=Job.Status.QUEUED,
+                lease_expires_at=None,
+                enqueued_at=now,
+                error_code="worker_lost",
+                error_message="The worker running this job stopped responding; retrying.",
+                updated_at=now,
+            )
+            if updated:
+                job.refresh_from_db()
+                log_job_event("requeued", job, reason="lease_expired")
+                lifecycle.job_enqueue(job_pk=job.pk)
+                counts["requeued"] += 1
+    stale = now - dt.timedelta(seconds=settings.GENERATION_REQUEUE_AFTER_SECONDS)
+    for job in Job.objects.filter(status=Job.Status.QUEUED, enqueued_at__lt=stale):
+        if Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED, enqueued_at__lt=stale).update(
+            enqueued_at=now
+        ):
+            log_job_event("requeued", job, reason="enqueue_lost")
+            lifecycle.job_enqueue(job_pk=job.pk)
+            counts["reenqueued"] += 1
+    return counts

@@ -1,0 +1,265 @@
+"""The runner: claim a job, run it on its backend with progress, store its images, finish it.
+
+Retryable faults go back to the queue with backoff; everything else fails the job with a
+clear message. Nothing here leaves a job `running` without a lease or a half-written image.
+"""
+
+import contextlib
+import datetime as dt
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from generation import lifecycle
+from generation.backends import BackendError, Canceled, GeneratedImage, get_backend
+from generation.events import log_job_event
+from generation.imaging import InvalidImage, ProcessedImage, process
+from generation.models import Image, Job
+from generation.params import GenerationParams
+from generation.presenters import job_params
+from generation.safety import image_safety_check
+
+
+def job_claim(*, job_id: int) -> Job | None:
+    """Take the job with one conditional UPDATE; None means someone else has it (or it ended).
+
+    Accepts `queued`, or `running` whose lease expired (the worker that had it died).
+    """
+    now = timezone.now()
+    lease = now + dt.timedelta(seconds=settings.GENERATION_LEASE_SECONDS)
+    claimable = Q(status=Job.Status.QUEUED) | Q(status=Job.Status.RUNNING, lease_expires_at__lt=now)
+    updated = Job.objects.filter(claimable, pk=job_id, cancel_requested=False).update(
+        status=Job.Status.RUNNING,
+        attempts=F("attempts") + 1,
+        lease_expires_at=lease,
+        started_at=now,
+        progress=0.0,
+        updated_at=now,
+    )
+    if updated != 1:
+        return None
+    return Job.objects.get(pk=job_id)
+
+
+@dataclass
+class _Reporter:
+    """Throttled progress writes that also renew the lease, and a throttled cancel check."""
+
+    job: Job
+    min_interval: float = 0.5
+    _last_write: float = 0.0
+    _last_progress: float = 0.0
+    _last_cancel_check: float = 0.0
+    _canceled: bool = False
+
+    def progress(self, fraction: float) -> None:
+        fraction = max(0.0, min(1.0, float(fraction)))
+        now = time.monotonic()
+        if fraction < 1.0 and now - self._last_write < self.min_interval:
+            return
+        if fraction <= self._last_progress and now - self._last_write < self.min_interval:
+            return
+        self._last_write, self._last_progress = now, fraction
+        lease = timezone.now() + dt.timedelta(seconds=settings.GENERATION_LEASE_SECONDS)
+        Job.objects.filter(
+            pk=self.job.pk, status=Job.Status.RUNNING, attempts=self.job.attempts
+        ).update(progress=fraction, lease_expires_at=lease, updated_at=timezone.now())
+
+    def should_cancel(self) -> bool:
+        now = time.monotonic()
+        if not self._canceled and now - self._last_cancel_check >= self.min_interval / 2:
+            self._last_cancel_check = now
+            self._canceled = Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists()
+        return self._canceled
+
+
+def job_run(*, job_id: int) -> None:
+    """Claim the job, run it on its backend, store the images, mark it finished."""
+    job = job_claim(job_id=job_id)
+    if job is None:
+        return
+    log_job_event("claimed", job)
+    started = time.monotonic()
+    reporter = _Reporter(job)
+    try:
+        backend = get_backend(job.backend)
+        request = GenerationParams.from_job(job).backend_request(model=job.model)
+        results = backend.generate(
+            request, on_progress=reporter.progress, should_cancel=reporter.should_cancel
+        )
+        generated = time.monotonic()
+        if Job.objects.filter(pk=job.pk, cancel_requested=True).exists():
+            raise Canceled()
+        phases = _job_store_results(job, results)
+    except Canceled:
+        lifecycle.job_mark_canceled(job=job)
+    except BackendError as error:
+        _job_handle_error(job, error)
+    except InvalidImage as error:
+        _job_handle_error(job, BackendError(str(error), code="invalid_image", retryable=True))
+    except Exception as error:  # a bug or an unexpected fault must not leave the job running
+        _job_handle_error(
+            job,
+            BackendError(
+                f"Internal error while generating ({type(error).__name__}).",
+                code="internal_error",
+                retryable=True,
+            ),
+        )
+        raise
+    else:
+        if phases is None:
+            return
+        # Where the time went (seconds): the backend call, decoding/re-encoding/thumbnails and
+        # the safety check, then files and rows. bench/pipeline.py reads these.
+        log_job_event(
+            "succeeded",
+            job,
+            duration=time.monotonic() - started,
+            generate=generated - started,
+            **phases,
+        )
+
+
+def _job_store_results(job: Job, results: list[GeneratedImage]) -> dict[str, float] | None:
+    """Process and store the images; {"process": s, "store": s} spent on each, or None when
+    another worker took the job over (its run logs the outcome)."""
+    if len(results) != job.n:
+        raise BackendError(
+            f"The backend returned {len(results)} images; {job.n} were requested.",
+            code="wrong_image_count",
+            retryable=True,
+        )
+    # Our own check runs on every image. enable_safety_checker only asks the provider to run
+    # its checker; whatever it reports (has_nsfw_concepts, a blanked image) is used too.
+    written: list[str] = []
+    rows: list[Image] = []
+    phases = {"process": 0.0, "store": 0.0}
+    params = GenerationParams.from_job(job)
+    try:
+        for index, result in enumerate(results):
+            clock = time.monotonic()
+            parameters = {
+                **job_params(job, params=params.for_image(result.seed)),
+                "job": str(job.public_id),
+            }
+            processed = process(result.data, parameters=parameters)
+            safety = image_safety_check(processed.pil, provider_nsfw=result.provider_nsfw)
+            phases["process"] += time.monotonic() - clock
+            clock = time.monotonic()
+            file_name, thumb_name = _write_files(job, index, processed, written)
+            phases["store"] += time.monotonic() - clock
+            rows.append(
+                Image(
+                    job=job,
+                    index=index,
+                    user_id=job.user_id,
+                    team_id=job.team_id,
+                    visibility=job.visibility,
+                    seed=result.seed,
+                    file=file_name,
+                    thumbnail=thumb_name,
+                    width=processed.width,
+                    height=processed.height,
+                    byte_size=len(processed.png),
+                    sha256=processed.sha256,
+                    pixel_sha256=processed.pixel_sha256,
+                    revised_prompt=result.revised_prompt or "",
+                    provider_nsfw=result.provider_nsfw,
+                    safety_score=safety.score,
+                    safety_note=safety.note[:500],
+                    moderation_state=(
+                        Image.Moderation.FLAGGED if safety.flagged else Image.Moderation.CLEAR
+                    ),
+                    review_requested_at=timezone.now() if safety.flagged else None,
+                )
+            )
+        clock = time.monotonic()
+        with transaction.atomic():
+            now = timezone.now()
+            updated = Job.objects.filter(
+                pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts, cancel_requested=False
+            ).update(
+                status=Job.Status.SUCCEEDED,
+                progress=1.0,
+                finished_at=now,
+                lease_expires_at=None,
+                error_code="",
+                error_message="",
+                updated_at=now,
+            )
+            if updated != 1:
+                raise _LostJob()
+            Image.objects.bulk_create(rows)
+        phases["store"] += time.monotonic() - clock
+    except _LostJob:
+        # Canceled meanwhile, or another worker took over after our lease ran out. In the
+        # second case it writes the same deterministic names, so only a cancel deletes files.
+        job.refresh_from_db()
+        if job.cancel_requested:
+            _delete_files(written)
+            raise Canceled() from None
+        log_job_event("lost_lease", job)
+        return None
+    except BaseException:
+        _delete_files(written)
+        raise
+    lifecycle.job_announce_finished(job_pk=job.pk)
+    return phases
+
+
+class _LostJob(Exception):
+    pass
+
+
+def _write_files(job: Job, index: int, processed: ProcessedImage, written: list[str]):
+    base = f"images/{job.public_id}/{index}"
+    file_name = default_storage.save(f"{base}.png", ContentFile(processed.png))
+    written.append(file_name)
+    thumb_name = default_storage.save(f"{base}.thumb.webp", ContentFile(processed.thumbnail))
+    written.append(thumb_name)
+    return file_name, thumb_name
+
+
+def _delete_files(names: list[str]) -> None:
+    for name in names:
+        # Best effort: a storage hiccup here must not hide the error being handled.
+        with contextlib.suppress(Exception):
+            default_storage.delete(name)
+
+
+def _backoff(attempt: int) -> float:
+    delay = settings.GENERATION_RETRY_BASE_DELAY * (2 ** max(0, attempt - 1))
+    return min(delay, settings.GENERATION_RETRY_MAX_DELAY)
+
+
+def _job_handle_error(job: Job, error: BackendError) -> None:
+    now = timezone.now()
+    if error.retryable and job.attempts < settings.GENERATION_MAX_ATTEMPTS:
+        delay = max(error.retry_after or 0.0, _backoff(job.attempts))
+        delay = min(delay, max(settings.GENERATION_RETRY_MAX_DELAY, error.retry_after or 0.0))
+        updated = Job.objects.filter(
+            pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts
+        ).update(
+            status=Job.Status.QUEUED,
+            lease_expires_at=None,
+            next_attempt_at=now + dt.timedelta(seconds=delay),
+            enqueued_at=now + dt.timedelta(seconds=delay),
+            error_code=error.code,
+            error_message=error.message,
+            updated_at=now,
+        )
+        if updated:
+            log_job_event("retried", job, code=error.code, delay=delay)
+            transaction.on_commit(lambda: lifecycle.job_enqueue(job_pk=job.pk, delay=delay))
+        return
+    message = error.message
+    if error.retryable:
+        message = f"{message} (gave up after {job.attempts} attempts)"
+    lifecycle.job_fail(job=job, code=error.code, message=message)
