@@ -1,1 +1,2 @@
-"""Benchmarks that print ratios (DESIGN.md, Performance): run one with `python -m bench.<name>`."""
+"""Benchmarks that print ratios measured side by side (docs/benchmarks.md): `python -m bench`
+runs them all, `python -m bench.<name>` one of them."""

@@ -1,4 +1,4 @@
-"""Test settings: fast hashing, no delays, media in a temp folder, Huey not immediate."""
+"""Test settings: fast hashing, no delays, media in a temp folder, tasks run immediately."""
 
 import tempfile
 
