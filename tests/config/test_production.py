@@ -13,7 +13,7 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def production_env(tmp_path):
-    """The environment a production web or worker process gets (README "Production")."""
+    """The environment a production web or worker process gets (docs/production.md)."""
     keep = {name: os.environ[name] for name in ("PATH", "HOME", "LANG") if name in os.environ}
     return {
         **keep,
