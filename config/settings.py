@@ -1,6 +1,7 @@
 """Settings for Qwen Image Studio, read from the environment; no .env is needed to start."""
 
 import datetime as dt
+import importlib.util
 from pathlib import Path
 
 import dj_database_url
@@ -36,6 +37,20 @@ INSTALLED_APPS = [
     "generation",
     "gallery",
 ]
+
+
+def _fakes_present() -> bool:
+    """tests/fakes comes with a checkout; a production image need not ship tests/."""
+    try:
+        return importlib.util.find_spec("tests.fakes") is not None
+    except ImportError:
+        return False
+
+
+# Development tools (`manage.py fake_endpoint`, tests/fakes/): in DEBUG, or with
+# QWEN_DEV_TOOLS=1 (the benchmarks run the fake endpoint beside production settings).
+if (DEBUG or env_bool("QWEN_DEV_TOOLS")) and _fakes_present():
+    INSTALLED_APPS.append("tests.fakes")
 
 MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",

@@ -11,7 +11,7 @@ from PIL import Image as PILImage
 from generation.backends import BackendError, Canceled, GenerationRequest
 from generation.backends.remote import RemoteBackend
 from generation.backends.remote.errors import parse_retry_after
-from generation.fake_endpoint import FakeImageEndpoint, render_png, request_schema
+from tests.fakes.endpoint import FakeImageEndpoint, render_png, request_schema
 
 KEY = "sk-test-do-not-log-0123456789"
 

@@ -2,9 +2,9 @@
 
 Each scenario runs one job through the real job path (services.job_create, then
 services.job_run as a worker would, once per delivery) on QWEN_IMAGE_BACKEND=remote against
-generation.fake_endpoint on 127.0.0.1, with the retry delays shrunk to nothing. A job ends
+tests.fakes.endpoint on 127.0.0.1, with the retry delays shrunk to nothing. A job ends
 `succeeded` (after retries) or `failed` with the specific error code of
-generation/backends/remote.py and a message a person can read; no job stays queued or
+generation/backends/remote/ and a message a person can read; no job stays queued or
 running, and the storage folder holds exactly the files of the images that were stored:
 nothing of a failed job, no partial file.
 """
@@ -19,9 +19,9 @@ import pytest
 from django.core.files.storage import FileSystemStorage
 
 from generation import services
-from generation.fake_endpoint import FakeImageEndpoint
 from generation.models import Image, Job
 from tests.factories import make_params
+from tests.fakes.endpoint import FakeImageEndpoint
 from tests.reliability import ledger
 
 SUITE = "remote_faults"
