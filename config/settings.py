@@ -254,9 +254,6 @@ QWEN_IMAGE_OUTPUT_FORMAT = env_str("QWEN_IMAGE_OUTPUT_FORMAT", "b64_json")
 # Concurrent calls per job: the remote backend makes one call (n=1, its own seed) per image.
 QWEN_IMAGE_PARALLEL_CALLS = env_int("QWEN_IMAGE_PARALLEL_CALLS", 4)
 QWEN_IMAGE_DEMO_STEP_DELAY = env_float("QWEN_IMAGE_DEMO_STEP_DELAY", 0.03)
-# Test hook only (tests/reliability/test_worker_faults.py): the demo backend kills its worker
-# process for a job with exactly this prompt. Never set it anywhere else.
-QWEN_IMAGE_DEMO_CRASH_PROMPT = env_str("QWEN_IMAGE_DEMO_CRASH_PROMPT")
 
 GENERATION_MAX_IMAGES_PER_JOB = env_int("GENERATION_MAX_IMAGES_PER_JOB", 4)
 GENERATION_MAX_PROMPT_LENGTH = env_int("GENERATION_MAX_PROMPT_LENGTH", 2000)
