@@ -109,6 +109,7 @@ class RemoteBackend:
         download_origins: list[str] | tuple[str, ...] = (),
         parallel_calls: int = 4,
         transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # A bad setting fails each job with a clear message (the backend is built lazily,
         # inside a job, so raising here would only show up as an internal error).
@@ -124,6 +125,7 @@ class RemoteBackend:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.call_budget = call_budget
+        self.clock = clock  # what the call budget is measured on (tests drive their own)
         self.max_download_bytes = max_download_bytes
         self.parallel_calls = max(1, parallel_calls)
         self.api_origin = origin_of(self.api_base)
@@ -295,6 +297,7 @@ class RemoteBackend:
             stop,
             connect_timeout=self.connect_timeout,
             read_timeout=self.read_timeout,
+            clock=self.clock,
         )
         started = time.monotonic()
         url = self.api_base + GENERATIONS_PATH
