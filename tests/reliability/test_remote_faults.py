@@ -62,17 +62,19 @@ SCENARIOS = [
     Scenario("500 burst", (fault("server_error", 3, status=500),), retried=("upstream_error",) * 3),
     Scenario("502 burst", (fault("server_error", 2, status=502),), retried=("upstream_error",) * 2),
     Scenario("503 once", (fault("server_error", status=503),), retried=("upstream_error",)),
+    # The short read timeout and budget hold for the retry too, whose normal answer (request
+    # and download) must fit in them on a loaded machine: a second or two, not tenths.
     Scenario(
         "read timeout",
-        (fault("slow", seconds=1.5),),
+        (fault("slow", seconds=4.0),),
         retried=("upstream_timeout",),
-        settings={"QWEN_IMAGE_READ_TIMEOUT": 0.3},
+        settings={"QWEN_IMAGE_READ_TIMEOUT": 1.0},
     ),
     Scenario(
         "answer trickles past the call budget",
-        (fault("trickle", seconds=0.05),),
+        (fault("trickle", seconds=0.05),),  # ~140 bytes: about 7 s in all
         retried=("upstream_timeout",),
-        settings={"QWEN_IMAGE_CALL_BUDGET": 0.6},
+        settings={"QWEN_IMAGE_CALL_BUDGET": 2.0},
     ),
     Scenario("connection dropped", (fault("drop"),), retried=("upstream_unreachable",)),
     Scenario("malformed JSON", (fault("malformed_json"),), retried=("upstream_bad_json",)),
