@@ -455,7 +455,9 @@ class Site:
             "--lifetime",
             str(CHILD_LIFETIME),
         ]
-        child = CHILDREN.spawn("fake", argv, env=self.env(), log=self.logs / "fake.log")
+        # QWEN_DEV_TOOLS: the fakes app (and its command) beside the production settings.
+        env = self.env(QWEN_DEV_TOOLS="1")
+        child = CHILDREN.spawn("fake", argv, env=env, log=self.logs / "fake.log")
         return FakeServer(child, f"http://127.0.0.1:{port}")
 
     @contextlib.contextmanager

@@ -60,7 +60,7 @@ class Portal:
 
 
 def upstream_body(seed: int, width: int, height: int) -> dict:
-    """The body the remote backend sends for one image (generation/backends/remote.py)."""
+    """The body the remote backend sends for one image (generation/backends/remote/client.py)."""
     return {
         "model": "qwen-image",
         "prompt": PROMPT,

@@ -1,6 +1,7 @@
 """Settings for Qwen Image Studio, read from the environment; no .env is needed to start."""
 
 import datetime as dt
+import importlib.util
 from pathlib import Path
 
 import dj_database_url
@@ -37,6 +38,20 @@ INSTALLED_APPS = [
     "generation",
     "gallery",
 ]
+
+
+def _fakes_present() -> bool:
+    """tests/fakes comes with a checkout; a production image need not ship tests/."""
+    try:
+        return importlib.util.find_spec("tests.fakes") is not None
+    except ImportError:
+        return False
+
+
+# Development tools (`manage.py fake_endpoint`, tests/fakes/): in DEBUG, or with
+# QWEN_DEV_TOOLS=1 (the benchmarks run the fake endpoint beside production settings).
+if (DEBUG or env_bool("QWEN_DEV_TOOLS")) and _fakes_present():
+    INSTALLED_APPS.append("tests.fakes")
 
 MIDDLEWARE = [
     "config.middleware.RequestIdMiddleware",
@@ -240,9 +255,6 @@ QWEN_IMAGE_OUTPUT_FORMAT = env_str("QWEN_IMAGE_OUTPUT_FORMAT", "b64_json")
 # Concurrent calls per job: the remote backend makes one call (n=1, its own seed) per image.
 QWEN_IMAGE_PARALLEL_CALLS = env_int("QWEN_IMAGE_PARALLEL_CALLS", 4)
 QWEN_IMAGE_DEMO_STEP_DELAY = env_float("QWEN_IMAGE_DEMO_STEP_DELAY", 0.03)
-# Test hook only (tests/reliability/test_worker_faults.py): the demo backend kills its worker
-# process for a job with exactly this prompt. Never set it anywhere else.
-QWEN_IMAGE_DEMO_CRASH_PROMPT = env_str("QWEN_IMAGE_DEMO_CRASH_PROMPT")
 
 GENERATION_MAX_IMAGES_PER_JOB = env_int("GENERATION_MAX_IMAGES_PER_JOB", 4)
 GENERATION_MAX_PROMPT_LENGTH = env_int("GENERATION_MAX_PROMPT_LENGTH", 2000)

@@ -3,10 +3,13 @@
 import tempfile
 
 from config.settings import *  # noqa: F403
-from config.settings import DATABASES, HUEY
+from config.settings import DATABASES, HUEY, INSTALLED_APPS
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# The fakes app (manage.py fake_endpoint) even when the run has DJANGO_DEBUG=0.
+if "tests.fakes" not in INSTALLED_APPS:
+    INSTALLED_APPS = [*INSTALLED_APPS, "tests.fakes"]
 QWEN_IMAGE_BACKEND = "demo"
 QWEN_IMAGE_DEMO_STEP_DELAY = 0.0
 GENERATION_RETRY_BASE_DELAY = 0.0

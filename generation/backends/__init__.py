@@ -3,6 +3,7 @@
 import threading
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from generation.backends.base import (
     Backend,
@@ -27,6 +28,11 @@ _lock = threading.Lock()
 
 
 def _build(name: str) -> Backend:
+    # Test settings only (never config/settings.py) may put a class of their own in place of
+    # a backend: {"demo": "tests.fakes.backends.CrashingDemoBackend"}.
+    replacement = getattr(settings, "QWEN_IMAGE_TEST_BACKENDS", {}).get(name)
+    if replacement:
+        return import_string(replacement)()
     if name == "demo":
         from generation.backends.demo import DemoBackend
 

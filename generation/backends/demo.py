@@ -2,7 +2,6 @@
 
 import hashlib
 import io
-import os
 import random
 import time
 
@@ -53,10 +52,6 @@ class DemoBackend:
 
     def __init__(self, step_delay: float | None = None) -> None:
         self.step_delay = settings.QWEN_IMAGE_DEMO_STEP_DELAY if step_delay is None else step_delay
-        # Test hook of the worker-fault suite (tests/reliability): a job with exactly this
-        # prompt kills its worker process mid-job, every time. Empty (off) unless that suite
-        # sets QWEN_IMAGE_DEMO_CRASH_PROMPT for the consumers it starts.
-        self.crash_prompt = settings.QWEN_IMAGE_DEMO_CRASH_PROMPT
 
     def generate(
         self,
@@ -71,8 +66,6 @@ class DemoBackend:
             if self.step_delay:
                 time.sleep(self.step_delay)
             on_progress((step + 1) / DEMO_STEPS)
-            if self.crash_prompt and request.prompt == self.crash_prompt and step == 1:
-                os._exit(70)  # like SIGKILL or the OOM killer: no cleanup, no exception
         results = []
         for seed in request.seeds:
             buffer = io.BytesIO()

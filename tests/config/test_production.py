@@ -61,6 +61,7 @@ def test_production_refuses_to_start_without_a_secret_key(production_env):
 
 PROBE = """
 import json
+import sys
 import django
 django.setup()
 from django.conf import settings
@@ -92,6 +93,8 @@ print(json.dumps({
     "signed_url": default_storage.url("images/x/0.png"),
     "static": type(staticfiles_storage).__name__,
     "cookies_secure": [settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECURE],
+    "test_apps": [app for app in settings.INSTALLED_APPS if app.split(".")[0] == "tests"],
+    "tests_imported": sorted(m for m in sys.modules if m.split(".")[0] == "tests"),
 }))
 """
 
@@ -119,3 +122,5 @@ def test_production_settings_wire_postgres_redis_s3_and_whitenoise(production_en
     assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url and "X-Amz-Signature=" in url
     assert facts["static"] == "CompressedManifestStaticFilesStorage"
     assert facts["cookies_secure"] == [True, True]
+    # No test machinery (tests.fakes, manage.py fake_endpoint) in production, not even imported.
+    assert (facts["test_apps"], facts["tests_imported"]) == ([], [])

@@ -1,9 +1,13 @@
 import io
+import os
 
+import pytest
 from PIL import Image
 
+from generation.backends import get_backend, reset_backends
 from generation.backends.base import GenerationRequest
 from generation.backends.demo import DemoBackend
+from tests.fakes.backends import CRASH_PROMPT, CrashingDemoBackend
 
 
 def _request(seeds, prompt="a red fox"):
@@ -54,3 +58,34 @@ def test_one_image_per_seed_of_the_requested_size_with_progress():
         assert Image.open(io.BytesIO(result.data)).size == (512, 384)
     assert progress[-1] == 1.0
     assert progress == sorted(progress)
+
+
+def test_the_demo_backend_has_no_crash_prompt():
+    results, progress = _generate([1], prompt=CRASH_PROMPT)
+    assert len(results) == 1 and progress[-1] == 1.0
+
+
+def test_test_settings_swap_in_the_crashing_demo_backend(settings, monkeypatch):
+    settings.QWEN_IMAGE_TEST_BACKENDS = {"demo": "tests.fakes.backends.CrashingDemoBackend"}
+    exits: list[int] = []
+
+    def exit_(code: int):
+        exits.append(code)
+        raise SystemExit(code)
+
+    monkeypatch.setattr(os, "_exit", exit_)
+    reset_backends()
+    try:
+        backend = get_backend("demo")
+        assert isinstance(backend, CrashingDemoBackend)
+        never = lambda: False  # noqa: E731
+        other = backend.generate(_request([1]), on_progress=lambda _: None, should_cancel=never)
+        assert len(other) == 1 and exits == []  # any other prompt: a demo image
+        progress: list[float] = []
+        with pytest.raises(SystemExit):
+            backend.generate(
+                _request([1], CRASH_PROMPT), on_progress=progress.append, should_cancel=never
+            )
+        assert (exits, progress) == ([70], [0.1, 0.2])  # dies at its second step
+    finally:
+        reset_backends()

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from PIL import Image as PILImage
 
-from generation.fake_endpoint import (
+from tests.fakes.endpoint import (
     FakeImageEndpoint,
     bomb_png,
     validate_request_body,

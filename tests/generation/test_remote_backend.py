@@ -9,8 +9,9 @@ import pytest
 from PIL import Image as PILImage
 
 from generation.backends import BackendError, Canceled, GenerationRequest
-from generation.backends.remote import RemoteBackend, parse_retry_after
-from generation.fake_endpoint import FakeImageEndpoint, render_png, request_schema
+from generation.backends.remote import RemoteBackend
+from generation.backends.remote.errors import parse_retry_after
+from tests.fakes.endpoint import FakeImageEndpoint, render_png, request_schema
 
 KEY = "sk-test-do-not-log-0123456789"
 
@@ -223,14 +224,29 @@ def test_a_slow_answer_times_out(fake):
     assert time.monotonic() - started < 1.5
 
 
+class SteppingClock:
+    """A clock that moves one second each time it is read, whatever the wall clock does."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
 def test_a_trickling_answer_is_cut_at_the_call_budget(fake):
-    # Each byte arrives well within the read timeout: only the wall-clock budget stops it.
-    fake.push("trickle", seconds=0.05)
+    # Each byte arrives well within the read timeout: only the call budget stops it. The budget
+    # runs on a SteppingClock, which the backend reads once per chunk, so it runs out six
+    # chunks into the answer however busy this machine is; on the wall clock, a slow first
+    # byte would meet the read timeout (clipped to what is left of the budget) first instead.
+    fake.push("trickle", seconds=0.1)  # an answer of over 100 bytes: more than 10 s in all
     started = time.monotonic()
-    error = failure(make_backend(fake, read_timeout=1.0, call_budget=0.6))
+    backend = make_backend(fake, read_timeout=10.0, call_budget=8.0, clock=SteppingClock())
+    error = failure(backend)
     assert (error.code, error.retryable) == ("upstream_timeout", True)
-    assert "0.6 s budget" in error.message
-    assert time.monotonic() - started < 1.5
+    assert "8 s budget" in error.message
+    assert time.monotonic() - started < 8.0  # a few bytes in, long before the answer's end
 
 
 def test_connection_refused_is_retryable():

@@ -8,10 +8,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from generation import lifecycle, runner
-from generation.fake_endpoint import FakeImageEndpoint
 from generation.imaging import read_parameters
 from generation.models import Image, Job
 from tests.factories import make_params
+from tests.fakes.endpoint import FakeImageEndpoint
 
 pytestmark = pytest.mark.django_db
 

@@ -23,9 +23,9 @@ from django.urls import reverse
 from accounts.models import TeamInvite
 from config.logging import RedactSecrets
 from gallery.models import ShareLink
-from generation.fake_endpoint import FakeImageEndpoint
 from generation.models import Job
 from tests.factories import PASSWORD
+from tests.fakes.endpoint import FakeImageEndpoint
 from tests.reliability import ledger
 
 SUITE = "secrets_in_logs"

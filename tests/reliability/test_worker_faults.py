@@ -2,8 +2,10 @@
 
 Everything runs in a throwaway var dir with the real settings (SQLite in WAL mode, SqliteHuey,
 local media), short leases and the demo backend slowed down so a job is still running when
-its consumer dies. Jobs are made by tests/reliability/worker_harness.py in a subprocess (as the
-web process would make them); this process only reads the database file and the storage
+its consumer dies; tests/reliability/worker_settings.py only swaps the demo backend for
+tests.fakes.backends.CrashingDemoBackend (the same, except for one prompt that kills it).
+Jobs are made by tests/reliability/worker_harness.py in a subprocess (as the web process
+would make them); this process only reads the database file and the storage
 folder, so the suite means the same whatever database the rest of the test run uses.
 
 What it shows: a consumer killed mid-job loses its running jobs only until their lease runs
@@ -27,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.backends import CRASH_PROMPT
 from tests.reliability import ledger
 
 SUITE = "worker_faults"
@@ -34,7 +37,6 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 2
 MAX_ATTEMPTS = 3
 STEP_DELAY = 0.25  # the demo backend's 10 steps: a job takes about 2.5 s
-CRASH_PROMPT = "crash the worker, every time"
 
 
 class Studio:
@@ -50,11 +52,10 @@ class Studio:
         }
         self.env.update(
             {
-                "DJANGO_SETTINGS_MODULE": "config.settings",
+                "DJANGO_SETTINGS_MODULE": "tests.reliability.worker_settings",
                 "QWEN_STUDIO_VAR_DIR": str(var),
                 "QWEN_IMAGE_BACKEND": "demo",
                 "QWEN_IMAGE_DEMO_STEP_DELAY": str(STEP_DELAY),
-                "QWEN_IMAGE_DEMO_CRASH_PROMPT": CRASH_PROMPT,
                 "GENERATION_LEASE_SECONDS": str(LEASE_SECONDS),
                 "GENERATION_MAX_ATTEMPTS": str(MAX_ATTEMPTS),
                 "GENERATION_REQUEUE_AFTER_SECONDS": "1",

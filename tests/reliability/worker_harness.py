@@ -1,7 +1,8 @@
 """Subprocess helper of the worker-fault suite: makes jobs in a throwaway var dir.
 
-Runs with the real settings (config.settings) against the SQLite database and SqliteHuey
-queue of QWEN_STUDIO_VAR_DIR, like the web process would:
+Runs with the suite's settings (tests/reliability/worker_settings.py: the real ones plus the
+crashing demo backend) against the SQLite database and SqliteHuey queue of
+QWEN_STUDIO_VAR_DIR, like the web process would:
 
     python -m tests.reliability.worker_harness create --count 3 --prompt "..." [--lose-enqueue]
 
@@ -17,7 +18,7 @@ from unittest import mock
 
 
 def main(argv: list[str]) -> int:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.reliability.worker_settings")
     import django
 
     django.setup()

@@ -5,7 +5,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from generation.fake_endpoint import FAULT_KINDS, FakeImageEndpoint
+from tests.fakes.endpoint import FAULT_KINDS, FakeImageEndpoint
 
 
 class Command(BaseCommand):

@@ -33,7 +33,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-SPEC_PATH = Path(__file__).resolve().parent / "spec" / "qwen-image-text-to-image.openapi.json"
+SPEC_PATH = (
+    Path(__file__).resolve().parents[2]
+    / "generation"
+    / "spec"
+    / "qwen-image-text-to-image.openapi.json"
+)
 GENERATIONS_PATH = "/v1/images/generations"
 DEFAULT_SIZE = (1024, 768)  # the spec's default, landscape_4_3
 MAX_SIDE = 4096
