@@ -127,4 +127,3 @@ def search_index_install(conn=None) -> None:
                 cursor.execute(sql)
         elif conn.vendor == "postgresql":
             cursor.execute(PG_CREATE)
-

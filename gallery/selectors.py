@@ -32,9 +32,15 @@ from gallery.models import Collection, CollectionItem, Favorite, ShareLink
 from generation.models import Image, Visibility
 from generation.params import GenerationParams
 from generation.presenters import job_params
-from generation.selectors import image_visibility_q, images_visible_to, user_team_ids
+from generation.selectors import (
+    image_open_report_count,
+    image_visibility_q,
+    images_visible_to,
+    user_team_ids,
+)
 
 SCOPES = ("mine", "team", "public", "favorites", "collection")
+SIGNED_IN_SCOPES = ("mine", "team", "favorites")
 ASPECTS = ("square", "landscape", "portrait")
 SORTS = ("newest", "oldest")
 BACKENDS = ("remote", "local", "demo")
@@ -47,6 +53,10 @@ class FilterError(ValueError):
         super().__init__(message)
         self.field = field
         self.message = message
+
+
+class SignInRequired(FilterError):
+    """The scope is one only a signed-in user has (pages send the visitor to sign in)."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,11 @@ class ImageFilters:
         return {key: value for key, value in data.items() if value}
 
 
+def image_filters_default(*, user) -> ImageFilters:
+    """What a grid shows when its filters are wrong: the user's own images, or public ones."""
+    return ImageFilters(scope="mine" if user and user.is_authenticated else "public")
+
+
 def _date(value: str, field: str) -> dt.date | None:
     if not value:
         return None
@@ -108,8 +123,8 @@ def image_filters_parse(*, user, data: Mapping) -> ImageFilters:
     scope = get("scope") or ("mine" if authenticated else "public")
     if scope not in SCOPES:
         raise FilterError("scope", f"Scope must be one of {', '.join(SCOPES)}.")
-    if not authenticated and scope in ("mine", "team", "favorites"):
-        raise FilterError("scope", "Sign in to see this scope.")
+    if not authenticated and scope in SIGNED_IN_SCOPES:
+        raise SignInRequired("scope", "Sign in to see this scope.")
     collection = None
     collection_id = get("collection")
     if collection_id or scope == "collection":
@@ -281,8 +296,57 @@ def image_is_favorite(*, user, image: Image) -> bool:
     return bool(favorite_image_ids(user=user, images=[image]))
 
 
+def image_is_visible_to(*, user, image: Image) -> bool:
+    """Still visible: a report may have just hidden it, a visibility change narrowed it."""
+    return images_visible_to(user).filter(pk=image.pk).exists()
+
+
+def user_owns(*, user, obj) -> bool:
+    """The signed-in user owns this image, collection or share link."""
+    return bool(user and user.is_authenticated) and obj.user_id == user.pk
+
+
+def image_open_report_count_for(*, user, image: Image) -> int:
+    """Open reports on the image, for staff; everyone else is told none."""
+    return image_open_report_count(image=image) if user.is_staff else 0
+
+
+def images_for_archive(*, user, public_ids: list) -> list[Image]:
+    """The chosen images the user may see, newest first (the order of a ZIP download)."""
+    return list(
+        images_visible_to(user).filter(public_id__in=public_ids).order_by("-created_at", "-id")
+    )
+
+
+# --- Compare -------------------------------------------------------------------------------
+
+COMPARE_MIN, COMPARE_MAX = 2, 4
+COMPARED = [
+    ("prompt", "Prompt"),
+    ("negative_prompt", "Negative prompt"),
+    ("size", "Size"),
+    ("seed", "Seed"),
+    ("num_inference_steps", "Steps"),
+    ("guidance_scale", "Guidance scale"),
+    ("acceleration", "Acceleration"),
+    ("backend", "Backend"),
+    ("model", "Model"),
+]
+
+
+@dataclass
+class CompareRow:
+    label: str
+    values: list
+    differs: bool
+
+
 def images_for_compare(*, user, public_ids: list) -> list[Image]:
-    """The images, in the order asked, that the user may see (unknown ids are dropped)."""
+    """The images, in the order asked, that the user may see (unknown ids are dropped).
+
+    Only the first COMPARE_MAX ids count, seen or not: a comparison has at most four columns.
+    """
+    public_ids = public_ids[:COMPARE_MAX]
     found = {
         image.public_id: image for image in images_visible_to(user).filter(public_id__in=public_ids)
     }
@@ -293,6 +357,23 @@ def images_for_compare(*, user, public_ids: list) -> list[Image]:
             ordered.append(image)
             seen.add(image.pk)
     return ordered
+
+
+def image_compare_rows(*, images: list[Image]) -> list[CompareRow]:
+    """One row per parameter, side by side; `differs` marks the ones that set them apart."""
+    params = [image_params(image) for image in images]
+    rows = []
+    for key, label in COMPARED:
+        values = []
+        for item in params:
+            value = item.get(key)
+            if key == "size":
+                value = f"{value['width']}×{value['height']}"
+            elif isinstance(value, str):
+                value = value.strip()  # the default negative prompt is a single space
+            values.append(value)
+        rows.append(CompareRow(label=label, values=values, differs=len(set(map(str, values))) > 1))
+    return rows
 
 
 # --- One image -----------------------------------------------------------------------------
@@ -382,6 +463,11 @@ def collections_owned_by(*, user) -> QuerySet[Collection]:
     return Collection.objects.filter(user=user).order_by("name", "id")
 
 
+def collection_get_owned(*, user, public_id) -> Collection:
+    """The user's own collection; a teammate's shared one is Collection.DoesNotExist here."""
+    return collections_owned_by(user=user).get(public_id=public_id)
+
+
 def _prefixed(q: Q, prefix: str) -> Q:
     """The same condition applied through a relation (image_visibility_q on items' images)."""
     clone = Q(*[], _connector=q.connector, _negated=q.negated)
@@ -465,6 +551,10 @@ def share_images_page(*, share: ShareLink, cursor: str | None = None, limit: int
         rows = rows[:limit]
         next_cursor = _encode_cursor(rows[-1].sort_at, rows[-1].sort_id)
     return ImagePage(images=rows, next_cursor=next_cursor, favorite_ids=set())
+
+
+def share_shows_image(*, share: ShareLink, image: Image) -> bool:
+    return share_images(share).filter(pk=image.pk).exists()
 
 
 def share_image_get(*, share: ShareLink, public_id=None) -> Image:

@@ -169,13 +169,22 @@ def _clean_name(name: str) -> str:
     return name
 
 
-def collection_create(*, user, name: str, visibility: str = Visibility.PRIVATE) -> Collection:
-    return Collection.objects.create(
-        user=user,
-        team=profile_for(user).current_team,
-        name=_clean_name(name),
-        visibility=_visibility(visibility),
-    )
+def collection_create(
+    *,
+    user,
+    name: str,
+    visibility: str = Visibility.PRIVATE,
+    image_ids: Iterable[uuid.UUID] = (),
+) -> Collection:
+    """A new collection of the user's, holding the images among `image_ids` they may see."""
+    name, visibility, image_ids = _clean_name(name), _visibility(visibility), list(image_ids)
+    with transaction.atomic():
+        collection = Collection.objects.create(
+            user=user, team=profile_for(user).current_team, name=name, visibility=visibility
+        )
+        if image_ids:
+            collection_add_images(user=user, collection=collection, image_ids=image_ids)
+    return collection
 
 
 def collection_update(

@@ -207,6 +207,15 @@ def test_bulk_add_to_collection_takes_only_visible_images_into_own_collections(
     assert list(collection.items.values_list("image_id", flat=True)) == [mine.pk]
 
 
+def test_bulk_unknown_action_is_a_400_that_names_the_actions(owner, owner_client, image_of):
+    image = image_of(owner)
+    response = _bulk(owner_client, [image], "shred")
+    assert response.status_code == 400
+    assert b"Unknown action 'shred'" in response.content
+    assert b"compare, zip, delete" in response.content
+    assert Image.objects.filter(pk=image.pk).exists()
+
+
 def test_bulk_with_nothing_selected_explains(owner_client):
     response = owner_client.post(reverse("gallery-bulk"), {"action": "zip"}, follow=True)
     assert b"Select at least one image" in response.content

@@ -154,7 +154,7 @@ def test_no_secret_reaches_the_logs(
     def explode(*args, **kwargs):
         raise RuntimeError(f"storage broke while serving {kwargs or args}")
 
-    monkeypatch.setattr("gallery.views.services.share_record_view", explode)
+    monkeypatch.setattr("gallery.services.share_record_view", explode)
     assert anonymous.get(reverse("share", args=[share2.token])).status_code == 500
     monkeypatch.setattr("generation.api.image_file_response", explode)
     assert api.get(signed).status_code == 500
