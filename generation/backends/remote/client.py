@@ -34,9 +34,9 @@ from generation.backends.base import (
     GenerationRequest,
     ProgressCallback,
 )
+from generation.backends.remote.deadline import Deadline, Stopped
 from generation.backends.remote.download import DownloadGuard, Origin, origin_of
 from generation.backends.remote.errors import (
-    budget_spent,
     status_error,
     too_large,
     transport_errors,
@@ -47,49 +47,6 @@ logger = logging.getLogger("qwen.backends.remote")
 GENERATIONS_PATH = "/v1/images/generations"
 _JSON_OVERHEAD = 1024 * 1024  # room for JSON around a base64 image
 _DATA_URI = re.compile(r"^data:image/[a-z0-9.+-]+;base64,", re.IGNORECASE)
-
-
-class Deadline:
-    """A call's wall-clock budget, shared by its request and its downloads."""
-
-    def __init__(
-        self,
-        seconds: float,
-        stop: threading.Event,
-        *,
-        connect_timeout: float,
-        read_timeout: float,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.seconds = seconds
-        self.stop = stop
-        self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
-        self.clock = clock
-        self.expires = clock() + seconds
-
-    def remaining(self) -> float:
-        return self.expires - self.clock()
-
-    def check(self) -> None:
-        if self.stop.is_set():
-            raise Stopped()
-        if self.remaining() <= 0:
-            raise budget_spent(self.seconds)
-
-    def timeout(self) -> httpx.Timeout:
-        """The client's timeouts, none longer than what is left of the budget."""
-        left = max(0.001, self.remaining())
-        return httpx.Timeout(
-            connect=min(self.connect_timeout, left),
-            read=min(self.read_timeout, left),
-            write=min(self.connect_timeout, left),
-            pool=min(self.connect_timeout, left),
-        )
-
-
-class Stopped(Exception):
-    """Another image of the same job failed, or the job was canceled: stop this call."""
 
 
 class RemoteBackend:

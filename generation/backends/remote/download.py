@@ -20,7 +20,7 @@ from generation.backends.base import BackendError
 from generation.backends.remote.errors import refused, too_large, transport_errors
 
 if TYPE_CHECKING:
-    from generation.backends.remote.client import Deadline
+    from generation.backends.remote.deadline import Deadline
 
 MAX_REDIRECTS = 3
 IMAGE_TYPES = ("image/", "application/octet-stream", "binary/octet-stream")
