@@ -10,6 +10,8 @@ from gallery.selectors.collections import (  # noqa: F401
     collections_visible_to,
 )
 from gallery.selectors.compare import (  # noqa: F401
+    COMPARE_MAX,
+    COMPARE_MIN,
     COMPARED,
     CompareRow,
     image_compare_rows,
