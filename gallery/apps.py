@@ -1,13 +1,12 @@
 from django.apps import AppConfig
+from django.db import connections
 from django.db.models.signals import post_migrate
+
+from gallery.search import search_index_install
 
 
 def _ensure_search_index(sender, using="default", **kwargs) -> None:
     # SQLite drops triggers when a migration remakes generation_job; put them back.
-    from django.db import connections
-
-    from gallery.search import search_index_install
-
     search_index_install(connections[using])
 
 

@@ -4,6 +4,8 @@ images for this user (their profile's "show sensitive images")."""
 from django.conf import settings
 from django.utils.functional import SimpleLazyObject
 
+from accounts.services import profile_for
+
 
 def backend_info(request) -> dict:
     return {
@@ -16,8 +18,6 @@ def sensitive(request) -> dict:
     """`show_sensitive`: looked up only by pages that show held images (lazy)."""
 
     def show() -> bool:
-        from accounts.services import profile_for
-
         user = getattr(request, "user", None)
         return bool(user and user.is_authenticated and profile_for(user).show_sensitive)
 

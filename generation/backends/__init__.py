@@ -33,6 +33,7 @@ def _build(name: str) -> Backend:
     replacement = getattr(settings, "QWEN_IMAGE_TEST_BACKENDS", {}).get(name)
     if replacement:
         return import_string(replacement)()
+    # Imported on first use: the local backend pulls in torch, which a web process never needs.
     if name == "demo":
         from generation.backends.demo import DemoBackend
 

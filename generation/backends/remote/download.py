@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from generation.backends.base import BackendError
+from generation.backends.remote.deadline import Deadline
 from generation.backends.remote.errors import refused, too_large, transport_errors
-
-if TYPE_CHECKING:
-    from generation.backends.remote.deadline import Deadline
 
 MAX_REDIRECTS = 3
 IMAGE_TYPES = ("image/", "application/octet-stream", "binary/octet-stream")
