@@ -94,17 +94,13 @@ class GenerationForm(forms.Form):
                 return data
             size = {"width": data["width"], "height": data["height"]}
         try:
-            self.params = GenerationParams(
-                prompt=data.get("prompt", ""),
-                negative_prompt=data.get("negative_prompt") or " ",
+            values = {name: data.get(name) for name in GenerationParams.input_names()}
+            values.update(
                 size=size,
-                num_inference_steps=data["num_inference_steps"],
-                guidance_scale=data["guidance_scale"],
-                seed=data.get("seed"),
-                acceleration=data["acceleration"],
+                negative_prompt=data.get("negative_prompt") or " ",
                 enable_safety_checker=data.get("enable_safety_checker", False),
-                n=data["n"],
             )
+            self.params = GenerationParams(**values)
         except ValidationError as exc:
             for error in exc.errors():
                 field = error["loc"][0] if error["loc"] else None

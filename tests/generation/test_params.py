@@ -64,3 +64,71 @@ def test_bad_values_are_refused(overrides):
     values = {"prompt": "a cat", **overrides}
     with pytest.raises(ValidationError):
         GenerationParams(**values)
+
+
+# --- The one owner of the parameter set ----------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_job_reads_back_the_parameters_it_was_made_with():
+    from tests.factories import make_job, make_user
+
+    owner = make_user("owner")
+    job = make_job(owner, run=False, prompt="a lighthouse", size="native_16_9", seed=7, n=2)
+    params = GenerationParams.from_job(job)
+    assert params.as_api() == {
+        "prompt": "a lighthouse",
+        "negative_prompt": " ",
+        "size": {"width": 1664, "height": 928},
+        "size_preset": "native_16_9",
+        "num_inference_steps": 30,
+        "guidance_scale": 2.5,
+        "seed": 7,
+        "acceleration": "none",
+        "enable_safety_checker": True,
+        "n": 2,
+    }
+    assert params.job_fields() == {name: getattr(job, name) for name in params.job_fields()}
+
+
+def test_each_image_of_a_job_has_its_own_seed_in_the_backend_request():
+    params = GenerationParams(prompt="x", seed=41, n=3, size="640x480")
+    request = params.backend_request(model="qwen-image")
+    assert request.seeds == [41, 42, 43]
+    assert (request.width, request.height, request.model) == (640, 480, "qwen-image")
+    one = params.for_image(42)
+    assert (one.seed, one.n, one.backend_request(model="m").seeds) == (42, 1, [42])
+
+
+def test_form_values_keep_a_preset_by_name_and_a_custom_size_by_its_sides():
+    preset = GenerationParams(prompt="x", size="square").form_initial()
+    assert preset["size"] == "square" and "width" not in preset
+    custom = GenerationParams(prompt="x", size="640x480", seed=3).form_initial()
+    assert (custom["size"], custom["width"], custom["height"], custom["seed"]) == (
+        "custom",
+        640,
+        480,
+        3,
+    )
+
+
+def test_a_changed_copy_is_validated_again():
+    params = GenerationParams(prompt="x", seed=1)
+    assert params.revalidated(seed=2**32 - 1, n=1).seed == 2**32 - 1
+    with pytest.raises(ValidationError):
+        params.revalidated(seed=2**32 - 1, n=2)  # seeds run past the last one
+
+
+def test_the_same_setup_draws_alike_whatever_the_seed_or_count():
+    base = GenerationParams(prompt="x", seed=1, n=1)
+    assert base.draws_like(GenerationParams(prompt="x", seed=9, n=4, enable_safety_checker=False))
+    assert not base.draws_like(GenerationParams(prompt="x", guidance_scale=4.0))
+    assert not base.draws_like(GenerationParams(prompt="x", size="square"))
+
+
+def test_form_and_api_defaults_come_from_the_params():
+    from generation.forms import GenerationForm
+
+    form = GenerationForm()
+    for name in ("num_inference_steps", "guidance_scale", "acceleration", "n", "size"):
+        assert form.fields[name].initial == GenerationParams.default(name), name
