@@ -5,13 +5,13 @@ import datetime as dt
 import uuid
 from typing import Literal
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.urls import reverse
 from ninja import Field, Query, Router, Schema, Status
 
 from accounts.auth import api_auth
 from core.errors import ApiError, ErrorOut
+from core.http import get_or_404
 from gallery import selectors, services
 from gallery.models import Collection, ShareLink
 from gallery.selectors import FilterError
@@ -155,10 +155,9 @@ class CollectionOut(Schema):
 
 
 def _image(request, image_id) -> Image:
-    try:
-        return image_get_for_user(user=request.auth, public_id=image_id)
-    except (Image.DoesNotExist, DjangoValidationError):
-        raise Http404("No such image.") from None
+    return get_or_404(
+        lambda: image_get_for_user(user=request.auth, public_id=image_id), "No such image."
+    )
 
 
 def _image_out(image: Image, request, favorite_ids: set[int]) -> dict:
@@ -377,9 +376,9 @@ def create_collection(request, payload: CollectionIn):
 
 @router.delete("/shares/{share_id}", response={204: None, 404: ErrorOut})
 def revoke_share(request, share_id: uuid.UUID):
-    try:
-        share = selectors.share_get_for_owner(user=request.auth, public_id=share_id)
-    except ShareLink.DoesNotExist:
-        raise Http404("No such share link.") from None
+    share = get_or_404(
+        lambda: selectors.share_get_for_owner(user=request.auth, public_id=share_id),
+        "No such share link.",
+    )
     services.share_revoke(user=request.auth, share=share)
     return Status(204, None)
