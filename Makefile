@@ -21,7 +21,7 @@ install: $(STAMP)
 # Web server on $(HOST):$(PORT) plus one Huey consumer; Ctrl-C stops both.
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
-	@echo "Qwen Image Studio on http://$(HOST):$(PORT)/ (create a user: see README)"
+	@echo "Qwen Image Studio on http://$(HOST):$(PORT)/ (create a user: see README, \"First steps\")"
 	@$(PY) manage.py run_huey --workers 2 --worker-type thread & HUEY_PID=$$!; \
 	trap 'kill -INT $$HUEY_PID 2>/dev/null; wait $$HUEY_PID' EXIT INT TERM; \
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
@@ -62,7 +62,8 @@ test-postgres: $(STAMP) test-deps
 	DATABASE_CONN_MAX_AGE=0 $(VENV)/bin/pytest -m "not e2e and not integration"
 
 # The integration suite: gunicorn + two Huey consumers against live PostgreSQL, Redis and S3.
-# Start those first: `.ci/services up DIR && source DIR/env` (README "Production").
+# Start those first: `.ci/services up DIR && source DIR/env` (docs/production.md, "The integration
+# suite").
 test-integration: $(STAMP)
 	$(PY) -m tests.integration
 

@@ -123,7 +123,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 @admin.register(Profile)
 class ProfileAdmin(admin.ModelAdmin):
-    """Quota overrides and today's usage per user."""
+    """Quota overrides per user (usage/admin.py adds today's usage columns)."""
 
     list_display = [
         "user",

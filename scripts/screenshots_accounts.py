@@ -1,4 +1,4 @@
-"""Screenshots of the account pages from a running studio (see README, "Accounts, teams …").
+"""Screenshots of the account pages from a running studio (see docs/accounts.md).
 
     .venv/bin/python scripts/screenshots_accounts.py http://127.0.0.1:8150 USER PASSWORD
 

@@ -3,7 +3,7 @@
 The pipeline is loaded lazily, once per worker process, on the first job that process runs: the
 registry in generation/backends/__init__.py builds backends on first use, so a consumer that
 forks its workers never touches CUDA in the parent. One lock per backend instance runs one job
-at a time on its device; run one worker process per GPU (see the README).
+at a time on its device; run one worker process per GPU (see docs/local-gpu.md).
 
 torch, diffusers and transformers come from the optional `[local]` dependency group and are
 imported only here, only when this backend is used.

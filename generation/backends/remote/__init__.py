@@ -1,12 +1,13 @@
 """Remote backend: the hosted `POST /v1/images/generations` endpoint (generation/spec/).
 
-client.py holds RemoteBackend (the shared httpx.Client per process, the request body, the
-wall-clock budget per call), download.py the download guard (allowed origins, redirects,
-private addresses, the byte cap), errors.py the tables that turn HTTP statuses, provider
-messages and transport faults into BackendErrors.
+client.py holds RemoteBackend (the shared httpx.Client per process, the request body),
+deadline.py the wall-clock budget of one call (request plus downloads), download.py the
+download guard (allowed origins, redirects, private addresses, the byte cap), errors.py the
+tables that turn HTTP statuses, provider messages and transport faults into BackendErrors.
 
-Faults become `BackendError`s; the job service retries the retryable ones with backoff up to
-GENERATION_MAX_ATTEMPTS and fails the others at once with the message shown here:
+Faults become `BackendError`s; the runner (generation/runner.py) retries the retryable ones
+with backoff up to GENERATION_MAX_ATTEMPTS and fails the others at once with the message shown
+here:
 
 | code                      | retry | when                                                        |
 |---------------------------|-------|-------------------------------------------------------------|
