@@ -16,10 +16,9 @@ from gallery import selectors, services
 from gallery.models import Collection, ShareLink
 from gallery.selectors import FilterError
 from gallery.services import NotAllowed, ReseedMode, ShareRefused
-from generation.api import api_job_payload
 from generation.models import Image, Job, Report
 from generation.moderation import ReportRefused, image_report
-from generation.presenters import image_payload
+from generation.presenters import api_job_payload, image_payload
 from generation.schemas import ImageOut, JobOut
 from generation.selectors import image_get_for_user
 from generation.signed_urls import image_signed_urls

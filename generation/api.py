@@ -27,7 +27,7 @@ from generation.idempotency import (
 )
 from generation.models import Image, Job
 from generation.params import GenerationParams, resolve_size
-from generation.presenters import job_payload
+from generation.presenters import api_job_payload
 from generation.schemas import (
     GenerationFieldsIn,
     ImageGenerationIn,
@@ -41,7 +41,6 @@ from generation.signed_urls import InvalidImageToken, image_for_token, image_sig
 from generation.sizes import DEFAULT_PRESET
 from generation.webhooks import (
     WebhookUrlRejected,
-    webhook_payload,
     webhook_secret_for,
     webhook_secret_rotate,
     webhook_url_check,
@@ -133,19 +132,6 @@ def _submit(request, payload, params: GenerationParams, key: str | None, **job_f
 
 def _job_path(job: Job) -> str:
     return reverse("api:jobs-get", kwargs={"job_id": job.public_id})
-
-
-def api_job_payload(job: Job, request, *, prefetched: bool = False) -> dict:
-    """The job JSON of the API: job_payload with signed image URLs, plus its webhook."""
-    images = None
-    deliveries = None
-    if prefetched:
-        images = list(job.images.all()) if job.status == Job.Status.SUCCEEDED else []
-        deliveries = list(job.webhook_deliveries.all())
-    return {
-        **job_payload(job, request, images=images, urls=image_signed_urls),
-        "webhook": webhook_payload(job, deliveries),
-    }
 
 
 # --- OpenAI-compatible, waits for the images ------------------------------------------------
