@@ -87,6 +87,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "generation.context_processors.backend_info",
                 "generation.context_processors.sensitive",
+                "gallery.context_processors.trash_undo",
             ],
         },
     },

@@ -180,7 +180,8 @@ def images_generations(
         return {
             "created": int(job.created_at.timestamp()),
             "data": [
-                _image_data(image, job, fmt, request) for image in job.images.order_by("index")
+                _image_data(image, job, fmt, request)
+                for image in job.images.filter(deleted_at__isnull=True).order_by("index")
             ],
             "job_id": job.public_id,
         }

@@ -4,40 +4,47 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_team_invites'),
+        ("accounts", "0002_team_invites"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='profile',
-            name='legal_hold_note',
+            model_name="profile",
+            name="legal_hold_note",
             field=models.CharField(blank=True, max_length=500),
         ),
         migrations.AddField(
-            model_name='profile',
-            name='legal_hold_since',
+            model_name="profile",
+            name="legal_hold_since",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='team',
-            name='legal_hold_note',
+            model_name="team",
+            name="legal_hold_note",
             field=models.CharField(blank=True, max_length=500),
         ),
         migrations.AddField(
-            model_name='team',
-            name='legal_hold_since',
+            model_name="team",
+            name="legal_hold_since",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='team',
-            name='retention_image_days',
-            field=models.PositiveIntegerField(blank=True, help_text='Images older than this go to the trash unless starred or in a collection.', null=True),
+            model_name="team",
+            name="retention_image_days",
+            field=models.PositiveIntegerField(
+                blank=True,
+                help_text="Images older than this go to the trash unless starred or in a collection.",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='team',
-            name='storage_quota_bytes',
-            field=models.PositiveBigIntegerField(blank=True, help_text='Bytes of images (PNG + thumbnail) the team may keep.', null=True),
+            model_name="team",
+            name="storage_quota_bytes",
+            field=models.PositiveBigIntegerField(
+                blank=True,
+                help_text="Bytes of images (PNG + thumbnail) the team may keep.",
+                null=True,
+            ),
         ),
     ]

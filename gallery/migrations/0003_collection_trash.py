@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('gallery', '0002_prompt_full_text_search'),
+        ("gallery", "0002_prompt_full_text_search"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='collection',
-            name='deleted_at',
+            model_name="collection",
+            name="deleted_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

@@ -5,45 +5,60 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_team_profile_retention_legal_hold'),
-        ('generation', '0004_job_user_status_index'),
+        ("accounts", "0003_team_profile_retention_legal_hold"),
+        ("generation", "0004_job_user_status_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='image',
-            name='deleted_at',
+            model_name="image",
+            name="deleted_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='image',
-            name='provenance',
-            field=models.CharField(blank=True, choices=[('signed', 'Signed'), ('unsigned', 'Unsigned (signing failed)'), ('off', 'Off')], max_length=10),
+            model_name="image",
+            name="provenance",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("signed", "Signed"),
+                    ("unsigned", "Unsigned (signing failed)"),
+                    ("off", "Off"),
+                ],
+                max_length=10,
+            ),
         ),
         migrations.AddField(
-            model_name='image',
-            name='provenance_note',
+            model_name="image",
+            name="provenance_note",
             field=models.CharField(blank=True, max_length=500),
         ),
         migrations.AddField(
-            model_name='image',
-            name='thumbnail_byte_size',
+            model_name="image",
+            name="thumbnail_byte_size",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='job',
-            name='deleted_at',
+            model_name="job",
+            name="deleted_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddIndex(
-            model_name='image',
-            index=models.Index(condition=models.Q(('deleted_at__isnull', False)), fields=['user', '-deleted_at', '-id'], name='image_trashed'),
+            model_name="image",
+            index=models.Index(
+                condition=models.Q(("deleted_at__isnull", False)),
+                fields=["user", "-deleted_at", "-id"],
+                name="image_trashed",
+            ),
         ),
         migrations.AddIndex(
-            model_name='job',
-            index=models.Index(condition=models.Q(('deleted_at__isnull', False)), fields=['deleted_at', 'id'], name='job_trashed'),
+            model_name="job",
+            index=models.Index(
+                condition=models.Q(("deleted_at__isnull", False)),
+                fields=["deleted_at", "id"],
+                name="job_trashed",
+            ),
         ),
     ]

@@ -16,5 +16,10 @@ from generation.provenance.signer import (  # noqa: F401
     signer_describe,
     signer_reset,
 )
-from generation.provenance.verify import Verdict, provenance_read  # noqa: F401
+from generation.provenance.verify import (  # noqa: F401
+    Verdict,
+    context_reset,
+    image_provenance,
+    provenance_read,
+)
 from generation.provenance.xmp import png_insert_xmp, png_read_xmp, xmp_packet  # noqa: F401

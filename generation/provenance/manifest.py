@@ -69,11 +69,19 @@ def manifest_definition(
     if edited:
         actions = [
             {"action": "c2pa.opened", "parameters": {"ingredientIds": ["source-0"]}},
-            {"action": "c2pa.edited", "digitalSourceType": DIGITAL_SOURCE_TYPE, "softwareAgent": agent},
+            {
+                "action": "c2pa.edited",
+                "digitalSourceType": DIGITAL_SOURCE_TYPE,
+                "softwareAgent": agent,
+            },
         ]
     else:
         actions = [
-            {"action": "c2pa.created", "digitalSourceType": DIGITAL_SOURCE_TYPE, "softwareAgent": agent}
+            {
+                "action": "c2pa.created",
+                "digitalSourceType": DIGITAL_SOURCE_TYPE,
+                "softwareAgent": agent,
+            }
         ]
     assertions = [
         {"label": "c2pa.actions", "data": {"actions": actions}},

@@ -127,7 +127,9 @@ def _config_from(chain: bytes, key_pem: bytes, *, origin: str) -> SignerConfig:
         certificates = x509.load_pem_x509_certificates(chain)
         key = serialization.load_pem_private_key(key_pem, password=None)
     except (ValueError, TypeError) as error:
-        raise SignerUnavailable(f"The signing certificate or key is not valid PEM: {error}") from None
+        raise SignerUnavailable(
+            f"The signing certificate or key is not valid PEM: {error}"
+        ) from None
     leaf = certificates[0]
     if leaf.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo

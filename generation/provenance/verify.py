@@ -15,6 +15,7 @@ from pathlib import Path
 
 import c2pa
 from django.conf import settings
+from django.core.files.storage import default_storage
 
 from generation.provenance.xmp import png_read_xmp
 
@@ -172,3 +173,17 @@ def _xmp_source_type(data: bytes) -> str:
     if start < 0 or end < 0:
         return ""
     return packet[start + len("<Iptc4xmpExt:DigitalSourceType>") : end]
+
+
+def image_provenance(*, image) -> Verdict:
+    """The verdict on an image's stored PNG, read back from storage now (so a file changed on
+    disk or in the bucket reads as tampered)."""
+    try:
+        with default_storage.open(image.file.name, "rb") as handle:
+            data = handle.read()
+    except (FileNotFoundError, OSError):
+        return Verdict(state="unreadable", summary=SUMMARIES["unreadable"])
+    verdict = provenance_read(data)
+    if verdict.state == "unsigned" and image.provenance_note:
+        verdict.summary = f"{verdict.summary} {image.provenance_note}."
+    return verdict
