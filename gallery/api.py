@@ -303,11 +303,10 @@ def delete_image(
 ):
     """Owner only; staff may delete any image for good. Once in the trash the image is a 404
     to this call unless `permanent`."""
-    if permanent:
-        image = get_or_404(
-            lambda: _image_owned_or_staff(request).get(public_id=image_id), "No such image."
-        )
-    else:
+    image = None
+    if permanent:  # the caller's own, trashed ones included (any image for staff)
+        image = _image_owned_or_staff(request).filter(public_id=image_id).first()
+    if image is None:
         image = _image(request, image_id)
     try:
         services.image_delete(user=request.auth, image=image, permanent=permanent)
