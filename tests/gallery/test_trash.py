@@ -3,8 +3,8 @@ everything (collection places, stars, links); permanent deletes and legal holds.
 
 import pytest
 from django.core.files.storage import default_storage
-from django.test.utils import CaptureQueriesContext
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -62,9 +62,7 @@ def test_undo_restores_everything_including_collection_places_stars_and_links(
     ).content.decode()
     assert "Image moved to the trash." in response and "Undo" in response
     # The undo form on the page that followed the delete.
-    owner_client.post(
-        reverse("trash-restore"), {"kind": "images", "ids": [str(image.public_id)]}
-    )
+    owner_client.post(reverse("trash-restore"), {"kind": "images", "ids": [str(image.public_id)]})
     image.refresh_from_db()
     assert image.deleted_at is None
     assert CollectionItem.objects.filter(collection=collection, image=image).exists()
@@ -134,9 +132,7 @@ def test_the_trash_page_lists_restores_and_deletes_for_good(
     thumb = owner_client.get(reverse("trash-thumbnail", args=[keep.public_id]))
     assert thumb.status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
-        owner_client.post(
-            reverse("trash-delete"), {"kind": "images", "ids": [str(drop.public_id)]}
-        )
+        owner_client.post(reverse("trash-delete"), {"kind": "images", "ids": [str(drop.public_id)]})
     assert not Image.objects.filter(pk=drop.pk).exists()
     assert not default_storage.exists(drop.file.name)
     assert not default_storage.exists(drop.thumbnail.name)
@@ -166,11 +162,15 @@ def test_the_trash_is_its_owners_alone(owner, teammate, owner_client, teammate_c
     image = make_image(owner, visibility="team")
     services.images_delete(user=owner, image_ids=[image.public_id])
     assert "lighthouse" not in teammate_client.get(reverse("trash")).content.decode()
-    teammate_client.post(reverse("trash-restore"), {"kind": "images", "ids": [str(image.public_id)]})
+    teammate_client.post(
+        reverse("trash-restore"), {"kind": "images", "ids": [str(image.public_id)]}
+    )
     teammate_client.post(reverse("trash-delete"), {"kind": "images", "ids": [str(image.public_id)]})
     image.refresh_from_db()
     assert image.deleted_at is not None
-    assert teammate_client.get(reverse("trash-thumbnail", args=[image.public_id])).status_code == 404
+    assert (
+        teammate_client.get(reverse("trash-thumbnail", args=[image.public_id])).status_code == 404
+    )
 
 
 def test_the_trash_page_needs_a_login(anonymous_client):

@@ -142,9 +142,7 @@ def test_no_personal_data_unless_the_operator_turns_it_on(owner):
     assert "stds.schema-org.CreativeWork" in labels
 
 
-def test_a_signing_failure_stores_the_image_unsigned_with_a_note_and_a_metric(
-    owner, monkeypatch
-):
+def test_a_signing_failure_stores_the_image_unsigned_with_a_note_and_a_metric(owner, monkeypatch):
     def broken():
         raise c2pa.C2paError("HSM unplugged")
 
