@@ -21,9 +21,9 @@ from gallery import services
 from gallery.models import Collection
 from gallery.retention import purge_run
 from generation.models import Image, Job
-from generation.retention import StorageQuotaExceeded, storage_audit, storage_status
+from generation.retention import StorageQuotaExceeded, jobs_trash, storage_audit, storage_status
 from tests.apiclient import bearer
-from tests.factories import make_image, make_job, make_params
+from tests.factories import make_image, make_job
 
 pytestmark = pytest.mark.django_db
 
@@ -62,8 +62,6 @@ def test_purge_removes_trashed_jobs_and_collections_too(owner):
     services.collection_delete(
         user=owner, collection=services.collection_create(user=owner, name="x")
     )
-    from generation.retention import jobs_trash
-
     jobs_trash(user=owner, job_ids=[job.public_id])
     report = purge_run(now=timezone.now() + LATER)
     assert (report.images, report.jobs, report.collections) == (2, 1, 1)
@@ -284,7 +282,3 @@ def test_admin_image_delete_page_removes_files(
         response = staff_client.post(url, {"post": "yes"})
     assert response.status_code == 302
     assert _exists(image) == (False, False)
-
-
-def test_make_params_default_is_unchanged():
-    assert make_params().n == 1

@@ -137,8 +137,9 @@ def test_no_personal_data_unless_the_operator_turns_it_on(owner):
     data = _stored(make_image(owner))
     assert b"owner" not in data.split(b"IEND")[0].split(b"caBX", 1)[1][:20000]
     with override_settings(PROVENANCE_INCLUDE_CREATOR=True):
-        with _reader(_stored(make_image(owner, seed=7))) as reader:
-            labels = {a["label"] for a in reader.get_active_manifest()["assertions"]}
+        data = _stored(make_image(owner, seed=7))
+    with _reader(data) as reader:
+        labels = {a["label"] for a in reader.get_active_manifest()["assertions"]}
     assert "stds.schema-org.CreativeWork" in labels
 
 
