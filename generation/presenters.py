@@ -52,7 +52,11 @@ def job_payload(
     job: Job, request=None, images: list[Image] | None = None, urls: UrlBuilder | None = None
 ) -> dict:
     if images is None:
-        images = list(job.images.order_by("index")) if job.status == Job.Status.SUCCEEDED else []
+        images = (
+            list(job.images.filter(deleted_at__isnull=True).order_by("index"))
+            if job.status == Job.Status.SUCCEEDED
+            else []
+        )
     return {
         "id": str(job.public_id),
         "status": job.status,

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bench import gallery, memory, pipeline, submit
+from bench import gallery, memory, pipeline, provenance, submit
 from bench.common import CHILDREN, Site, percentile, result_rows, table
 
 
@@ -78,3 +78,10 @@ def test_percentile_is_nearest_rank():
     assert percentile(values, 95) == 95.0
     assert percentile([3.0], 95) == 3.0
     assert percentile([], 50) is None
+
+
+def test_provenance_reports_signing_time_per_image():
+    result = provenance.run(repeat=2, size=256)
+    assert result["states"] == ["signed"]
+    assert result["sign_ms_median"] > 0 and result["process_ms_median"] > 0
+    assert result["checks"][0]["name"].startswith("signing ms per 1 MP")

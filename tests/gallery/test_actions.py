@@ -152,19 +152,21 @@ def test_visibility_is_changed_by_the_owner_only(
     assert image.visibility == "public"
 
 
-def test_delete_removes_row_and_files_for_the_owner_only(
+def test_delete_moves_to_the_trash_for_the_owner_only(
     owner, owner_client, teammate_client, image_of, django_capture_on_commit_callbacks
 ):
     image = image_of(owner, "team")
     url = reverse("image-delete", args=[image.public_id])
     teammate_client.post(url)
-    assert Image.objects.filter(pk=image.pk).exists()
+    assert Image.objects.get(pk=image.pk).deleted_at is None
     with django_capture_on_commit_callbacks(execute=True):
         response = owner_client.post(url)
     assert response["Location"] == reverse("gallery")
-    assert not Image.objects.filter(pk=image.pk).exists()
-    assert not default_storage.exists(image.file.name)
-    assert not default_storage.exists(image.thumbnail.name)
+    # Hidden (a 404 even for its owner), files kept until the purge or "Delete for good".
+    assert Image.objects.get(pk=image.pk).deleted_at is not None
+    assert owner_client.get(reverse("image-detail", args=[image.public_id])).status_code == 404
+    assert default_storage.exists(image.file.name)
+    assert default_storage.exists(image.thumbnail.name)
 
 
 # --- Bulk ----------------------------------------------------------------------------------
@@ -188,7 +190,8 @@ def test_bulk_delete_and_visibility_touch_only_own_images(
     }
     with django_capture_on_commit_callbacks(execute=True):
         _bulk(owner_client, [mine[0], theirs], "delete")
-    assert set(Image.objects.values_list("pk", flat=True)) == {mine[1].pk, theirs.pk}
+    live = Image.objects.filter(deleted_at__isnull=True)
+    assert set(live.values_list("pk", flat=True)) == {mine[1].pk, theirs.pk}
     assert default_storage.exists(theirs.file.name)
 
 

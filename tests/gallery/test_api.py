@@ -84,7 +84,7 @@ def test_delete_is_owner_only(owner, client, owner_key, teammate_key, outsider_k
     assert client.delete(url, **outsider_key).status_code == 404
     assert client.delete(url, **teammate_key).status_code == 403
     assert client.delete(url, **owner_key).status_code == 204
-    assert not Image.objects.filter(pk=image.pk).exists()
+    assert Image.objects.get(pk=image.pk).deleted_at is not None  # in the trash
     assert client.delete(url, **owner_key).status_code == 404
 
 
