@@ -90,7 +90,9 @@ def module_rows(django_db_setup, django_db_blocker):
     (even a POST that deletes the world's image) is gone before the next starts; database
     rows only: files a test deletes outright are not rolled back. After the module's last
     test, every user and team made inside the block is deleted, and with them every row they
-    own (jobs, images, keys, collections, shares, invites, memberships).
+    own (jobs, images, keys, collections, shares, invites, memberships). Usernames are unique:
+    a test of the module that also asks for the fixed cast (`owner` …) clashes with a world
+    that has its own "owner", so it uses the world's people instead.
     """
     users, teams = get_user_model().objects, Team.objects
     made: dict[str, set] = {"users": set(), "teams": set()}
