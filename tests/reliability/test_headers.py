@@ -244,6 +244,7 @@ def test_login_never_redirects_off_site(world):  # noqa: F811 (the world's owner
         assert response["Location"] == reverse("generate"), (target, response["Location"])
 
 
+@pytest.mark.slow  # the settings load in a subprocess
 def test_pages_may_load_images_from_the_s3_origin_signed_urls_point_to(tmp_path):
     """With images on S3 the file views redirect to signed URLs there: img-src allows it."""
     import json

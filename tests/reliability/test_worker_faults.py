@@ -30,6 +30,8 @@ import pytest
 from tests.reliability import ledger
 
 SUITE = "worker_faults"
+# Consumers and manage.py in subprocesses, on a database of their own: once per CI run.
+pytestmark = pytest.mark.slow
 BASE_DIR = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 2
 # The crashing job dies at its second step, long before a lease needs renewing: there the
