@@ -444,9 +444,10 @@ def _check(w: World, route: Route, *, api: bool) -> None:
     got = {}
     for role in ROLES:
         got[role] = _status(_call(w, role, route, api=api))
+        after = fingerprint(w)
         if role not in route.changed_by:
-            assert fingerprint(w) == before, f"{role} changed the owner's data"
-        before = fingerprint(w)
+            assert after == before, f"{role} changed the owner's data"
+        before = after
     ledger.record(SUITE, requests=len(ROLES), routes=1)
     assert got == route.expect
 
