@@ -19,6 +19,7 @@ def site():
     CHILDREN.stop_all()
 
 
+@pytest.mark.slow  # a site of its own: gunicorn, a consumer and a fake endpoint
 def test_pipeline_and_memory_run_and_report(site):
     result = pipeline.run(
         n=2,
@@ -49,6 +50,7 @@ def test_pipeline_and_memory_run_and_report(site):
     json.dumps(result)  # what results.json will hold
 
 
+@pytest.mark.slow  # a site of its own: gunicorn
 def test_submit_measures_latency_and_errors(site):
     result = submit.run(clients=(2,), seconds=0.5, interval=0.1, web_workers=1, site=site)
     shapes = {level["shape"] for level in result["levels"]}

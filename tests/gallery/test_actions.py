@@ -12,7 +12,7 @@ from django.urls import reverse
 from gallery import services
 from gallery.models import Favorite
 from generation.models import Image, Job
-from tests.factories import make_job
+from tests.factories import make_image_row, make_job
 from tests.gallery.helpers import grid, ids
 
 pytestmark = pytest.mark.django_db
@@ -113,7 +113,7 @@ def test_reseed_respects_the_quota(owner, owner_client, image_of, settings):
 
 
 def test_use_these_settings_prefills_the_generate_form(owner, owner_client):
-    image = make_job(owner, prompt="a quiet harbour", seed=321, num_inference_steps=17).images.get()
+    image = make_image_row(owner, prompt="a quiet harbour", seed=321, num_inference_steps=17)
     response = owner_client.post(reverse("image-use-settings", args=[image.public_id]))
     assert response["Location"] == reverse("generate")
     form = owner_client.get(reverse("generate")).content.decode()
@@ -274,8 +274,8 @@ def test_bulk_requires_login(anonymous_client, owner, image_of):
 def test_compare_shows_two_to_four_visible_images_and_marks_differences(
     owner, outsider, owner_client, image_of
 ):
-    a = make_job(owner, prompt="a cat", seed=1).images.get()
-    b = make_job(owner, prompt="a cat", seed=2).images.get()
+    a = make_image_row(owner, prompt="a cat", seed=1)
+    b = make_image_row(owner, prompt="a cat", seed=2)
     hidden = image_of(outsider, "private")
     response = _bulk(owner_client, [a, b, hidden], "compare")
     page = owner_client.get(response["Location"])
