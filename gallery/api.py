@@ -15,7 +15,7 @@ from core.http import get_or_404
 from gallery import selectors, services
 from gallery.models import Collection, ShareLink
 from gallery.selectors import FilterError
-from gallery.services import NotAllowed, ReseedMode, ShareRefused
+from gallery.services import NotAllowed, ReseedMode, ReseedRefused, ShareRefused
 from generation.models import Image, Job, Report
 from generation.moderation import ReportRefused, image_report
 from generation.presenters import api_job_payload, image_payload
@@ -396,7 +396,12 @@ def reseed_image(request, image_id: uuid.UUID, payload: ReseedIn | None = None):
     image = _image(request, image_id)
     mode = payload.mode if payload else ReseedMode.RESEED
     # QuotaExceeded becomes the API's 429 with Retry-After (config.api).
-    job = services.image_reseed(user=request.auth, image=image, mode=mode, source=Job.Source.API)
+    try:
+        job = services.image_reseed(
+            user=request.auth, image=image, mode=mode, source=Job.Source.API
+        )
+    except ReseedRefused as exc:
+        raise ApiError(400, exc.message, code="params_no_longer_valid") from None
     return Status(202, api_job_payload(job, request))
 
 

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from pydantic import ValidationError
 
 from accounts.services import profile_for
 from gallery.models import Collection, CollectionItem, Favorite, ShareLink
@@ -35,6 +36,14 @@ from generation.selectors import images_visible_to
 
 class NotAllowed(Exception):
     """The user may see the object but not change it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ReseedRefused(Exception):
+    """The image's stored settings no longer pass today's limits (an operator tightened them)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -141,11 +150,22 @@ def image_reseed(
     visibility = image.visibility if image.user_id == user.pk else Visibility.PRIVATE
     return job_create(
         user=user,
-        params=GenerationParams.from_job(image.job).revalidated(seed=seed, n=n),
+        params=_reseed_params(image, seed=seed, n=n),
         source=source,
         visibility=visibility,
         parent_image=image,
     )
+
+
+def _reseed_params(image: Image, *, seed: int | None, n: int) -> GenerationParams:
+    try:
+        return GenerationParams.from_job(image.job).revalidated(seed=seed, n=n)
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ReseedRefused(
+            f"This image's settings no longer pass this portal's limits ({reason}). "
+            "Use its settings on the Create page and adjust them."
+        ) from None
 
 
 # --- Collections ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.http import safe_next, wants_json
 from gallery import selectors, services
-from gallery.services import NotAllowed, ReseedMode
+from gallery.services import NotAllowed, ReseedMode, ReseedRefused
 from gallery.views import access
 from gallery.views.params import SHARE_EXPIRY_CHOICES
 from gallery.views.reports import report_context, report_file
@@ -89,7 +89,7 @@ def image_reseed(request, public_id):
         return redirect("image-detail", public_id=image.public_id)
     try:
         job = services.image_reseed(user=request.user, image=image, mode=mode)
-    except (QuotaExceeded, PromptBlocked) as error:
+    except (QuotaExceeded, PromptBlocked, ReseedRefused) as error:
         messages.error(request, error.message)
         return redirect("image-detail", public_id=image.public_id)
     return redirect("job-detail", public_id=job.public_id)

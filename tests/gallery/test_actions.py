@@ -12,6 +12,7 @@ from django.urls import reverse
 from gallery import services
 from gallery.models import Favorite
 from generation.models import Image, Job
+from tests.apiclient import assert_envelope, bearer, post_json
 from tests.factories import make_image_row, make_job
 from tests.gallery.helpers import grid, ids
 
@@ -300,3 +301,19 @@ def test_grid_links_everything_to_detail_pages(owner, owner_client, image_of):
     assert reverse("image-detail", args=[image.public_id]) in body
     assert reverse("image-thumbnail", args=[image.public_id]) in body
     assert 'loading="lazy"' in body
+
+
+def test_reseeding_an_image_made_under_older_limits_says_why_instead_of_failing(
+    owner, owner_client, client
+):
+    image = make_image_row(owner)
+    Job.objects.filter(pk=image.job_id).update(num_inference_steps=10_000)  # limit since lowered
+    response = owner_client.post(
+        reverse("image-reseed", args=[image.public_id]), {"mode": "reseed"}, follow=True
+    )
+    assert response.status_code == 200
+    assert "no longer pass this portal" in response.content.decode()
+    assert Job.objects.filter(user=owner).count() == 1  # nothing was queued
+
+    answer = post_json(client, f"/v1/images/{image.public_id}/reseed", {}, headers=bearer(owner))
+    assert_envelope(answer, 400, code="params_no_longer_valid")
