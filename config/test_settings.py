@@ -34,3 +34,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": tempfile.mkdtemp(prefix="qwen-test-db-") + "/test.sqlite3"
     }
+
+# Prompt enhancement is off unless a test turns it on (against its own fake chat server).
+PROMPT_ENHANCER = ""

@@ -86,7 +86,9 @@ def jobs_page_for_user(
         created, pk = after
         jobs = jobs.filter(Q(created_at__lt=created) | Q(created_at=created, pk__lt=pk))
     return list(
-        jobs.order_by("-created_at", "-id").prefetch_related(
+        jobs.order_by("-created_at", "-id")
+        .select_related("preset__preset")
+        .prefetch_related(
             Prefetch("images", queryset=Image.objects.order_by("index")), "webhook_deliveries"
         )[: limit + 1]
     )
