@@ -17,8 +17,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from generation import lifecycle
-from generation.enhancement import job_enhance
 from generation.backends import BackendError, Canceled, GeneratedImage, get_backend
+from generation.enhancement import job_enhance
 from generation.events import log_job_event
 from generation.imaging import InvalidImage, ProcessedImage, process
 from generation.models import Image, Job
