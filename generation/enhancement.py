@@ -11,6 +11,7 @@ from generation.events import log_job_event
 from generation.models import Job
 from generation.moderation import PromptBlocked, prompt_check
 from generation.params import auto_size
+from generation.presets.selectors import MANAGER_ROLES, team_role
 from generation.prompts.enhancer import Enhancement, prompt_enhance
 from generation.prompts.models import TeamPromptSettings
 
@@ -92,3 +93,18 @@ def job_enhance(*, job: Job) -> None:
     for name, value in fields.items():
         setattr(job, name, value)
     log_job_event("enhanced", job, status=fields["enhancement"], seconds=result.seconds)
+
+
+class TeamPromptsNotAllowed(Exception):
+    pass
+
+
+def team_system_prompts_update(*, user, team, en: str, zh: str) -> TeamPromptSettings:
+    """A team owner or admin sets the team's own system prompts (blank: the portal's)."""
+    if team_role(user=user, team=team) not in MANAGER_ROLES:
+        raise TeamPromptsNotAllowed("Only the team's owners and admins change its prompts.")
+    row, _ = TeamPromptSettings.objects.get_or_create(team=team)
+    row.system_prompt_en, row.system_prompt_zh = en.strip(), zh.strip()
+    row.updated_by = user
+    row.save()
+    return row
