@@ -53,6 +53,21 @@ AUTO = "auto"
 # What a prompt may say about its shape, checked in this order: an explicit ratio first, then
 # words. The aspect is width / height.
 _RATIO = re.compile(r"(?<![\d.])(\d{1,2})\s*[:：×xX/]\s*(\d{1,2})(?![\d.])")
+_KNOWN_RATIOS = {
+    (1, 1),
+    (4, 3),
+    (3, 4),
+    (16, 9),
+    (9, 16),
+    (3, 2),
+    (2, 3),
+    (21, 9),
+    (9, 21),
+    (5, 4),
+    (4, 5),
+    (2, 1),
+    (1, 2),
+}
 _SHAPE_WORDS: list[tuple[float, re.Pattern]] = [
     (
         16 / 9,
@@ -94,7 +109,7 @@ def aspect_from_text(text: str) -> float | None:
     """The aspect (width / height) a prompt asks for, or None when it says nothing of it."""
     for match in _RATIO.finditer(text or ""):
         width, height = int(match.group(1)), int(match.group(2))
-        if width and height and 1 / 4 <= width / height <= 4:
+        if (width, height) in _KNOWN_RATIOS:  # "12:45" is a time, not a shape
             return width / height
     for aspect, words in _SHAPE_WORDS:
         if words.search(text or ""):

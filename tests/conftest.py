@@ -6,14 +6,17 @@ import pytest
 from django.test import Client
 
 from generation.backends import reset_backends
+from generation.prompts.enhancer import reset_enhancer
 from tests.factories import make_team, make_user
 
 
 @pytest.fixture(autouse=True)
 def _fresh_backends():
     reset_backends()
+    reset_enhancer()
     yield
     reset_backends()
+    reset_enhancer()
 
 
 @pytest.fixture
