@@ -26,7 +26,7 @@ router = Router(tags=["prompts"])
 _VALUE_FIELDS = services.VALUE_NAMES
 
 
-def preset_payload(preset: Preset, *, user) -> dict:
+def preset_payload(preset: Preset, *, user, can_manage=None, can_approve=None) -> dict:
     version = preset.current
     values = {name: getattr(version, name) for name in _VALUE_FIELDS}
     values = {k: (None if v in ("",) else v) for k, v in values.items()}
@@ -44,9 +44,16 @@ def preset_payload(preset: Preset, *, user) -> dict:
         "last_used_at": preset.last_used_at,
         "created_at": preset.created_at,
         "updated_at": preset.updated_at,
-        "can_manage": selectors.preset_can_manage(user=user, preset=preset),
-        "can_approve": selectors.preset_can_approve(user=user, preset=preset)
-        and preset.status == Preset.Status.PENDING,
+        "can_manage": (
+            selectors.preset_can_manage(user=user, preset=preset)
+            if can_manage is None
+            else can_manage
+        ),
+        "can_approve": (
+            selectors.preset_can_approve(user=user, preset=preset)
+            if can_approve is None
+            else can_approve
+        ),
     }
 
 
@@ -101,8 +108,18 @@ def _usable(request, ref: str):
 @router.get("/presets", response=PresetListOut, url_name="presets-list", summary="Your presets")
 def presets_list(request):
     """Your personal presets and your teams' (waiting ones included, marked `pending`)."""
-    presets = selectors.presets_visible_to(user=request.auth)
-    return {"data": [preset_payload(p, user=request.auth) for p in presets]}
+    rows = selectors.preset_rows(user=request.auth)
+    return {
+        "data": [
+            preset_payload(
+                row["preset"],
+                user=request.auth,
+                can_manage=row["can_manage"],
+                can_approve=row["can_approve"],
+            )
+            for row in rows
+        ]
+    }
 
 
 @router.post(

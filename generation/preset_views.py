@@ -58,16 +58,7 @@ def _preset_read(request, public_id) -> Preset:
 @login_required
 def preset_list(request):
     """Your presets and your teams', with the form for a new one."""
-    presets = list(selectors.presets_visible_to(user=request.user))
-    rows = [
-        {
-            "preset": p,
-            "can_manage": selectors.preset_can_manage(user=request.user, preset=p),
-            "can_approve": p.status == Preset.Status.PENDING
-            and selectors.preset_can_approve(user=request.user, preset=p),
-        }
-        for p in presets
-    ]
+    rows = selectors.preset_rows(user=request.user)
     form = PresetForm()
     if request.method == "POST":
         form = PresetForm(request.POST)
@@ -139,8 +130,7 @@ def preset_detail(request, public_id):
             "preset": preset,
             "form": form,
             "can_manage": can_manage,
-            "can_approve": preset.status == Preset.Status.PENDING
-            and selectors.preset_can_approve(user=request.user, preset=preset),
+            "can_approve": selectors.preset_can_approve(user=request.user, preset=preset),
             "versions": selectors.preset_versions(preset=preset),
         },
     )

@@ -74,17 +74,42 @@ def team_role(*, user, team) -> str | None:
     return Membership.objects.filter(user=user, team=team).values_list("role", flat=True).first()
 
 
-def preset_can_manage(*, user, preset: Preset) -> bool:
+def team_roles(*, user) -> dict[int, str]:
+    """{team id: the user's role} for every team the user belongs to (one query)."""
+    if not user.is_authenticated:
+        return {}
+    return dict(Membership.objects.filter(user=user).values_list("team_id", "role"))
+
+
+def preset_can_manage(*, user, preset: Preset, roles: dict[int, str] | None = None) -> bool:
     """Change or delete: a personal preset's owner; for a team preset its author (while still
-    a member) or the team's owners and admins."""
+    a member) or the team's owners and admins. `roles`: team_roles(), for lists."""
     if preset.team_id is None:
         return preset.user_id == user.pk
-    role = team_role(user=user, team=preset.team)
+    roles = team_roles(user=user) if roles is None else roles
+    role = roles.get(preset.team_id)
     return role in MANAGER_ROLES or (role is not None and preset.user_id == user.pk)
 
 
-def preset_can_approve(*, user, preset: Preset) -> bool:
-    return preset.team_id is not None and team_role(user=user, team=preset.team) in MANAGER_ROLES
+def preset_can_approve(*, user, preset: Preset, roles: dict[int, str] | None = None) -> bool:
+    """Approve: a waiting team preset, by the team's owners and admins."""
+    if preset.team_id is None or preset.status != Preset.Status.PENDING:
+        return False
+    roles = team_roles(user=user) if roles is None else roles
+    return roles.get(preset.team_id) in MANAGER_ROLES
+
+
+def preset_rows(*, user) -> list[dict]:
+    """The presets the user sees, each with what the user may do to it (two queries)."""
+    roles = team_roles(user=user)
+    return [
+        {
+            "preset": preset,
+            "can_manage": preset_can_manage(user=user, preset=preset, roles=roles),
+            "can_approve": preset_can_approve(user=user, preset=preset, roles=roles),
+        }
+        for preset in presets_visible_to(user=user)
+    ]
 
 
 def preset_versions(*, preset: Preset) -> QuerySet[PresetVersion]:

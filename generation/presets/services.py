@@ -146,6 +146,8 @@ def preset_update(
 
 def preset_approve(*, user, preset: Preset) -> Preset:
     """A team owner or admin shares a waiting team preset with the team."""
+    if preset.team_id and preset.status == Preset.Status.APPROVED:
+        return preset  # already shared: approving twice changes nothing
     if not preset_can_approve(user=user, preset=preset):
         raise PresetRuleError("Only the team's owners and admins approve its presets.")
     Preset.objects.filter(pk=preset.pk).update(
