@@ -264,7 +264,13 @@ PROMPT_ENHANCER = env_str("PROMPT_ENHANCER")
 PROMPT_ENHANCER_BASE_URL = env_str("PROMPT_ENHANCER_BASE_URL", "http://127.0.0.1:11434/v1")
 PROMPT_ENHANCER_API_KEY = env_str("PROMPT_ENHANCER_API_KEY")
 PROMPT_ENHANCER_MODEL = env_str("PROMPT_ENHANCER_MODEL", "qwen2.5:1.5b-instruct")
-PROMPT_ENHANCER_TIMEOUT = env_float("PROMPT_ENHANCER_TIMEOUT", 20.0)  # then the original is used
+# Seconds an enhancement may take before the original prompt is used: in the worker (a small
+# CPU model writes a few tokens a second, hence more for "local"), and in a web request (the
+# Create page's preview).
+PROMPT_ENHANCER_TIMEOUT = env_float(
+    "PROMPT_ENHANCER_TIMEOUT", 120.0 if PROMPT_ENHANCER.strip().lower() == "local" else 20.0
+)
+PROMPT_PREVIEW_TIMEOUT = env_float("PROMPT_PREVIEW_TIMEOUT", 20.0)
 PROMPT_ENHANCER_MAX_TOKENS = env_int("PROMPT_ENHANCER_MAX_TOKENS", 400)
 PROMPT_ENHANCER_TEMPERATURE = env_float("PROMPT_ENHANCER_TEMPERATURE", 0.7)
 PROMPT_ENHANCER_LOCAL_MODEL = env_str("PROMPT_ENHANCER_LOCAL_MODEL", "Qwen/Qwen2.5-0.5B-Instruct")

@@ -67,7 +67,10 @@ def prompt_preview(*, user, prompt: str, team=None) -> Enhancement:
     if count > settings.PROMPT_PREVIEWS_PER_MINUTE:
         retry_after = int((window + dt.timedelta(minutes=1) - now).total_seconds()) + 1
         raise PreviewThrottled(retry_after)
-    return _checked(prompt_enhance(prompt=prompt, custom=team_system_prompts(team)))
+    timeout = min(settings.PROMPT_PREVIEW_TIMEOUT, settings.PROMPT_ENHANCER_TIMEOUT)
+    return _checked(
+        prompt_enhance(prompt=prompt, custom=team_system_prompts(team), timeout=timeout)
+    )
 
 
 def job_enhance(*, job: Job) -> None:

@@ -17,9 +17,11 @@ from pathlib import Path
 
 from generation.prompts.errors import EnhancerError
 
-# Qwen2.5-1.5B-Instruct: Apache-2.0, 3.1 GB of bf16 weights, 6 GB in memory as float32; about
-# 6 tokens/s on two cores, so a 200-word revision takes ~45 s. Qwen2.5-0.5B-Instruct (1 GB,
-# ~20 tokens/s) is the choice for a tight time bound. docs/prompts.md compares them.
+# Qwen2.5-0.5B-Instruct (Apache-2.0, 1 GB of bf16 weights, 2 GB in memory as float32): the
+# size a 2-core machine can run beside the portal. float32 decoding is memory-bound, a few
+# tokens a second on two cores, so it suits enhance-on-submit in the worker (120 s bound) more
+# than previews; docs/prompts.md has the numbers and the faster path (a llama.cpp or Ollama
+# server on the same machine, through the "chat" enhancer).
 DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
 WEIGHT_FILES = ["*.json", "*.safetensors", "*.txt", "*.model", "*.tiktoken", "LICENSE*"]
 
