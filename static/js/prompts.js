@@ -26,7 +26,9 @@
 
   // --- Word diff (characters for Chinese), longest common subsequence ---------------------
   function tokens(text) {
-    return text.match(/[\u3400-\u9fff\uf900-\ufaff]|[^\s\u3400-\u9fff\uf900-\ufaff]+|\s+/g) || [];
+    // Chinese characters one by one; words; punctuation on its own, so "sign," still
+    // matches "sign"; runs of whitespace.
+    return text.match(/[\u3400-\u9fff\uf900-\ufaff]|[^\s\u3400-\u9fff\uf900-\ufaff.,;:!?"“”()\[\]，。；：！？、「」『』]+|\s+|[^\s]/g) || [];
   }
   function renderDiff(before, after) {
     var a = tokens(before), b = tokens(after), n = a.length, m = b.length;
