@@ -293,3 +293,40 @@ def test_the_job_log_never_holds_the_prompt(owner, use_chat, caplog):
     assert "secret ballad" not in caplog.text
     assert "event=enhanced" in caplog.text
     json.dumps(caplog.text)
+
+
+# --- Both prompts travel with the job --------------------------------------------------------
+
+
+def test_a_reseed_draws_the_same_revision_without_asking_again(owner, use_chat):
+    from gallery.services import image_reseed
+
+    chat = use_chat()
+    job = make_job(owner, prompt="a lighthouse", enhance=True)
+    again = image_reseed(user=owner, image=job.images.get(), mode="exact")
+    runner.job_run(job_id=again.pk)
+    again.refresh_from_db()
+    assert again.revised_prompt == job.revised_prompt and again.prompt == "a lighthouse"
+    assert len(chat.requests) == 1
+
+
+def test_the_job_page_shows_what_was_drawn_and_why(owner, owner_client, use_chat):
+    use_chat(status=503)
+    fallback = make_job(owner, prompt="a lighthouse", enhance=True)
+    page = owner_client.get(f"/jobs/{fallback.public_id}/").content.decode()
+    assert "Original prompt used. The prompt enhancer is unavailable (HTTP 503)." in page
+    use_chat()
+    enhanced = make_job(owner, prompt="a kite", enhance=True)
+    page = owner_client.get(f"/jobs/{enhanced.public_id}/").content.decode()
+    assert "Drawn as:" in page and enhanced.revised_prompt in page
+
+
+def test_use_these_settings_brings_the_revision_back_to_the_form(owner, owner_client, use_chat):
+    use_chat()
+    job = make_job(owner, prompt="a kite", enhance=True)
+    from django.urls import reverse
+
+    owner_client.post(reverse("image-use-settings", args=[job.images.get().public_id]))
+    page = owner_client.get("/").content.decode()
+    assert job.revised_prompt in page  # in the revision box, shown without a script
+    assert 'aria-labelledby="revision-heading" >' in page  # not hidden
