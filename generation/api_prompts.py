@@ -8,7 +8,7 @@ from ninja.responses import Status
 
 from accounts.services import profile_for
 from core.errors import ApiError
-from generation.enhancement import PreviewThrottled, prompt_preview
+from generation.enhancement import PreviewThrottled, PromptInvalid, prompt_preview
 from generation.models import Preset
 from generation.params import apply_template
 from generation.presets import selectors, services
@@ -88,6 +88,8 @@ def prompts_enhance(request, payload: EnhanceIn):
         result = prompt_preview(
             user=request.auth, prompt=prompt, team=profile_for(request.auth).current_team
         )
+    except PromptInvalid as exc:
+        raise ApiError(400, exc.message, code="invalid_parameter", param="prompt") from None
     except PreviewThrottled as exc:
         raise ApiError(
             429,

@@ -43,6 +43,14 @@ def _checked(result: Enhancement) -> Enhancement:
     return result
 
 
+class PromptInvalid(ValueError):
+    """A prompt no job would accept (too long, NUL): not worth a model's time."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class PreviewThrottled(Exception):
     def __init__(self, retry_after: int) -> None:
         super().__init__("Too many prompt previews: wait a minute.")
@@ -52,8 +60,15 @@ class PreviewThrottled(Exception):
 
 def prompt_preview(*, user, prompt: str, team=None) -> Enhancement:
     """Enhance a prompt for the user to look at before submitting (the Create page's ✨ and
-    POST /v1/prompts/enhance). A blocked prompt raises PromptBlocked as a submission would;
-    PROMPT_PREVIEWS_PER_MINUTE per user, else PreviewThrottled."""
+    POST /v1/prompts/enhance). A prompt no job would take raises PromptInvalid, a blocked one
+    PromptBlocked, as a submission would; PROMPT_PREVIEWS_PER_MINUTE per user, else
+    PreviewThrottled."""
+    if len(prompt) > settings.GENERATION_MAX_PROMPT_LENGTH:
+        raise PromptInvalid(
+            f"Prompt is too long: at most {settings.GENERATION_MAX_PROMPT_LENGTH} characters."
+        )
+    if "\x00" in prompt:
+        raise PromptInvalid("Prompt must not contain NUL characters.")
     prompt_check(prompt=prompt)
     now = timezone.now()
     window = now.replace(second=0, microsecond=0)

@@ -39,7 +39,7 @@ def prompt_enhance_preview(request):
         prompt = apply_template(version.prompt_template or "{prompt}", prompt)
     try:
         result = enhancement.prompt_preview(user=request.user, prompt=prompt, team=team)
-    except PromptBlocked as exc:
+    except (PromptBlocked, enhancement.PromptInvalid) as exc:
         return JsonResponse({"error": exc.message}, status=400)
     except enhancement.PreviewThrottled as exc:
         response = JsonResponse({"error": exc.message}, status=429)

@@ -61,6 +61,8 @@ def preset_values_check(values: dict) -> dict:
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "size"
+        if field == "prompt":  # only the template can make the test prompt invalid
+            field = "prompt_template"
         raise PresetRuleError(first["msg"].removeprefix("Value error, "), field=field) from None
     except ValueError as exc:
         raise PresetRuleError(str(exc), field="size") from None

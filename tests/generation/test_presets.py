@@ -97,6 +97,7 @@ def test_a_member_who_left_loses_the_teams_presets(owner, teammate, team):
     ("values", "field"),
     [
         ({"prompt_template": "no placeholder"}, "prompt_template"),
+        ({"prompt_template": "{prompt}\x00"}, "prompt_template"),
         ({"size": "huge"}, "size"),
         ({"size": "100x100"}, "size"),
         ({"num_inference_steps": 0}, "num_inference_steps"),
@@ -422,3 +423,18 @@ def test_an_outsider_cannot_name_a_preset_they_do_not_see(owner, outsider, clien
         headers=bearer(outsider),
     )
     assert_envelope(response, 400, code="preset_not_found", param="preset")
+
+
+def test_a_team_admin_who_is_not_an_owner_approves_and_sets_team_prompts(
+    teammate, team, client
+):
+    from generation.enhancement import team_system_prompts, team_system_prompts_update
+
+    admin = make_user("admin", team=team, role="admin")
+    preset = _preset(teammate, team=team)
+    services.preset_approve(user=admin, preset=preset)
+    assert Preset.objects.get(pk=preset.pk).status == Preset.Status.APPROVED
+    team_system_prompts_update(user=admin, team=team, en="Admin rules.", zh="")
+    assert team_system_prompts(team)["en"] == "Admin rules."
+    again = services.preset_approve(user=admin, preset=preset)  # a repeat changes nothing
+    assert again.status == Preset.Status.APPROVED

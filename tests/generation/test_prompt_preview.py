@@ -111,3 +111,12 @@ def test_someone_elses_personal_preset_cannot_be_used_for_a_preview(
         ).status_code
         == 400
     )
+
+
+@pytest.mark.parametrize("prompt", ["x" * 2001, "a\x00b"])
+def test_a_prompt_no_job_would_take_is_not_sent_to_the_enhancer(owner, client, use_chat, prompt):
+    chat = use_chat()
+    assert_envelope(_preview(client, owner, {"prompt": prompt}), 400, param="prompt")
+    client.force_login(owner)
+    assert client.post("/prompts/enhance/", {"prompt": prompt}).status_code == 400
+    assert chat.requests == []
