@@ -425,9 +425,7 @@ def test_an_outsider_cannot_name_a_preset_they_do_not_see(owner, outsider, clien
     assert_envelope(response, 400, code="preset_not_found", param="preset")
 
 
-def test_a_team_admin_who_is_not_an_owner_approves_and_sets_team_prompts(
-    teammate, team, client
-):
+def test_a_team_admin_who_is_not_an_owner_approves_and_sets_team_prompts(teammate, team, client):
     from generation.enhancement import team_system_prompts, team_system_prompts_update
 
     admin = make_user("admin", team=team, role="admin")
