@@ -436,3 +436,11 @@ def test_a_team_admin_who_is_not_an_owner_approves_and_sets_team_prompts(teammat
     assert team_system_prompts(team)["en"] == "Admin rules."
     again = services.preset_approve(user=admin, preset=preset)  # a repeat changes nothing
     assert again.status == Preset.Status.APPROVED
+
+
+def test_staff_manage_presets_in_the_admin(owner, staff_client, team):
+    preset = _preset(owner, team=team)
+    assert staff_client.get("/admin/generation/preset/").status_code == 200
+    page = staff_client.get(f"/admin/generation/preset/{preset.pk}/change/")
+    assert page.status_code == 200 and "studio photo of {prompt}" in page.content.decode()
+    assert staff_client.get("/admin/generation/teampromptsettings/").status_code == 200
