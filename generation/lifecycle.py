@@ -19,6 +19,7 @@ from generation.moderation import prompt_check
 from generation.params import SEED_MAX, GenerationParams
 from generation.presets.models import PresetVersion
 from generation.presets.services import preset_record_use
+from generation.retention import storage_check
 from usage.quotas import quota_check
 
 
@@ -39,7 +40,8 @@ def job_create(
     end_user: str = "",
 ) -> Job:
     """Check the blocklist and quota, fix the seed, write the job `queued`, enqueue it after
-    commit. PromptBlocked and QuotaExceeded say why a job was refused.
+    commit. PromptBlocked and QuotaExceeded (StorageQuotaExceeded when the team's storage is
+    full) say why a job was refused.
 
     A revised prompt given with the params was accepted (or, `revision="edited"`, edited) by
     the caller before submitting; the blocklist checks it as it checks the prompt."""
@@ -51,6 +53,7 @@ def job_create(
     with transaction.atomic():
         profile = lock_user_profile(user=user)
         quota_check(user=user, images=params.n, profile=profile)
+        storage_check(user=user, team=profile.current_team)
         job = Job.objects.create(
             user=user,
             team=profile.current_team,

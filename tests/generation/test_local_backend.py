@@ -139,7 +139,14 @@ def tiny(tmp_path_factory):
     pytest.importorskip("torch", reason=SKIP_REASON)
     pytest.importorskip("diffusers", reason=SKIP_REASON)
     pytest.importorskip("peft", reason=SKIP_REASON)
+    import torch
+
     from tests.generation.tiny_qwen import build_tiny_lora, build_tiny_pipeline
+
+    # One intra-op thread: the tiny model's ops take microseconds, and a pool of one thread per
+    # core spinning against the rest of a busy machine made each job ~20× slower. Results
+    # are the same on any thread count (the seeds fix the pixels, not the scheduling).
+    torch.set_num_threads(1)
 
     root = tmp_path_factory.mktemp("tiny-qwen-image")
     return SimpleNamespace(

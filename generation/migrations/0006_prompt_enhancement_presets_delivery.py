@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0002_team_invites"),
-        ("generation", "0004_job_user_status_index"),
+        ("generation", "0005_image_job_trash_provenance"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
