@@ -33,7 +33,8 @@ from accounts.models import ApiKey, Membership, Profile, TeamInvite
 from accounts.services import invite_create
 from gallery import services as gallery_services
 from gallery.models import Collection, CollectionItem, Favorite, ShareLink
-from generation.models import Image, Job
+from generation.models import Image, Job, Preset, TeamPromptSettings
+from generation.presets.services import preset_create
 from generation.retention import jobs_trash
 from generation.signed_urls import image_signed_path
 from tests.factories import make_job_row, make_team, make_user
@@ -104,6 +105,9 @@ def _world(module_rows) -> World:
             secrets=secrets,
             invite=invite_create(by=owner_membership),
             signed=image_signed_path(image, "file"),
+            extra={
+                "preset": preset_create(user=owner, name="Owner's own", values={"size": "square"})
+            },
         )
 
 
@@ -134,6 +138,8 @@ def fingerprint(w: World) -> tuple:
         Membership.objects.filter(team=w.team).values_list("user", "role"),
         Profile.objects.filter(user=owner).values_list("current_team", "show_sensitive"),
         Favorite.objects.filter(user=owner).values_list("image_id"),
+        Preset.objects.filter(user=owner).values_list("public_id", "name", "status", "current"),
+        TeamPromptSettings.objects.filter(team=w.team).values_list("system_prompt_en"),
         type(owner).objects.filter(pk=owner.pk).values_list("password", "is_active"),
     )
     return tuple(sorted(map(str, query)) for query in rows)
@@ -199,6 +205,10 @@ def trash_form(kind: str) -> Callable[[World], dict]:
         "collections": lambda w: [w.collection],
     }[kind]
     return lambda w: {"kind": kind, "ids": [str(o.public_id) for o in objects(w)]}
+
+
+def preset_id(w):
+    return w.extra["preset"].public_id
 
 
 # Somebody else's object: 404 for outsiders and teammates (the image is private), the owner
@@ -323,6 +333,25 @@ PAGES: dict[str, Route] = {
         data=lambda w: {"decision": "approve"},
         changed_by=("staff",),
     ),
+    # prompts: the enhance preview, presets (personal here: the owner's alone), team prompts
+    "prompt-enhance": Route(
+        "POST", url("prompt-enhance"), signed_in(200), data=lambda w: {"prompt": "matrix"}
+    ),
+    "preset-list": Route("GET", url("preset-list"), signed_in(200)),
+    "preset-detail": Route(
+        "GET", url("preset-detail", preset_id), roles(LOGIN, 404, 404, 404, 200)
+    ),
+    "preset-approve": Route(
+        "POST", url("preset-approve", preset_id), roles(LOGIN, 404, 404, 404, 302)
+    ),
+    "preset-delete": Route("POST", url("preset-delete", preset_id), OWNER_ONLY_ACTION),
+    "image-save-preset": Route(
+        "POST",
+        url("image-save-preset", image_id),
+        roles(LOGIN, 404, 404, 302, 302),  # staff see the image; the preset is their own
+        data=lambda w: {"name": "From the matrix"},
+    ),
+    "team-prompts": Route("GET", url("team-prompts", team_id), roles(LOGIN, 404, 200, 404, 200)),
     # accounts
     "login": Route("GET", url("login"), roles(200, 302, 302, 302, 302)),
     "signup": Route("GET", url("signup"), roles(200, 302, 302, 302, 302)),
@@ -497,6 +526,36 @@ API: dict[tuple[str, str], Route] = {
     ),
     ("DELETE", "/v1/shares/{share_id}"): Route(
         "DELETE", lambda w: f"/v1/shares/{w.share.public_id}", roles(401, 404, 404, 404, 204)
+    ),
+    ("POST", "/v1/prompts/enhance"): Route(
+        "POST",
+        lambda w: "/v1/prompts/enhance",
+        roles(401, 200, 200, 200, 200),
+        data=lambda w: {"prompt": "matrix"},
+    ),
+    ("GET", "/v1/presets"): Route("GET", lambda w: "/v1/presets", roles(401, 200, 200, 200, 200)),
+    ("POST", "/v1/presets"): Route(
+        "POST",
+        lambda w: "/v1/presets",
+        roles(401, 201, 201, 201, 201),  # each makes a personal one of their own
+        data=lambda w: {"name": "Mine", "size": "square"},
+    ),
+    ("GET", "/v1/presets/{preset_id}"): Route(
+        "GET", lambda w: f"/v1/presets/{preset_id(w)}", roles(401, 404, 404, 404, 200)
+    ),
+    ("PUT", "/v1/presets/{preset_id}"): Route(
+        "PUT",
+        lambda w: f"/v1/presets/{preset_id(w)}",
+        roles(401, 404, 404, 404, 200),
+        data=lambda w: {"name": "Renamed", "size": "auto"},
+    ),
+    ("POST", "/v1/presets/{preset_id}/approve"): Route(
+        "POST",
+        lambda w: f"/v1/presets/{preset_id(w)}/approve",
+        roles(401, 404, 404, 404, 403),  # personal: nothing to approve
+    ),
+    ("DELETE", "/v1/presets/{preset_id}"): Route(
+        "DELETE", lambda w: f"/v1/presets/{preset_id(w)}", roles(401, 404, 404, 404, 204)
     ),
     # Outside the schema: signed image URLs (capabilities), the docs, the schema, the root.
     ("GET", "/v1/files/{token}"): Route("GET", lambda w: w.signed, everyone(200)),
