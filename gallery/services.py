@@ -73,17 +73,21 @@ def favorite_toggle(*, user, image: Image) -> bool:
 
 
 def images_set_visibility(*, user, image_ids: Iterable[uuid.UUID], visibility: str) -> int:
-    """Change the visibility of the user's own images among `image_ids`; returns how many."""
+    """Change the visibility of the user's own images among `image_ids`; returns how many.
+
+    Their team becomes the owner's current team (the one team rule, docs/accounts.md): "Team"
+    means the team the owner is in now, not the one they were in when the image was made.
+    """
     visibility = _visibility(visibility)
     return Image.objects.filter(user=user, public_id__in=list(image_ids)).update(
-        visibility=visibility
+        visibility=visibility, team=profile_for(user).current_team
     )
 
 
 def image_set_visibility(*, user, image: Image, visibility: str) -> Image:
     _require_owner(image, user, "image")
     images_set_visibility(user=user, image_ids=[image.public_id], visibility=visibility)
-    image.refresh_from_db(fields=["visibility"])
+    image.refresh_from_db(fields=["visibility", "team"])
     return image
 
 
@@ -195,7 +199,9 @@ def collection_update(
         collection.name = _clean_name(name)
     if visibility is not None:
         collection.visibility = _visibility(visibility)
-    collection.save(update_fields=["name", "visibility", "updated_at"])
+        # The one team rule: "Team" is the owner's current team (docs/accounts.md).
+        collection.team = profile_for(user).current_team
+    collection.save(update_fields=["name", "visibility", "team", "updated_at"])
     return collection
 
 

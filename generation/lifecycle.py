@@ -131,6 +131,8 @@ def job_retry(*, job: Job) -> Job:
             pk=job.pk, status__in=[Job.Status.FAILED, Job.Status.CANCELED]
         ).update(
             status=Job.Status.QUEUED,
+            # The one team rule: its images go to the team the owner is in now.
+            team=profile.current_team,
             attempts=0,
             progress=0.0,
             cancel_requested=False,

@@ -11,6 +11,7 @@ from django.db.models import (
     QuerySet,
 )
 
+from accounts.selectors import team_shared_q
 from gallery import search
 from gallery.models import Favorite
 from gallery.selectors.filters import FLAGGED_STATES, FilterError, ImageFilters
@@ -18,7 +19,6 @@ from generation.models import Image, Visibility
 from generation.selectors import (
     image_open_report_count,
     images_visible_to,
-    user_team_ids,
 )
 
 
@@ -55,7 +55,7 @@ def _scoped(*, user, filters: ImageFilters) -> tuple[QuerySet[Image], str, str]:
     if filters.scope == "team":
         return (
             images.filter(
-                team_id__in=user_team_ids(user),
+                team_shared_q(viewer=user),
                 visibility__in=[Visibility.TEAM, Visibility.PUBLIC],
             ),
             "created_at",

@@ -14,9 +14,8 @@ from core.http import safe_next, wants_json
 from gallery import selectors, services
 from gallery.services import NotAllowed, ReseedMode
 from gallery.views import access
-from gallery.views.params import SHARE_EXPIRY_CHOICES
+from gallery.views.params import SHARE_EXPIRY_CHOICES, visibility_choices
 from gallery.views.reports import report_context, report_file
-from generation.models import Visibility
 from generation.moderation import PromptBlocked
 from usage.quotas import QuotaExceeded
 
@@ -41,7 +40,7 @@ def image_detail(request, public_id):
             "is_owner": selectors.user_owns(user=user, obj=image),
             "my_collections": list(selectors.collections_owned_by(user=user)),
             "shares": selectors.shares_of_image(user=user, image=image),
-            "visibility_choices": Visibility.choices,
+            "visibility_choices": visibility_choices(request.user),
             "share_expiry_choices": SHARE_EXPIRY_CHOICES,
             **report_context(request, image),
             "report_url": reverse("image-report", args=[image.public_id]),
