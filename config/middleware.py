@@ -1,10 +1,14 @@
-"""Request ids on every response, and the /v1 error envelope for errors raised outside ninja."""
+"""Request ids on every response (and in every log line of the request), request metrics,
+and the /v1 error envelope for errors raised outside ninja."""
 
+import contextvars
 import logging
 import re
+import time
 import uuid
 
 from core.errors import ApiError, error_response
+from core.metrics import request_observed
 
 API_PREFIX = "/v1/"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
@@ -12,18 +16,42 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
 logger = logging.getLogger("qwen.api")
 
 
+# The request being answered on this thread, for log lines (config.logging.JsonFormatter).
+current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "current_request_id", default=""
+)
+
+
 class RequestIdMiddleware:
-    """Echo a sane incoming X-Request-ID (letters, digits, `._:-`, ≤128) or make one."""
+    """Echo a sane incoming X-Request-ID (letters, digits, `._:-`, ≤128) or make one; every
+    log line written while the request is answered carries it; count and time the request
+    for /metrics by its route pattern (never the raw path: ids and tokens stay out)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        started = time.monotonic()
         incoming = request.headers.get("X-Request-ID", "")
         request.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        response = self.get_response(request)
-        response["X-Request-ID"] = request.request_id
+        token = current_request_id.set(request.request_id)
+        try:
+            response = self.get_response(request)
+            response["X-Request-ID"] = request.request_id
+        finally:
+            current_request_id.reset(token)
+        match = getattr(request, "resolver_match", None)
+        route = (match.route or match.view_name) if match is not None else "unmatched"
+        request_observed(
+            method=request.method if request.method in _METHODS else "other",
+            route=route or "unmatched",
+            status=response.status_code,
+            seconds=time.monotonic() - started,
+        )
         return response
+
+
+_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 
 class ApiErrorEnvelopeMiddleware:

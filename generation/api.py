@@ -1,6 +1,5 @@
 """/v1 endpoints owned by the generation app: OpenAI-compatible images, async jobs, webhooks."""
 
-import base64
 import datetime as dt
 import time
 import uuid
@@ -9,7 +8,6 @@ from typing import Literal
 import pydantic
 from django.conf import settings
 from django.core import signing
-from django.core.files.storage import default_storage
 from django.http import HttpResponse
 from django.urls import reverse
 from ninja import Header, Query, Router
@@ -17,7 +15,7 @@ from ninja.responses import Status
 
 from core.errors import ApiError, ErrorOut
 from generation import lifecycle, selectors
-from generation.files import image_file_response
+from generation.files import ImageWithheld, image_b64, image_file_response
 from generation.idempotency import (
     IdempotencyConflict,
     InvalidIdempotencyKey,
@@ -176,15 +174,23 @@ def images_generations(
         request, payload, params, idempotency_key, webhook_url=_webhook_url(payload.webhook_url)
     )
     job = _wait_for(job)
-    if job.status == Job.Status.SUCCEEDED:
-        return {
-            "created": int(job.created_at.timestamp()),
-            "data": [
-                _image_data(image, job, fmt, request) for image in job.images.order_by("index")
-            ],
-            "job_id": job.public_id,
-        }
     job_ref = {"job_id": str(job.public_id)}
+    if job.status == Job.Status.SUCCEEDED:
+        # Only what the caller may see now: a replay of the request (Idempotency-Key) must
+        # not bring back an image a moderator rejected since (generation.files is the gate).
+        images = list(selectors.job_images_for(user=request.auth, job=job))
+        try:
+            data = [_image_data(image, job, fmt, request) for image in images]
+        except ImageWithheld:
+            data = []
+        if not data:
+            raise ApiError(
+                410,
+                "The images of this job were removed by a moderator.",
+                code="images_withheld",
+                extra=job_ref,
+            )
+        return {"created": int(job.created_at.timestamp()), "data": data, "job_id": job.public_id}
     if job.status == Job.Status.FAILED:
         status = 400 if job.error_code in _CLIENT_FAULT_CODES else 502
         raise ApiError(
@@ -215,8 +221,7 @@ def _wait_for(job: Job) -> Job:
 def _image_data(image: Image, job: Job, fmt: str, request) -> dict:
     item = {"revised_prompt": image.revised_prompt or job.prompt}
     if fmt == "b64_json":
-        with default_storage.open(image.file.name, "rb") as handle:
-            item["b64_json"] = base64.b64encode(handle.read()).decode()
+        item["b64_json"] = image_b64(image, viewer=request.auth)
     else:
         item["url"] = image_signed_urls(image, request)["url"]
     return item
@@ -386,9 +391,9 @@ def webhooks_secret_rotate(request):
 def signed_image_file(request, token: str):
     """The PNG or thumbnail a signed URL names, for whoever holds the URL until it expires."""
     try:
-        image, field = image_for_token(token)
+        image, field, holder = image_for_token(token)
     except InvalidImageToken as exc:
         if exc.expired:
             raise ApiError(403, str(exc), code="url_expired") from None
         raise ApiError(404, str(exc), code="not_found") from None
-    return image_file_response(image, field)
+    return image_file_response(image, field, viewer=holder)

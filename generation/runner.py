@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from generation import lifecycle
+from generation import lifecycle, metrics
 from generation.backends import BackendError, Canceled, GeneratedImage, get_backend
 from generation.events import log_job_event
 from generation.imaging import InvalidImage, ProcessedImage, process
@@ -43,6 +43,11 @@ def job_claim(*, job_id: int) -> Job | None:
         updated_at=now,
     )
     if updated != 1:
+        # A queued job whose cancel was requested is never claimed: end it here, or it
+        # would wait in the queue for ever.
+        job = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED, cancel_requested=True)
+        if stale := job.first():
+            lifecycle.job_mark_canceled(job=stale, from_statuses=(Job.Status.QUEUED,))
         return None
     return Job.objects.get(pk=job_id)
 
@@ -90,10 +95,20 @@ def job_run(*, job_id: int) -> None:
     try:
         backend = get_backend(job.backend)
         request = GenerationParams.from_job(job).backend_request(model=job.model)
-        results = backend.generate(
-            request, on_progress=reporter.progress, should_cancel=reporter.should_cancel
-        )
+        try:
+            results = backend.generate(
+                request, on_progress=reporter.progress, should_cancel=reporter.should_cancel
+            )
+        except BackendError as error:
+            metrics.backend_call_observed(
+                backend=job.backend,
+                seconds=time.monotonic() - started,
+                code=error.code,
+                retryable=error.retryable,
+            )
+            raise
         generated = time.monotonic()
+        metrics.backend_call_observed(backend=job.backend, seconds=generated - started)
         if Job.objects.filter(pk=job.pk, cancel_requested=True).exists():
             raise Canceled()
         phases = _job_store_results(job, results)
@@ -240,12 +255,16 @@ def _backoff(attempt: int) -> float:
 
 
 def _job_handle_error(job: Job, error: BackendError) -> None:
+    # A cancel requested while the call ran wins over a retry or a failure: the user asked
+    # for it to stop, and a retried job with the flag set would never be claimed again.
+    if lifecycle.job_cancel_if_requested(job=job):
+        return
     now = timezone.now()
     if error.retryable and job.attempts < settings.GENERATION_MAX_ATTEMPTS:
         delay = max(error.retry_after or 0.0, _backoff(job.attempts))
         delay = min(delay, max(settings.GENERATION_RETRY_MAX_DELAY, error.retry_after or 0.0))
         updated = Job.objects.filter(
-            pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts
+            pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts, cancel_requested=False
         ).update(
             status=Job.Status.QUEUED,
             lease_expires_at=None,
@@ -258,6 +277,8 @@ def _job_handle_error(job: Job, error: BackendError) -> None:
         if updated:
             log_job_event("retried", job, code=error.code, delay=delay)
             transaction.on_commit(lambda: lifecycle.job_enqueue(job_pk=job.pk, delay=delay))
+        else:  # canceled in the meantime (or another attempt owns it: then this is a no-op)
+            lifecycle.job_cancel_if_requested(job=job)
         return
     message = error.message
     if error.retryable:

@@ -53,7 +53,10 @@ class GenerationFieldsIn(Schema):
     n: int | None = Field(None, description=_doc("Number of images.", "n"))
     webhook_url: str | None = Field(
         None,
-        description="Where to POST job.succeeded / job.failed (hosts allowed by the operator).",
+        description=(
+            "Where to POST job.succeeded / job.failed / job.canceled (hosts allowed by the "
+            "operator)."
+        ),
     )
 
     def generation_fields(self) -> dict:
@@ -148,7 +151,7 @@ class ImageOut(Schema):
 
 class WebhookDeliveryOut(Schema):
     id: uuid.UUID
-    event: Literal["job.succeeded", "job.failed"]
+    event: Literal["job.succeeded", "job.failed", "job.canceled"]
     status: Literal["pending", "succeeded", "failed"]
     attempts: int
     last_status_code: int | None

@@ -44,6 +44,11 @@ def image_get_for_user(*, user, public_id) -> Image:
     return images_visible_to(user).get(public_id=public_id)
 
 
+def job_images_for(*, user, job: Job) -> QuerySet[Image]:
+    """The job's images that the user may see now, in order (a rejected one is left out)."""
+    return images_visible_to(user).filter(job=job).order_by("index")
+
+
 def jobs_visible_to(user) -> QuerySet[Job]:
     """Jobs are the owner's business (staff see all)."""
     if user is None or not user.is_authenticated:

@@ -123,9 +123,7 @@ def test_team_collections_follow_the_same_rule(owner, team, teammate, new_team_w
     assert collection.pk not in {c.pk for c in collections_list(user=teammate)}
 
 
-def test_a_retried_jobs_images_go_to_the_owners_current_team(
-    owner, team, teammate, new_team_world
-):
+def test_a_retried_jobs_images_go_to_the_owners_current_team(owner, team, teammate, new_team_world):
     night, newmate = new_team_world
     owner.profile.current_team = team
     owner.profile.save()
