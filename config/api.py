@@ -2,13 +2,20 @@
 
 import logging
 
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.conf import settings
+from django.core.exceptions import (
+    ObjectDoesNotExist,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+)
 from django.db import OperationalError
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
 from accounts.auth import api_auth
+from config.middleware import request_too_large_error
 from core.errors import ApiError, ErrorOut, error_response
 from gallery.api import router as gallery_router
 from generation.api import router as generation_router
@@ -183,6 +190,18 @@ def _not_found(request, exc):
 @api.exception_handler(PermissionDenied)
 def _permission_denied(request, exc):
     return error_response(ApiError(403, str(exc) or "Forbidden.", code="forbidden"))
+
+
+@api.exception_handler(RequestDataTooBig)
+def _request_too_big(request, exc):
+    # A body without Content-Length that grows past the limit (the middleware refuses the
+    # declared ones before anything reads them).
+    return error_response(request_too_large_error(settings.DATA_UPLOAD_MAX_MEMORY_SIZE))
+
+
+@api.exception_handler(SuspiciousOperation)
+def _suspicious(request, exc):
+    return error_response(ApiError(400, "Malformed request.", code="invalid_request"))
 
 
 @api.exception_handler(OperationalError)

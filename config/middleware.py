@@ -7,6 +7,8 @@ import re
 import time
 import uuid
 
+from django.conf import settings
+
 from core.errors import ApiError, error_response
 from core.metrics import request_observed
 
@@ -34,12 +36,12 @@ class RequestIdMiddleware:
         started = time.monotonic()
         incoming = request.headers.get("X-Request-ID", "")
         request.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        token = current_request_id.set(request.request_id)
-        try:
-            response = self.get_response(request)
-            response["X-Request-ID"] = request.request_id
-        finally:
-            current_request_id.reset(token)
+        # Not reset on the way out: Django logs a 4xx/5xx (and the dev server its access line)
+        # after the middlewares return, and those lines belong to this request too. The next
+        # request on this thread sets its own.
+        current_request_id.set(request.request_id)
+        response = self.get_response(request)
+        response["X-Request-ID"] = request.request_id
         match = getattr(request, "resolver_match", None)
         route = (match.route or match.view_name) if match is not None else "unmatched"
         request_observed(
@@ -56,12 +58,15 @@ _METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 
 class ApiErrorEnvelopeMiddleware:
     """Under /v1/, turn Django's own error pages (unknown route, wrong method, crash) into the
-    same JSON envelope the API's exception handlers produce."""
+    same JSON envelope the API's exception handlers produce; refuse a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE with 413 before anything reads it."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        if request.path.startswith(API_PREFIX) and (too_big := body_too_big(request)):
+            return error_response(too_big)
         response = self.get_response(request)
         if (
             response.status_code < 400
@@ -105,3 +110,26 @@ def _envelope_for(request, response):
 
 
 _BODY_HEADERS = {"content-type", "content-length", "content-encoding", "content-disposition"}
+
+
+def body_too_big(request) -> ApiError | None:
+    """The 413 for a request whose declared body is over Django's limit (Django itself would
+    raise RequestDataTooBig wherever the body is first read)."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return ApiError(400, "Content-Length is not a number.", code="invalid_request")
+    if limit is None or length <= limit:
+        return None
+    return request_too_large_error(limit)
+
+
+def request_too_large_error(limit: int) -> ApiError:
+    return ApiError(
+        413,
+        f"The request body is larger than {limit / (1024 * 1024):.1f} MiB; the largest "
+        "valid request is far smaller (a prompt has at most a few thousand characters).",
+        code="request_too_large",
+        headers={"x-should-retry": "false"},
+    )
