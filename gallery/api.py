@@ -3,15 +3,18 @@ favorite, share), collections and share links. Thin: parse, call a selector or s
 
 import datetime as dt
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.http import Http404
 from django.urls import reverse
 from ninja import Field, Query, Router, Schema, Status
+from pydantic import BeforeValidator, StrictBool
 
 from accounts.auth import api_auth
-from core.errors import ApiError, ErrorOut
-from core.http import get_or_404
+from core.cursors import CURSOR_PATTERN
+from core.errors import ApiError, ErrorOut, optional_body_object
+from core.http import CanonicalUUID, get_or_404, json_int
+from core.time import iso_date
 from gallery import selectors, services
 from gallery.models import Collection, ShareLink
 from gallery.selectors import FilterError
@@ -19,6 +22,7 @@ from gallery.services import NotAllowed, ReseedMode, ShareRefused
 from generation.api import api_job_payload
 from generation.models import Image, Job, Report
 from generation.moderation import ReportRefused, image_report
+from generation.params import prompt_pattern
 from generation.presenters import image_payload
 from generation.schemas import ImageOut, JobOut
 from generation.selectors import image_get_for_user
@@ -58,21 +62,42 @@ class GalleryImageDetailOut(GalleryImageOut):
     reproduction: ReproductionOut | None = None
 
 
+QueryDate = Annotated[dt.date, BeforeValidator(iso_date)]
+
+
+def _query_bool(value):
+    # Exactly the two spellings the document's boolean has in a query string.
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise ValueError("Use true or false.")
+
+
+QueryBool = Annotated[bool, BeforeValidator(_query_bool)]
+
+
 class ImageQuery(Schema):
     scope: Literal["mine", "team", "public", "favorites", "collection"] | None = Field(
         None, description="Default `mine`."
     )
     collection: uuid.UUID | None = Field(None, description="A collection id (scope collection).")
     q: str | None = Field(None, description="Words of the prompt (full-text, prefix match).")
-    date_from: dt.date | None = Field(None, alias="from", description="Created on or after.")
-    date_to: dt.date | None = Field(None, alias="to", description="Created on or before.")
+    date_from: QueryDate | None = Field(None, alias="from", description="Created on or after.")
+    date_to: QueryDate | None = Field(None, alias="to", description="Created on or before.")
     aspect: Literal["square", "landscape", "portrait"] | None = None
-    size: str | None = Field(None, description="Exact size, e.g. 1024x768.")
+    size: str | None = Field(
+        None, pattern=r"^[0-9]{2,5}[xX×][0-9]{2,5}$", description="Exact size, e.g. 1024x768."
+    )
     backend: Literal["remote", "local", "demo"] | None = None
     model: str | None = None
-    flagged: bool = Field(False, description="Staff only: flagged or reported images.")
+    flagged: QueryBool = Field(
+        False, description="Staff only: flagged or reported images (ignored for others)."
+    )
     sort: Literal["newest", "oldest"] = "newest"
-    cursor: str | None = None
+    cursor: str | None = Field(
+        None, pattern=CURSOR_PATTERN, description="`next_cursor` of the previous page."
+    )
     limit: int = Field(48, ge=1, le=200)
 
 
@@ -91,7 +116,7 @@ class ReseedIn(Schema):
 
 
 class FavoriteIn(Schema):
-    favorite: bool = True
+    favorite: StrictBool = True
 
 
 class FavoriteOut(Schema):
@@ -100,8 +125,8 @@ class FavoriteOut(Schema):
 
 
 class ShareIn(Schema):
-    expires_in: int | None = Field(
-        None, ge=60, le=366 * 86400, description="Seconds until the link stops working."
+    expires_in: json_int(ge=60, le=366 * 86400) | None = Field(
+        None, description="Seconds until the link stops working."
     )
 
 
@@ -136,9 +161,15 @@ class ShareOut(Schema):
 
 
 class CollectionIn(Schema):
-    name: str = Field(..., min_length=1, max_length=100)
+    name: str = Field(
+        ...,
+        min_length=1,
+        max_length=100,
+        pattern=prompt_pattern(),
+        description="Not blank, no NUL; runs of spaces are kept as one.",
+    )
     visibility: Literal["private", "team", "public"] = "private"
-    image_ids: list[uuid.UUID] = Field(default_factory=list, max_length=500)
+    image_ids: list[CanonicalUUID] = Field(default_factory=list, max_length=500)
 
 
 class CollectionOut(Schema):
@@ -278,19 +309,26 @@ def update_image(request, image_id: uuid.UUID, payload: VisibilityIn):
 
 @router.post(
     "/images/{image_id}/reseed",
-    response={202: JobOut, 404: ErrorOut, 429: ErrorOut},
+    response={202: JobOut, 404: ErrorOut, 409: ErrorOut, 429: ErrorOut},
     summary="Reseed, make variations of, or regenerate an image exactly (a new job)",
 )
 def reseed_image(request, image_id: uuid.UUID, payload: ReseedIn | None = None):
+    optional_body_object(request)
     image = _image(request, image_id)
     mode = payload.mode if payload else ReseedMode.RESEED
     # QuotaExceeded becomes the API's 429 with Retry-After (config.api).
-    job = services.image_reseed(user=request.auth, image=image, mode=mode, source=Job.Source.API)
+    try:
+        job = services.image_reseed(
+            user=request.auth, image=image, mode=mode, source=Job.Source.API
+        )
+    except services.ReseedRefused as error:
+        raise ApiError(409, error.message, code="params_no_longer_allowed") from None
     return Status(202, api_job_payload(job, request))
 
 
 @router.post("/images/{image_id}/favorite", response={200: FavoriteOut, 404: ErrorOut})
 def favorite_image(request, image_id: uuid.UUID, payload: FavoriteIn | None = None):
+    optional_body_object(request)
     image = _image(request, image_id)
     state = services.favorite_set(
         user=request.auth, image=image, favorite=payload.favorite if payload else True
@@ -304,6 +342,7 @@ def favorite_image(request, image_id: uuid.UUID, payload: FavoriteIn | None = No
     summary="Create a share link for your image",
 )
 def share_image(request, image_id: uuid.UUID, payload: ShareIn | None = None):
+    optional_body_object(request)
     image = _image(request, image_id)
     expires = payload.expires_in if payload else None
     try:

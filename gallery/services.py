@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterable
 from enum import StrEnum
 
+import pydantic
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -27,6 +28,14 @@ from generation.selectors import images_visible_to
 
 class NotAllowed(Exception):
     """The user may see the object but not change it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ReseedRefused(Exception):
+    """The image's parameters fail today's limits (changed since it was made)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -150,9 +159,17 @@ def image_reseed(
     else:
         seed, n = image.seed, 1
     visibility = image.visibility if image.user_id == user.pk else Visibility.PRIVATE
+    try:
+        params = GenerationParams.from_job(image.job).revalidated(seed=seed, n=n)
+    except pydantic.ValidationError as exc:  # made under limits the portal no longer allows
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ReseedRefused(
+            f"This image's settings are no longer allowed here ({reason}); open them in the "
+            "generate form and adjust them."
+        ) from None
     return job_create(
         user=user,
-        params=GenerationParams.from_job(image.job).revalidated(seed=seed, n=n),
+        params=params,
         source=source,
         visibility=visibility,
         parent_image=image,

@@ -3,20 +3,23 @@
 import datetime as dt
 import time
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 import pydantic
 from django.conf import settings
-from django.core import signing
 from django.http import HttpResponse
 from django.urls import reverse
 from ninja import Header, Query, Router
 from ninja.responses import Status
 
+from core.cursors import CURSOR_PATTERN, cursor_decode, cursor_encode
 from core.errors import ApiError, ErrorOut
+from core.time import rfc3339_datetime
 from generation import lifecycle, selectors
 from generation.files import ImageWithheld, image_b64, image_file_response
 from generation.idempotency import (
+    KEY_PATTERN,
+    MAX_KEY_LENGTH,
     IdempotencyConflict,
     InvalidIdempotencyKey,
     idempotency_key_check,
@@ -51,6 +54,14 @@ IDEMPOTENCY_DOC = (
     "Makes the POST safe to repeat: the same key with the same body returns the same job; "
     "with a different body it is a 409."
 )
+IDEMPOTENCY_HEADER = Header(
+    None,
+    alias="Idempotency-Key",
+    description=IDEMPOTENCY_DOC,
+    min_length=1,
+    max_length=MAX_KEY_LENGTH,
+    pattern=KEY_PATTERN,
+)
 # Job failures that are the request's fault (codes of generation.backends.remote), answered
 # 400; any other failure is the backend's, a 502.
 _CLIENT_FAULT_CODES = {"content_policy", "bad_request"}
@@ -81,7 +92,7 @@ def _model_error_param(fields: dict) -> str:
 
 
 def _check_model(model: str | None) -> None:
-    if model and model != settings.QWEN_IMAGE_MODEL:
+    if model is not None and model != settings.QWEN_IMAGE_MODEL:
         raise ApiError(
             400,
             f"Unknown model {model!r}: this portal serves {settings.QWEN_IMAGE_MODEL!r}.",
@@ -159,9 +170,7 @@ def api_job_payload(job: Job, request, *, prefetched: bool = False) -> dict:
 def images_generations(
     request,
     payload: ImageGenerationIn,
-    idempotency_key: str | None = Header(
-        None, alias="Idempotency-Key", description=IDEMPOTENCY_DOC
-    ),
+    idempotency_key: str | None = IDEMPOTENCY_HEADER,
 ):
     """Runs a job and waits up to API_SYNC_WAIT_SECONDS for it. When the wait runs out the
     answer is a 504 whose `error.job_id` names the job: poll `GET /v1/jobs/{id}`."""
@@ -235,9 +244,7 @@ def jobs_create(
     request,
     payload: JobIn,
     response: HttpResponse,
-    idempotency_key: str | None = Header(
-        None, alias="Idempotency-Key", description=IDEMPOTENCY_DOC
-    ),
+    idempotency_key: str | None = IDEMPOTENCY_HEADER,
 ):
     """Queues a job and answers at once (202); poll it or give a `webhook_url`."""
     _check_model(payload.model)
@@ -257,41 +264,33 @@ def jobs_create(
     return Status(202, api_job_payload(job, request))
 
 
+QueryDateTime = Annotated[dt.datetime, pydantic.BeforeValidator(rfc3339_datetime)]
+
+
 class JobFilters(pydantic.BaseModel):
     status: Literal["queued", "running", "succeeded", "failed", "canceled"] | None = None
-    created_after: dt.datetime | None = None
-    created_before: dt.datetime | None = None
+    created_after: QueryDateTime | None = pydantic.Field(
+        None, description="RFC 3339 date-time with offset."
+    )
+    created_before: QueryDateTime | None = pydantic.Field(
+        None, description="RFC 3339 date-time with offset."
+    )
     limit: int = pydantic.Field(
         settings.API_PAGE_SIZE, ge=1, le=settings.API_MAX_PAGE_SIZE, description="Page size."
     )
-    cursor: str | None = pydantic.Field(None, description="next_cursor of the previous page.")
-
-    @pydantic.field_validator("created_after", "created_before")
-    @classmethod
-    def _in_utc(cls, value: dt.datetime | None) -> dt.datetime | None:
-        # Python allows UTC offsets up to ±23:59, PostgreSQL only ±15:59: compare in UTC.
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        try:
-            return value.astimezone(dt.UTC)
-        except OverflowError:
-            raise ValueError("Date out of range.") from None
-
-
-_CURSOR_SALT = "generation.api.jobs-cursor"
+    cursor: str | None = pydantic.Field(
+        None, pattern=CURSOR_PATTERN, description="next_cursor of the previous page."
+    )
 
 
 def _cursor_for(job: Job) -> str:
-    return signing.dumps([job.created_at.isoformat(), job.pk], salt=_CURSOR_SALT)
+    return cursor_encode(job.created_at, job.pk)
 
 
 def _cursor_position(cursor: str) -> tuple[dt.datetime, int]:
     try:
-        created, pk = signing.loads(cursor, salt=_CURSOR_SALT)
-        return dt.datetime.fromisoformat(created), int(pk)
-    except (signing.BadSignature, ValueError, TypeError):
+        return cursor_decode(cursor)
+    except ValueError:
         raise ApiError(400, "Invalid cursor.", code="invalid_cursor", param="cursor") from None
 
 

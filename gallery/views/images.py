@@ -83,7 +83,7 @@ def image_reseed(request, public_id):
         return redirect("image-detail", public_id=image.public_id)
     try:
         job = services.image_reseed(user=request.user, image=image, mode=mode)
-    except (QuotaExceeded, PromptBlocked) as error:
+    except (QuotaExceeded, PromptBlocked, services.ReseedRefused) as error:
         messages.error(request, error.message)
         return redirect("image-detail", public_id=image.public_id)
     return redirect("job-detail", public_id=job.public_id)
