@@ -178,6 +178,8 @@ def param_from_loc(loc) -> str | None:
     """`("body", "payload", "size", "width")` → "size.width"; the source and the body
     argument's name are dropped, and so are pydantic's union-branch labels."""
     parts = [str(part) for part in loc[1:]]
+    if loc and loc[0] == "header" and parts:  # header names start upper-case: keep them
+        return parts[0]
     if loc and loc[0] == "body" and parts:
         parts = parts[1:]
     parts = [p for p in parts if not _is_branch_label(p)]

@@ -19,12 +19,13 @@ def next_day_start(now: dt.datetime | None = None) -> dt.datetime:
 
 # --- Dates in query strings, parsed exactly as the OpenAPI document states them -------------
 # RFC 3339 `full-date` and `date-time` (what JSON Schema's "date" and "date-time" formats
-# mean): no Unix timestamps, no dates without an offset, ASCII digits only.
+# mean, as the rfc3339-validator that jsonschema uses reads them): no Unix timestamps, no
+# dates without an offset, an upper-case T and Z, ASCII digits only.
 
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _DATETIME = re.compile(
-    r"^([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt]([0-9]{2}:[0-9]{2}:[0-9]{2})(\.[0-9]+)?"
-    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+    r"^([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{2}:[0-9]{2}:[0-9]{2})(\.[0-9]+)?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})$"
 )
 _UTC_MIN = dt.datetime.min.replace(tzinfo=dt.UTC)
 _UTC_MAX = dt.datetime.max.replace(tzinfo=dt.UTC)
@@ -50,7 +51,7 @@ def rfc3339_datetime(value):
             raise ValueError("Use a date-time like 2025-01-31T12:00:00Z (RFC 3339, with offset).")
         day, clock, fraction, offset = match.groups()
         fraction = (fraction or "")[:7]  # the dot and at most 6 digits
-        offset = "+00:00" if offset in ("Z", "z") else offset
+        offset = "+00:00" if offset == "Z" else offset
         hours, minutes = int(offset[1:3]), int(offset[4:6])
         if hours > 23 or minutes > 59:
             raise ValueError("The UTC offset is out of range.")

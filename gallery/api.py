@@ -81,7 +81,9 @@ class ImageQuery(Schema):
     scope: Literal["mine", "team", "public", "favorites", "collection"] | None = Field(
         None, description="Default `mine`."
     )
-    collection: uuid.UUID | None = Field(None, description="A collection id (scope collection).")
+    collection: CanonicalUUID | None = Field(
+        None, description="A collection id (scope collection)."
+    )
     q: str | None = Field(None, description="Words of the prompt (full-text, prefix match).")
     date_from: QueryDate | None = Field(None, alias="from", description="Created on or after.")
     date_to: QueryDate | None = Field(None, alias="to", description="Created on or before.")
