@@ -123,18 +123,18 @@ class Stack:
         )
         log.close()
 
-    def kill(self, name: str) -> None:
+    def kill(self, name: str, *, chaos: bool = True) -> None:
         process = self.processes.get(name)
         if process is None or process.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
-        self.kills[name] += 1
+        self.kills[name] += chaos
 
     def stop(self) -> None:
         for name in list(self.processes):
-            self.kill(name)
+            self.kill(name, chaos=False)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
