@@ -126,11 +126,13 @@ def figures_block(summary: dict) -> str:
         tests += f" ({entry['seconds']:g} s)"
         date = entry["date"].replace("T", " ").removesuffix("+00:00")
         lines.append(f"| {title} (`{where}`) | {tests} | {'; '.join(shown)} | {date} |")
-        totals["faults"] += figures.get("faults_injected", 0)
+        totals["faults"] += figures.get("faults_injected", 0) + figures.get("kills", 0)
         totals["jobs"] += figures.get("jobs_run", 0) + figures.get("jobs_submitted", 0)
         totals["lost"] += figures.get("jobs_lost", 0)
         totals["examples"] += figures.get("examples", 0)
-        totals["server_errors"] += figures.get("server_errors", 0)
+        if key == "schemathesis_run":
+            totals["examples"] += figures.get("requests", 0)
+        totals["server_errors"] += figures.get("server_errors", 0) + figures.get("client_5xx", 0)
     lines.append("")
     lines.append(
         f"**Totals:** {totals['faults']} faults injected, {totals['jobs']} jobs run, "
