@@ -59,7 +59,12 @@ def test_team_visibility_set_later_goes_to_the_owners_current_team(
     owner, team, teammate, new_team_world
 ):
     night, newmate = new_team_world
+    owner.profile.current_team = team
+    owner.profile.save()
     old = make_image(owner)  # generated while Studio was current: stamped Studio
+    assert old.team == team
+    owner.profile.current_team = night
+    owner.profile.save()
     _leave(owner, team)
     gallery_services.image_set_visibility(user=owner, image=old, visibility="team")
     old.refresh_from_db()
