@@ -38,10 +38,15 @@ HUEY=$!
 "$PY" manage.py runserver "127.0.0.1:$PORT" --noreload >"$VAR/web.log" 2>&1 &
 WEB=$!
 trap 'kill $WEB $HUEY 2>/dev/null; wait $WEB $HUEY 2>/dev/null; rm -rf "$VAR"' EXIT
-for _ in $(seq 100); do
-  curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
-  sleep 0.2
-done
+"$PY" - "$PORT" <<'WAIT'
+import sys, time, urllib.request
+for _ in range(300):
+    try:
+        if urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/healthz", timeout=2).status == 200:
+            break
+    except OSError:
+        time.sleep(0.2)
+WAIT
 
 set +e
 "$ST" run "http://127.0.0.1:$PORT/v1/openapi.json" \
