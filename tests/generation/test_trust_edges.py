@@ -299,3 +299,14 @@ def test_an_oversized_body_without_auth_is_still_a_413(client):
     body = json.dumps({"prompt": "x" * (3 * 1024 * 1024)})
     response = client.post("/v1/jobs", data=body, content_type="application/json")
     assert_envelope(response, 413, code="request_too_large")
+
+
+@pytest.mark.django_db
+def test_a_signed_url_never_carries_a_rejected_image_even_for_staff(owner, staff, client):
+    image = make_image(owner)
+    url = image_signed_urls(image, holder=staff)["url"]
+    assert client.get(url).status_code == 200
+    image_moderate(image=image, actor=staff, to_state=Image.Moderation.REJECTED)
+    assert client.get(url).status_code == 404
+    client.force_login(staff)  # staff still see it on the pages, with their session
+    assert client.get(reverse("image-file", args=[image.public_id])).status_code == 200
