@@ -21,6 +21,7 @@ install: $(STAMP)
 # Web server on $(HOST):$(PORT) plus one Huey consumer; Ctrl-C stops both.
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
+	@rm -rf var/prometheus  # /metrics counters start afresh (docs/production.md)
 	@echo "Qwen Image Studio on http://$(HOST):$(PORT)/ (create a user: see README, \"First steps\")"
 	@$(PY) manage.py run_huey --workers 2 --worker-type thread & HUEY_PID=$$!; \
 	trap 'kill -INT $$HUEY_PID 2>/dev/null; wait $$HUEY_PID' EXIT INT TERM; \

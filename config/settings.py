@@ -2,6 +2,7 @@
 
 import datetime as dt
 import importlib.util
+import os
 import tomllib
 from pathlib import Path
 
@@ -376,7 +377,17 @@ GALLERY_MAX_PAGE_SIZE = env_int("GALLERY_MAX_PAGE_SIZE", 200)
 GALLERY_ZIP_MAX_IMAGES = env_int("GALLERY_ZIP_MAX_IMAGES", 200)
 GALLERY_ZIP_MAX_BYTES = env_int("GALLERY_ZIP_MAX_BYTES", 1024 * 1024 * 1024)
 
+# /metrics (core/metrics.py) answers staff sessions and `Authorization: Bearer METRICS_TOKEN`.
 METRICS_TOKEN = env_str("METRICS_TOKEN")
+# Processes of one host (web workers, consumers) add up their counters in this folder
+# (prometheus_client's multiprocess mode); it must be set before prometheus_client is
+# imported, which settings are. Empty: each process counts for itself.
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "prometheus"))
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
+else:
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
 # --- REST API and webhooks ----------------------------------------------------------------
 # Absolute base URL of the portal, for links made outside a request (webhooks, the CLI).
@@ -433,6 +444,12 @@ if not DEBUG:
 
 EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
+# Log lines: "json" (one object per line, with the request id; the default in production) or
+# "plain" (the default with DJANGO_DEBUG, easier to read in a terminal).
+LOG_FORMAT = env_str("DJANGO_LOG_FORMAT", "plain" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise RuntimeError("DJANGO_LOG_FORMAT must be json or plain")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -441,9 +458,17 @@ LOGGING = {
         "redact": {"()": "config.logging.RedactSecrets"},
         "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
     },
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # One JSON object per line with the request id (config/logging.py).
+        "json": {"()": "config.logging.JsonFormatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["redact"],
+        },
         "mail_admins": {
             "class": "django.utils.log.AdminEmailHandler",
             "level": "ERROR",

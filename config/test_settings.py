@@ -1,5 +1,6 @@
 """Test settings: fast hashing, no delays, media in a temp folder, tasks run immediately."""
 
+import os
 import tempfile
 
 from config.settings import *  # noqa: F403
@@ -39,3 +40,8 @@ PROVENANCE_DIR = tempfile.mkdtemp(prefix="qwen-test-provenance-")
 
 # Prompt enhancement is off unless a test turns it on (against its own fake chat server).
 PROMPT_ENHANCER = ""
+
+# Metrics: a fresh multiprocess folder per run (before anything imports prometheus_client).
+PROMETHEUS_MULTIPROC_DIR = tempfile.mkdtemp(prefix="qwen-test-prometheus-")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
+METRICS_TOKEN = "test-metrics-token"

@@ -3,188 +3,46 @@ favorite, share), collections and share links. Thin: parse, call a selector or s
 
 import datetime as dt
 import uuid
-from typing import Literal
 
 from django.http import Http404
 from django.urls import reverse
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Query, Router, Status
 
 from accounts.auth import api_auth
-from core.errors import ApiError, ErrorOut
+from core.errors import ApiError, ErrorOut, optional_body_object
 from core.http import get_or_404
 from gallery import selectors, services
 from gallery.models import Collection, ShareLink
+from gallery.schemas import (
+    CollectionIn,
+    CollectionOut,
+    FavoriteIn,
+    FavoriteOut,
+    GalleryImageDetailOut,
+    GalleryImageListOut,
+    GalleryImageOut,
+    ImageQuery,
+    ProvenanceOut,
+    ReportIn,
+    ReportOut,
+    ReseedIn,
+    ShareIn,
+    ShareOut,
+    TrashOut,
+    VisibilityIn,
+)
 from gallery.selectors import FilterError
-from gallery.services import NotAllowed, ReseedMode, ReseedRefused, ShareRefused
+from gallery.services import NotAllowed, ReseedMode, ShareRefused
 from generation.models import Image, Job, Report
 from generation.moderation import ReportRefused, image_report
 from generation.presenters import api_job_payload, image_payload
 from generation.provenance import image_provenance
 from generation.retention import LegalHoldActive
-from generation.schemas import ImageOut, JobOut
+from generation.schemas import JobOut
 from generation.selectors import image_get_for_user
 from generation.signed_urls import image_signed_urls
 
 router = Router(tags=["gallery"], auth=api_auth)
-
-
-# --- Schemas -------------------------------------------------------------------------------
-
-
-class ProvenanceActionOut(Schema):
-    action: str
-    software_agent: str
-    digital_source_type: str
-
-
-class ProvenanceOut(Schema):
-    image_id: str
-    state: Literal["valid", "untrusted", "tampered", "unsigned", "unreadable"]
-    summary: str
-    signer: str
-    issuer: str
-    signed_at: str | None
-    claim_generator: str
-    digital_source_type: str | None
-    actions: list[ProvenanceActionOut]
-    ingredients: list[dict]
-    problems: list[dict]
-    xmp_digital_source_type: str | None
-
-
-class TrashedOut(Schema):
-    id: str
-    deleted_at: str
-    purge_after: str
-
-
-class TrashOut(Schema):
-    days: int
-    legal_hold: bool
-    images: list[TrashedOut]
-    jobs: list[TrashedOut]
-    collections: list[TrashedOut]
-
-
-class GalleryImageOut(ImageOut):
-    """An image as the API shows it everywhere, plus what the gallery knows about it."""
-
-    prompt: str
-    favorite: bool = Field(description="Starred by the caller.")
-    parent_image_id: str | None = Field(None, description="Reseeded from this image.")
-
-
-class GalleryImageListOut(Schema):
-    data: list[GalleryImageOut]
-    next_cursor: str | None = Field(
-        None, description="Pass as `cursor` for the next page; null on the last page."
-    )
-
-
-class ReproductionOut(Schema):
-    original_id: str
-    pixels_match: bool
-    same_backend: bool
-
-
-class GalleryImageDetailOut(GalleryImageOut):
-    params: dict
-    reseeded_from: GalleryImageOut | None = None
-    reseeds: list[GalleryImageOut]
-    reproduction: ReproductionOut | None = None
-
-
-class ImageQuery(Schema):
-    scope: Literal["mine", "team", "public", "favorites", "collection"] | None = Field(
-        None, description="Default `mine`."
-    )
-    collection: uuid.UUID | None = Field(None, description="A collection id (scope collection).")
-    q: str | None = Field(None, description="Words of the prompt (full-text, prefix match).")
-    date_from: dt.date | None = Field(None, alias="from", description="Created on or after.")
-    date_to: dt.date | None = Field(None, alias="to", description="Created on or before.")
-    aspect: Literal["square", "landscape", "portrait"] | None = None
-    size: str | None = Field(None, description="Exact size, e.g. 1024x768.")
-    backend: Literal["remote", "local", "demo"] | None = None
-    model: str | None = None
-    flagged: bool = Field(False, description="Staff only: flagged or reported images.")
-    sort: Literal["newest", "oldest"] = "newest"
-    cursor: str | None = None
-    limit: int = Field(48, ge=1, le=200)
-
-
-class VisibilityIn(Schema):
-    visibility: Literal["private", "team", "public"]
-
-
-class ReseedIn(Schema):
-    mode: Literal["reseed", "variations", "exact"] = Field(
-        "reseed",
-        description=(
-            "`reseed`: same parameters, new random seed. `variations`: seeds s+1…s+4 in one "
-            "job. `exact`: the same seed (compare `pixel` hashes to check reproducibility)."
-        ),
-    )
-
-
-class FavoriteIn(Schema):
-    favorite: bool = True
-
-
-class FavoriteOut(Schema):
-    id: str
-    favorite: bool
-
-
-class ShareIn(Schema):
-    expires_in: int | None = Field(
-        None, ge=60, le=366 * 86400, description="Seconds until the link stops working."
-    )
-
-
-class ReportIn(Schema):
-    reason: Literal["sexual", "violence", "hate", "illegal", "rights", "other"] = Field(
-        ...,
-        description="sexual, violence, hate, illegal, rights (copyright, trademark, "
-        "likeness) or other.",
-    )
-    note: str = Field("", max_length=1000, description="What moderators should know.")
-
-
-class ReportOut(Schema):
-    image_id: str
-    reason: str
-    note: str
-    created_at: str
-    image_hidden: bool = Field(
-        description="Your report hid the image until a moderator decides (enough reports)."
-    )
-
-
-class ShareOut(Schema):
-    id: str
-    url: str
-    token: str
-    image_id: str | None
-    collection_id: str | None
-    created_at: str
-    expires_at: str | None
-    view_count: int
-
-
-class CollectionIn(Schema):
-    name: str = Field(..., min_length=1, max_length=100)
-    visibility: Literal["private", "team", "public"] = "private"
-    image_ids: list[uuid.UUID] = Field(default_factory=list, max_length=500)
-
-
-class CollectionOut(Schema):
-    id: str
-    name: str
-    visibility: str
-    owner: str
-    cover_image_id: str | None
-    image_count: int
-    created_at: str
 
 
 # --- Helpers -------------------------------------------------------------------------------
@@ -389,10 +247,11 @@ def update_image(request, image_id: uuid.UUID, payload: VisibilityIn):
 
 @router.post(
     "/images/{image_id}/reseed",
-    response={202: JobOut, 404: ErrorOut, 429: ErrorOut},
+    response={202: JobOut, 404: ErrorOut, 409: ErrorOut, 429: ErrorOut},
     summary="Reseed, make variations of, or regenerate an image exactly (a new job)",
 )
 def reseed_image(request, image_id: uuid.UUID, payload: ReseedIn | None = None):
+    optional_body_object(request)
     image = _image(request, image_id)
     mode = payload.mode if payload else ReseedMode.RESEED
     # QuotaExceeded becomes the API's 429 with Retry-After (config.api).
@@ -400,13 +259,14 @@ def reseed_image(request, image_id: uuid.UUID, payload: ReseedIn | None = None):
         job = services.image_reseed(
             user=request.auth, image=image, mode=mode, source=Job.Source.API
         )
-    except ReseedRefused as exc:
-        raise ApiError(400, exc.message, code="params_no_longer_valid") from None
+    except services.ReseedRefused as error:
+        raise ApiError(409, error.message, code="params_no_longer_allowed") from None
     return Status(202, api_job_payload(job, request))
 
 
 @router.post("/images/{image_id}/favorite", response={200: FavoriteOut, 404: ErrorOut})
 def favorite_image(request, image_id: uuid.UUID, payload: FavoriteIn | None = None):
+    optional_body_object(request)
     image = _image(request, image_id)
     state = services.favorite_set(
         user=request.auth, image=image, favorite=payload.favorite if payload else True
@@ -420,6 +280,7 @@ def favorite_image(request, image_id: uuid.UUID, payload: FavoriteIn | None = No
     summary="Create a share link for your image",
 )
 def share_image(request, image_id: uuid.UUID, payload: ShareIn | None = None):
+    optional_body_object(request)
     image = _image(request, image_id)
     expires = payload.expires_in if payload else None
     try:

@@ -10,11 +10,11 @@ import uuid
 from collections.abc import Iterable
 from enum import StrEnum
 
+import pydantic
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from pydantic import ValidationError
 
 from accounts.services import profile_for
 from gallery.models import Collection, CollectionItem, Favorite, ShareLink
@@ -43,7 +43,7 @@ class NotAllowed(Exception):
 
 
 class ReseedRefused(Exception):
-    """The image's stored settings no longer pass today's limits (an operator tightened them)."""
+    """The image's parameters fail today's limits (changed since it was made)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -90,17 +90,21 @@ def favorite_toggle(*, user, image: Image) -> bool:
 
 
 def images_set_visibility(*, user, image_ids: Iterable[uuid.UUID], visibility: str) -> int:
-    """Change the visibility of the user's own images among `image_ids`; returns how many."""
+    """Change the visibility of the user's own images among `image_ids`; returns how many.
+
+    Their team becomes the owner's current team (the one team rule, docs/accounts.md): "Team"
+    means the team the owner is in now, not the one they were in when the image was made.
+    """
     visibility = _visibility(visibility)
     return Image.objects.filter(user=user, public_id__in=list(image_ids)).update(
-        visibility=visibility
+        visibility=visibility, team=profile_for(user).current_team
     )
 
 
 def image_set_visibility(*, user, image: Image, visibility: str) -> Image:
     _require_owner(image, user, "image")
     images_set_visibility(user=user, image_ids=[image.public_id], visibility=visibility)
-    image.refresh_from_db(fields=["visibility"])
+    image.refresh_from_db(fields=["visibility", "team"])
     return image
 
 
@@ -148,24 +152,21 @@ def image_reseed(
     else:
         seed, n = image.seed, 1
     visibility = image.visibility if image.user_id == user.pk else Visibility.PRIVATE
+    try:
+        params = GenerationParams.from_job(image.job).revalidated(seed=seed, n=n)
+    except pydantic.ValidationError as exc:  # made under limits the portal no longer allows
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ReseedRefused(
+            f"This image's settings are no longer allowed here ({reason}); open them in the "
+            "generate form and adjust them."
+        ) from None
     return job_create(
         user=user,
-        params=_reseed_params(image, seed=seed, n=n),
+        params=params,
         source=source,
         visibility=visibility,
         parent_image=image,
     )
-
-
-def _reseed_params(image: Image, *, seed: int | None, n: int) -> GenerationParams:
-    try:
-        return GenerationParams.from_job(image.job).revalidated(seed=seed, n=n)
-    except ValidationError as exc:
-        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
-        raise ReseedRefused(
-            f"This image's settings no longer pass this portal's limits ({reason}). "
-            "Use its settings on the Create page and adjust them."
-        ) from None
 
 
 # --- Collections ---------------------------------------------------------------------------
@@ -208,7 +209,9 @@ def collection_update(
         collection.name = _clean_name(name)
     if visibility is not None:
         collection.visibility = _visibility(visibility)
-    collection.save(update_fields=["name", "visibility", "updated_at"])
+        # The one team rule: "Team" is the owner's current team (docs/accounts.md).
+        collection.team = profile_for(user).current_team
+    collection.save(update_fields=["name", "visibility", "team", "updated_at"])
     return collection
 
 

@@ -4,21 +4,23 @@ import base64
 import datetime as dt
 import time
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 import pydantic
 from django.conf import settings
-from django.core import signing
-from django.core.files.storage import default_storage
 from django.http import HttpResponse
 from django.urls import reverse
 from ninja import Header, Query, Router
 from ninja.responses import Status
 
+from core.cursors import CURSOR_PATTERN, cursor_decode, cursor_encode
 from core.errors import ApiError, ErrorOut
+from core.time import rfc3339_datetime
 from generation import lifecycle, retention, selectors
-from generation.files import image_file_response
+from generation.files import ImageWithheld, image_file_response, image_open
 from generation.idempotency import (
+    KEY_PATTERN,
+    MAX_KEY_LENGTH,
     IdempotencyConflict,
     InvalidIdempotencyKey,
     idempotency_key_check,
@@ -54,6 +56,14 @@ router = Router(tags=["generation"])
 IDEMPOTENCY_DOC = (
     "Makes the POST safe to repeat: the same key with the same body returns the same job; "
     "with a different body it is a 409."
+)
+IDEMPOTENCY_HEADER = Header(
+    None,
+    alias="Idempotency-Key",
+    description=IDEMPOTENCY_DOC,
+    min_length=1,
+    max_length=MAX_KEY_LENGTH,
+    pattern=KEY_PATTERN,
 )
 # Job failures that are the request's fault (codes of generation.backends.remote), answered
 # 400; any other failure is the backend's, a 502.
@@ -104,7 +114,7 @@ def _model_error_param(fields: dict) -> str:
 
 
 def _check_model(model: str | None) -> None:
-    if model and model != settings.QWEN_IMAGE_MODEL:
+    if model is not None and model != settings.QWEN_IMAGE_MODEL:
         raise ApiError(
             400,
             f"Unknown model {model!r}: this portal serves {settings.QWEN_IMAGE_MODEL!r}.",
@@ -169,9 +179,7 @@ def _job_path(job: Job) -> str:
 def images_generations(
     request,
     payload: ImageGenerationIn,
-    idempotency_key: str | None = Header(
-        None, alias="Idempotency-Key", description=IDEMPOTENCY_DOC
-    ),
+    idempotency_key: str | None = IDEMPOTENCY_HEADER,
 ):
     """Runs a job and waits up to API_SYNC_WAIT_SECONDS for it. When the wait runs out the
     answer is a 504 whose `error.job_id` names the job: poll `GET /v1/jobs/{id}`."""
@@ -202,16 +210,23 @@ def images_generations(
         end_user=payload.user or "",
     )
     job = _wait_for(job)
-    if job.status == Job.Status.SUCCEEDED:
-        return {
-            "created": int(job.created_at.timestamp()),
-            "data": [
-                _image_data(image, job, fmt, request)
-                for image in job.images.filter(deleted_at__isnull=True).order_by("index")
-            ],
-            "job_id": job.public_id,
-        }
     job_ref = {"job_id": str(job.public_id)}
+    if job.status == Job.Status.SUCCEEDED:
+        # Only what the caller may see now: a replay of the request (Idempotency-Key) must
+        # not bring back an image a moderator rejected since (generation.files is the gate).
+        images = list(selectors.job_images_for(user=request.auth, job=job))
+        try:
+            data = [_image_data(image, job, fmt, request) for image in images]
+        except ImageWithheld:
+            data = []
+        if not data:
+            raise ApiError(
+                410,
+                "The images of this job were removed by a moderator.",
+                code="images_withheld",
+                extra=job_ref,
+            )
+        return {"created": int(job.created_at.timestamp()), "data": data, "job_id": job.public_id}
     if job.status == Job.Status.FAILED:
         status = 400 if job.error_code in _CLIENT_FAULT_CODES else 502
         raise ApiError(
@@ -242,7 +257,7 @@ def _wait_for(job: Job) -> Job:
 def _image_data(image: Image, job: Job, fmt: str, request) -> dict:
     item = {"revised_prompt": image.revised_prompt or job.revised_prompt or job.prompt}
     if fmt == "b64_json":
-        with default_storage.open(image.file.name, "rb") as handle:
+        with image_open(image, "file", viewer=request.auth) as handle:
             data = encode_delivery(
                 handle.read(), fmt=job.output_format, compression=job.output_compression
             )
@@ -260,9 +275,7 @@ def jobs_create(
     request,
     payload: JobIn,
     response: HttpResponse,
-    idempotency_key: str | None = Header(
-        None, alias="Idempotency-Key", description=IDEMPOTENCY_DOC
-    ),
+    idempotency_key: str | None = IDEMPOTENCY_HEADER,
 ):
     """Queues a job and answers at once (202); poll it or give a `webhook_url`."""
     _check_model(payload.model)
@@ -287,41 +300,33 @@ def jobs_create(
     return Status(202, api_job_payload(job, request))
 
 
+QueryDateTime = Annotated[dt.datetime, pydantic.BeforeValidator(rfc3339_datetime)]
+
+
 class JobFilters(pydantic.BaseModel):
     status: Literal["queued", "running", "succeeded", "failed", "canceled"] | None = None
-    created_after: dt.datetime | None = None
-    created_before: dt.datetime | None = None
+    created_after: QueryDateTime | None = pydantic.Field(
+        None, description="RFC 3339 date-time with offset."
+    )
+    created_before: QueryDateTime | None = pydantic.Field(
+        None, description="RFC 3339 date-time with offset."
+    )
     limit: int = pydantic.Field(
         settings.API_PAGE_SIZE, ge=1, le=settings.API_MAX_PAGE_SIZE, description="Page size."
     )
-    cursor: str | None = pydantic.Field(None, description="next_cursor of the previous page.")
-
-    @pydantic.field_validator("created_after", "created_before")
-    @classmethod
-    def _in_utc(cls, value: dt.datetime | None) -> dt.datetime | None:
-        # Python allows UTC offsets up to ±23:59, PostgreSQL only ±15:59: compare in UTC.
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        try:
-            return value.astimezone(dt.UTC)
-        except OverflowError:
-            raise ValueError("Date out of range.") from None
-
-
-_CURSOR_SALT = "generation.api.jobs-cursor"
+    cursor: str | None = pydantic.Field(
+        None, pattern=CURSOR_PATTERN, description="next_cursor of the previous page."
+    )
 
 
 def _cursor_for(job: Job) -> str:
-    return signing.dumps([job.created_at.isoformat(), job.pk], salt=_CURSOR_SALT)
+    return cursor_encode(job.created_at, job.pk)
 
 
 def _cursor_position(cursor: str) -> tuple[dt.datetime, int]:
     try:
-        created, pk = signing.loads(cursor, salt=_CURSOR_SALT)
-        return dt.datetime.fromisoformat(created), int(pk)
-    except (signing.BadSignature, ValueError, TypeError):
+        return cursor_decode(cursor)
+    except ValueError:
         raise ApiError(400, "Invalid cursor.", code="invalid_cursor", param="cursor") from None
 
 
@@ -483,12 +488,16 @@ def webhooks_secret_rotate(request):
 def signed_image_file(request, token: str):
     """The PNG or thumbnail a signed URL names, for whoever holds the URL until it expires."""
     try:
-        image, field = image_for_token(token)
+        image, field, _holder = image_for_token(token)
     except InvalidImageToken as exc:
         if exc.expired:
             raise ApiError(403, str(exc), code="url_expired") from None
         raise ApiError(404, str(exc), code="not_found") from None
-    job = image.job  # the format its API caller asked for (stored files stay PNG)
+    # The holder may see the image (image_for_token checked), but a capability URL can leak:
+    # it never carries a rejected image, not even one signed for staff (they moderate on the
+    # pages, with their session). The format is the one its API caller asked for (stored
+    # files stay PNG).
+    job = image.job
     return image_file_response(
         image, field, fmt=job.output_format, compression=job.output_compression
     )

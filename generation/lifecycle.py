@@ -122,33 +122,52 @@ def job_fail(*, job: Job, code: str, message: str, expected_attempts: int | None
 
 
 def job_announce_finished(*, job_pk: int) -> None:
-    """Tell receivers (webhooks) that a job succeeded or failed. A failing receiver is logged
-    by its own code and never undoes the job's result."""
+    """Tell receivers (webhooks) that a job succeeded, failed or was canceled. A failing
+    receiver is logged by its own code and never undoes the job's result."""
     signals.job_finished.send_robust(sender=Job, job_pk=job_pk)
 
 
-def job_mark_canceled(*, job: Job) -> None:
-    """An active job stops as canceled (its worker saw the request, or the worker is gone)."""
+def job_mark_canceled(*, job: Job, from_statuses: tuple[str, ...] = Job.ACTIVE) -> bool:
+    """An active job stops as canceled (its worker saw the request, the worker is gone, or a
+    path that would have queued it again found the request). Announced like any end."""
     now = timezone.now()
-    updated = Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE).update(
-        status=Job.Status.CANCELED, finished_at=now, lease_expires_at=None, updated_at=now
+    updated = Job.objects.filter(pk=job.pk, status__in=from_statuses).update(
+        status=Job.Status.CANCELED,
+        cancel_requested=True,
+        finished_at=now,
+        lease_expires_at=None,
+        next_attempt_at=None,
+        progress=0.0,
+        updated_at=now,
     )
     if updated:
         log_job_event("canceled", job)
+        job_announce_finished(job_pk=job.pk)
+    return bool(updated)
+
+
+def job_cancel_if_requested(*, job: Job) -> bool:
+    """Honour a cancel request: True (and the job is canceled) when one was made.
+
+    Every path that would put a job back in the queue or keep it running asks this first,
+    so no path leaves a cancel-requested job `queued` (where no worker would ever claim it).
+    """
+    if not Job.objects.filter(pk=job.pk, cancel_requested=True, status__in=Job.ACTIVE).exists():
+        return False
+    job_mark_canceled(job=job)
+    return True
 
 
 def job_cancel(*, job: Job) -> Job:
     """Cancel a queued job at once; ask a running one to stop between steps."""
     now = timezone.now()
-    Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
-        status=Job.Status.CANCELED, cancel_requested=True, finished_at=now, updated_at=now
-    )
-    Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+    # The flag first: from here on no worker claims it (job_claim refuses it), so a queued
+    # job can be ended at once, and a running one sees the flag between steps.
+    Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE).update(
         cancel_requested=True, updated_at=now
     )
+    job_mark_canceled(job=job, from_statuses=(Job.Status.QUEUED,))
     job.refresh_from_db()
-    if job.status == Job.Status.CANCELED:
-        log_job_event("canceled", job)
     return job
 
 
@@ -169,6 +188,8 @@ def job_retry(*, job: Job) -> Job:
             pk=job.pk, status__in=[Job.Status.FAILED, Job.Status.CANCELED]
         ).update(
             status=Job.Status.QUEUED,
+            # The one team rule: its images go to the team the owner is in now.
+            team=profile.current_team,
             attempts=0,
             progress=0.0,
             cancel_requested=False,

@@ -461,11 +461,13 @@ class WebhookSecret(models.Model):
 
 
 class WebhookDelivery(models.Model):
-    """One event (job.succeeded / job.failed) POSTed to a job's webhook_url, with its retries."""
+    """One event (job.succeeded / job.failed / job.canceled) POSTed to a job's webhook_url,
+    with its retries."""
 
     class Event(models.TextChoices):
         SUCCEEDED = "job.succeeded", "job.succeeded"
         FAILED = "job.failed", "job.failed"
+        CANCELED = "job.canceled", "job.canceled"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

@@ -19,7 +19,39 @@ from generation.sizes import (
 )
 
 SEED_MAX = 2**32 - 1
-_SIZE_STRING = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")
+# "WIDTHxHEIGHT": ASCII digits, optional spaces around, x, X or ×. What the sides may be is
+# size_sides(); size_string_pattern() spells the whole rule as one regular expression for the
+# OpenAPI document, and resolve_size() enforces exactly that.
+_SIZE_STRING = re.compile(r"^ *([0-9]+) *[xX×] *([0-9]+) *$")
+# What str.strip() removes: a prompt of only these is empty.
+BLANK = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def prompt_pattern() -> str:
+    """The prompt rule as a regular expression (ECMA and Python alike): no NUL, and at least
+    one character that is not blank."""
+    return f"^[^\\x00]*[^\\x00{BLANK}][^\\x00]*$"
+
+
+NO_NUL_PATTERN = "^[^\\x00]*$"
+
+
+def size_sides() -> list[int]:
+    """Every allowed width or height: multiples of 16 within the configured bounds."""
+    low, high = settings.GENERATION_MIN_SIDE, settings.GENERATION_MAX_SIDE
+    return [side for side in range(16 * math.ceil(low / 16), high + 1, 16)]
+
+
+def presets_allowed() -> list[str]:
+    """The presets whose size is within the configured bounds."""
+    sides = set(size_sides())
+    return [name for name, p in PRESETS.items() if p.width in sides and p.height in sides]
+
+
+def size_string_pattern() -> str:
+    """ "WIDTHxHEIGHT" with both sides allowed (leading zeros and spaces tolerated)."""
+    sides = "|".join(str(side) for side in size_sides()) or "(?!)"
+    return f"^ *0*(?:{sides}) *[xX×] *0*(?:{sides}) *$"
 
 
 class Size(BaseModel):
@@ -57,15 +89,17 @@ class GenerationParams(BaseModel):
     @field_validator("prompt")
     @classmethod
     def _prompt(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("Prompt must not be empty.")
+        # The length counts what was sent (as the OpenAPI document's maxLength does); the
+        # prompt kept is stripped.
         if len(value) > settings.GENERATION_MAX_PROMPT_LENGTH:
             raise ValueError(
                 f"Prompt is too long: at most {settings.GENERATION_MAX_PROMPT_LENGTH} characters."
             )
         if "\x00" in value:
             raise ValueError("Prompt must not contain NUL characters.")
+        value = value.strip()
+        if not value:
+            raise ValueError("Prompt must not be empty.")
         return value
 
     @field_validator("revised_prompt")
@@ -129,8 +163,6 @@ class GenerationParams(BaseModel):
         width, height, preset = resolve_size(self.size, text=self.drawn_prompt)
         self.width, self.height, self.size_preset = width, height, preset
         self.size_auto = self.size == AUTO
-        if self.seed is not None and self.seed + self.n - 1 > SEED_MAX:
-            raise ValueError(f"Seed plus the number of images must stay below {SEED_MAX}.")
         return self
 
     # --- The one owner of the parameter set: every other spelling derives from here. ---
@@ -213,7 +245,8 @@ class GenerationParams(BaseModel):
         }
 
     def backend_request(self, *, model: str) -> GenerationRequest:
-        """What a backend is asked for: one seed per image, seed + i for image i."""
+        """What a backend is asked for: one seed per image, seed + i for image i (wrapping
+        past SEED_MAX to 0, so any seed goes with any n)."""
         seed = self.seed or 0
         return GenerationRequest(
             model=model,
@@ -225,7 +258,7 @@ class GenerationParams(BaseModel):
             guidance_scale=self.guidance_scale,
             acceleration=self.acceleration,
             enable_safety_checker=self.enable_safety_checker,
-            seeds=[seed + i for i in range(self.n)],
+            seeds=[image_seed(seed, i) for i in range(self.n)],
         )
 
     def form_initial(self) -> dict:
@@ -316,22 +349,37 @@ def auto_size(text: str) -> tuple[int, int, str]:
     return preset.width, preset.height, preset.name
 
 
+def image_seed(seed: int, index: int) -> int:
+    """The seed of image `index` of a job whose first image has `seed`."""
+    return (seed + index) % (SEED_MAX + 1)
+
+
+def _side(digits: str) -> int:
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 6 else 10**6  # no int() of a 5000-digit string
+
+
 def resolve_size(size: "str | Size | dict", *, text: str = "") -> tuple[int, int, str]:
     """(width, height, preset name or "") for a preset name, "WxH" string, {width, height} or
-    "auto" (chosen from `text`)."""
+    "auto" (chosen from `text`).
+
+    Presets obey the same bounds as any size (the OpenAPI document lists only those that do).
+    """
     if isinstance(size, dict):
         size = Size(**size)
     if size == AUTO:
         return auto_size(text)
     if isinstance(size, str):
-        if size in PRESETS:
-            preset = PRESETS[size]
-            return preset.width, preset.height, preset.name
         match = _SIZE_STRING.match(size)
-        if not match:
-            names = ", ".join(PRESETS)
-            raise ValueError(f"Unknown size {size!r}: use one of {names}, auto, or WIDTHxHEIGHT.")
-        width, height = int(match.group(1)), int(match.group(2))
+        if size in PRESETS:
+            width, height = PRESETS[size].width, PRESETS[size].height
+        elif match:
+            width, height = _side(match.group(1)), _side(match.group(2))
+        else:
+            names = ", ".join(presets_allowed())
+            raise ValueError(
+                f"Unknown size {size[:40]!r}: use one of {names}, auto, or WIDTHxHEIGHT."
+            )
     else:
         width, height = size.width, size.height
     low, high = settings.GENERATION_MIN_SIDE, settings.GENERATION_MAX_SIDE

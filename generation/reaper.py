@@ -18,8 +18,8 @@ def jobs_reap() -> dict[str, int]:
     expired = Job.objects.filter(status=Job.Status.RUNNING, lease_expires_at__lt=now)
     for job in expired:
         if job.cancel_requested:
-            lifecycle.job_mark_canceled(job=job)
-            counts["canceled"] += 1
+            if lifecycle.job_mark_canceled(job=job, from_statuses=(Job.Status.RUNNING,)):
+                counts["canceled"] += 1
         elif job.attempts >= settings.GENERATION_MAX_ATTEMPTS:
             if lifecycle.job_fail(
                 job=job,
@@ -33,7 +33,7 @@ def jobs_reap() -> dict[str, int]:
                 counts["failed"] += 1
         else:
             updated = Job.objects.filter(
-                pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts
+                pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts, cancel_requested=False
             ).update(
                 status=Job.Status.QUEUED,
                 lease_expires_at=None,
@@ -47,11 +47,18 @@ def jobs_reap() -> dict[str, int]:
                 log_job_event("requeued", job, reason="lease_expired")
                 lifecycle.job_enqueue(job_pk=job.pk)
                 counts["requeued"] += 1
+    # Queued with a cancel request: no worker will claim it; end it (older releases could
+    # leave jobs so after a cancel met a retryable error).
+    for job in Job.objects.filter(status=Job.Status.QUEUED, cancel_requested=True):
+        if lifecycle.job_mark_canceled(job=job, from_statuses=(Job.Status.QUEUED,)):
+            counts["canceled"] += 1
     stale = now - dt.timedelta(seconds=settings.GENERATION_REQUEUE_AFTER_SECONDS)
-    for job in Job.objects.filter(status=Job.Status.QUEUED, enqueued_at__lt=stale):
-        if Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED, enqueued_at__lt=stale).update(
-            enqueued_at=now
-        ):
+    for job in Job.objects.filter(
+        status=Job.Status.QUEUED, enqueued_at__lt=stale, cancel_requested=False
+    ):
+        if Job.objects.filter(
+            pk=job.pk, status=Job.Status.QUEUED, enqueued_at__lt=stale, cancel_requested=False
+        ).update(enqueued_at=now):
             log_job_event("requeued", job, reason="enqueue_lost")
             lifecycle.job_enqueue(job_pk=job.pk)
             counts["reenqueued"] += 1

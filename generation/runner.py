@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from generation import lifecycle
 from generation.backends import BackendError, Canceled, GeneratedImage, get_backend
+from generation.backends import metrics as backend_metrics
 from generation.enhancement import job_enhance
 from generation.events import log_job_event
 from generation.imaging import InvalidImage, ProcessedImage, process
@@ -47,6 +48,11 @@ def job_claim(*, job_id: int) -> Job | None:
         updated_at=now,
     )
     if updated != 1:
+        # A queued job whose cancel was requested is never claimed: end it here, or it
+        # would wait in the queue for ever.
+        job = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED, cancel_requested=True)
+        if stale := job.first():
+            lifecycle.job_mark_canceled(job=stale, from_statuses=(Job.Status.QUEUED,))
         return None
     return Job.objects.get(pk=job_id)
 
@@ -95,10 +101,20 @@ def job_run(*, job_id: int) -> None:
         backend = get_backend(job.backend)
         job_enhance(job=job)  # bounded; falls back to the original prompt, never raises
         request = GenerationParams.from_job(job).backend_request(model=job.model)
-        results = backend.generate(
-            request, on_progress=reporter.progress, should_cancel=reporter.should_cancel
-        )
+        try:
+            results = backend.generate(
+                request, on_progress=reporter.progress, should_cancel=reporter.should_cancel
+            )
+        except BackendError as error:
+            backend_metrics.backend_call_observed(
+                backend=job.backend,
+                seconds=time.monotonic() - started,
+                code=error.code,
+                retryable=error.retryable,
+            )
+            raise
         generated = time.monotonic()
+        backend_metrics.backend_call_observed(backend=job.backend, seconds=generated - started)
         if Job.objects.filter(pk=job.pk, cancel_requested=True).exists():
             raise Canceled()
         phases = _job_store_results(job, results)
@@ -277,12 +293,16 @@ def _backoff(attempt: int) -> float:
 
 
 def _job_handle_error(job: Job, error: BackendError) -> None:
+    # A cancel requested while the call ran wins over a retry or a failure: the user asked
+    # for it to stop, and a retried job with the flag set would never be claimed again.
+    if lifecycle.job_cancel_if_requested(job=job):
+        return
     now = timezone.now()
     if error.retryable and job.attempts < settings.GENERATION_MAX_ATTEMPTS:
         delay = max(error.retry_after or 0.0, _backoff(job.attempts))
         delay = min(delay, max(settings.GENERATION_RETRY_MAX_DELAY, error.retry_after or 0.0))
         updated = Job.objects.filter(
-            pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts
+            pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts, cancel_requested=False
         ).update(
             status=Job.Status.QUEUED,
             lease_expires_at=None,
@@ -295,6 +315,8 @@ def _job_handle_error(job: Job, error: BackendError) -> None:
         if updated:
             log_job_event("retried", job, code=error.code, delay=delay)
             transaction.on_commit(lambda: lifecycle.job_enqueue(job_pk=job.pk, delay=delay))
+        else:  # canceled in the meantime (or another attempt owns it: then this is a no-op)
+            lifecycle.job_cancel_if_requested(job=job)
         return
     message = error.message
     if error.retryable:

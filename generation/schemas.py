@@ -4,28 +4,47 @@ import datetime as dt
 import uuid
 from typing import Literal
 
+from django.conf import settings
 from ninja import Schema
-from pydantic import Field
+from pydantic import Field, StrictBool, StrictFloat, StrictStr
 
-from generation.params import GenerationParams
+from core.http import JsonInt
+from generation.params import (
+    NO_NUL_PATTERN,
+    SEED_MAX,
+    GenerationParams,
+    presets_allowed,
+    prompt_pattern,
+    size_sides,
+    size_string_pattern,
+)
 from generation.sizes import PRESETS
+from generation.webhooks import webhook_url_pattern
 
 
 def _doc(text: str, name: str) -> str:
     return f"{text} Default: `{GenerationParams.default(name)!r}`."
 
 
+# Types are strict (a number is not a string, "1" is not a number, 1 is not true), so the
+# server accepts exactly what the OpenAPI document says; the limits that come from settings
+# are written into the document by openapi_constraints() below and enforced by
+# GenerationParams.
+
+
 class SizeIn(Schema):
-    width: int
-    height: int
+    width: JsonInt
+    height: JsonInt
 
 
 class GenerationFieldsIn(Schema):
     """The hosted Qwen-Image request body. Unset fields take GenerationParams' defaults."""
 
-    prompt: str = Field(description="What to draw.")
-    negative_prompt: str | None = Field(None, description=_doc("What to avoid.", "negative_prompt"))
-    size: str | SizeIn | None = Field(
+    prompt: StrictStr = Field(description="What to draw.")
+    negative_prompt: StrictStr | None = Field(
+        None, description=_doc("What to avoid.", "negative_prompt")
+    )
+    size: StrictStr | SizeIn | None = Field(
         None,
         description=_doc(
             "A preset name ("
@@ -36,15 +55,23 @@ class GenerationFieldsIn(Schema):
             "size",
         ),
     )
-    num_inference_steps: int | None = Field(None, description=_doc("Steps.", "num_inference_steps"))
-    guidance_scale: float | None = Field(None, description=_doc("CFG scale.", "guidance_scale"))
-    seed: int | None = Field(
-        None, description="Seed of the first image (image i uses seed + i). Default: random."
+    num_inference_steps: JsonInt | None = Field(
+        None, description=_doc("Steps.", "num_inference_steps")
+    )
+    guidance_scale: StrictFloat | None = Field(
+        None, description=_doc("CFG scale.", "guidance_scale")
+    )
+    seed: JsonInt | None = Field(
+        None,
+        description=(
+            "Seed of the first image (image i uses seed + i, wrapping past "
+            f"{SEED_MAX} to 0). Default: random."
+        ),
     )
     acceleration: Literal["none", "regular", "high"] | None = Field(
         None, description=_doc("Fewer steps, faster.", "acceleration")
     )
-    enable_safety_checker: bool | None = Field(
+    enable_safety_checker: StrictBool | None = Field(
         None,
         description=_doc(
             "Ask the provider to run its safety checker. The portal's own checker runs on "
@@ -52,7 +79,7 @@ class GenerationFieldsIn(Schema):
             "enable_safety_checker",
         ),
     )
-    n: int | None = Field(None, description=_doc("Number of images.", "n"))
+    n: JsonInt | None = Field(None, description=_doc("Number of images.", "n"))
     enhance: bool | None = Field(
         None,
         description=_doc(
@@ -77,9 +104,12 @@ class GenerationFieldsIn(Schema):
         description="OpenAI's quality, mapped to steps and acceleration (docs/api.md); "
         "explicit `num_inference_steps` or `acceleration` win.",
     )
-    webhook_url: str | None = Field(
+    webhook_url: StrictStr | None = Field(
         None,
-        description="Where to POST job.succeeded / job.failed (hosts allowed by the operator).",
+        description=(
+            "Where to POST job.succeeded / job.failed / job.canceled (hosts allowed by the "
+            "operator)."
+        ),
     )
 
     def generation_fields(self) -> dict:
@@ -97,7 +127,7 @@ class GenerationFieldsIn(Schema):
 class ImageGenerationIn(GenerationFieldsIn):
     """Hosted endpoint body plus OpenAI's spellings (`size: "1024x768"`, `response_format`)."""
 
-    model: str | None = Field(None, description="Model name. Default: the portal's model.")
+    model: StrictStr | None = Field(None, description="Model name. Default: the portal's model.")
     output_format: Literal["url", "b64_json", "png", "jpeg", "webp"] | None = Field(
         None,
         description="The hosted endpoint's spelling of response_format (url, b64_json), or "
@@ -123,7 +153,7 @@ class ImageGenerationIn(GenerationFieldsIn):
     style: Literal["vivid", "natural"] | None = Field(
         None, description="OpenAI's (DALL·E 3) style: accepted, no effect on Qwen-Image."
     )
-    user: str | None = Field(
+    user: StrictStr | None = Field(
         None,
         max_length=256,
         description="Your end user's id (OpenAI's), kept on the job for auditing.",
@@ -131,7 +161,7 @@ class ImageGenerationIn(GenerationFieldsIn):
 
 
 class JobIn(GenerationFieldsIn):
-    model: str | None = Field(None, description="Model name. Default: the portal's model.")
+    model: StrictStr | None = Field(None, description="Model name. Default: the portal's model.")
     visibility: Literal["private", "team", "public"] = Field(
         "private", description="Who may see the images in the gallery."
     )
@@ -218,7 +248,7 @@ class ImageOut(Schema):
 
 class WebhookDeliveryOut(Schema):
     id: uuid.UUID
-    event: Literal["job.succeeded", "job.failed"]
+    event: Literal["job.succeeded", "job.failed", "job.canceled"]
     status: Literal["pending", "succeeded", "failed"]
     attempts: int
     last_status_code: int | None
@@ -332,3 +362,71 @@ class PresetOut(Schema):
 
 class PresetListOut(Schema):
     data: list[PresetOut]
+
+
+# --- The limits of GenerationParams, written into the OpenAPI document ----------------------
+
+GENERATION_BODIES = ("ImageGenerationIn", "JobIn")
+
+
+def _nullable(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def generation_field_schemas() -> dict[str, dict]:
+    """JSON Schema of each generation field, from the same settings and functions
+    GenerationParams validates with: what the document calls valid, the server accepts."""
+    sides = size_sides()
+    side = {"type": "integer", "minimum": sides[0], "maximum": sides[-1], "multipleOf": 16}
+    max_length = settings.GENERATION_MAX_PROMPT_LENGTH
+    webhook = webhook_url_pattern()
+    return {
+        "prompt": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": max_length,
+            "pattern": prompt_pattern(),
+        },
+        "negative_prompt": _nullable(
+            {"type": "string", "maxLength": max_length, "pattern": NO_NUL_PATTERN}
+        ),
+        "size": _nullable(
+            {
+                "anyOf": [
+                    {"type": "string", "enum": [*presets_allowed(), "auto"]},
+                    {"type": "string", "pattern": size_string_pattern()},
+                    {
+                        "type": "object",
+                        "properties": {"width": side, "height": side},
+                        "required": ["width", "height"],
+                        "title": "SizeIn",
+                    },
+                ]
+            }
+        ),
+        "num_inference_steps": _nullable(
+            {"type": "integer", "minimum": 1, "maximum": settings.GENERATION_MAX_STEPS}
+        ),
+        "guidance_scale": _nullable({"type": "number", "minimum": 0, "maximum": 20}),
+        "seed": _nullable({"type": "integer", "minimum": 0, "maximum": SEED_MAX}),
+        "n": _nullable(
+            {"type": "integer", "minimum": 1, "maximum": settings.GENERATION_MAX_IMAGES_PER_JOB}
+        ),
+        "webhook_url": (
+            _nullable({"type": "string", "maxLength": 2000, "pattern": webhook})
+            if webhook
+            else {"type": "null"}
+        ),
+        "model": _nullable({"type": "string", "enum": [settings.QWEN_IMAGE_MODEL]}),
+    }
+
+
+def openapi_constraints(components: dict) -> None:
+    """Write the generation limits into the request bodies of the OpenAPI document."""
+    fields = generation_field_schemas()
+    for name in GENERATION_BODIES:
+        properties = components.get(name, {}).get("properties", {})
+        for field, schema in fields.items():
+            if field in properties:
+                keep = {k: v for k, v in properties[field].items() if k in ("description", "title")}
+                properties[field] = {**schema, **keep}

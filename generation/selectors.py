@@ -7,36 +7,32 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from accounts.selectors import team_shared_q, user_team_ids  # noqa: F401 (re-exported)
 from generation.models import Image, Job, Report, Visibility
 
 
-def user_team_ids(user) -> list[int]:
-    """Ids of the teams the user belongs to (cached on the user object for the request)."""
-    if not user.is_authenticated:
-        return []
-    cached = getattr(user, "_team_ids_cache", None)
-    if cached is None:
-        cached = list(user.memberships.values_list("team_id", flat=True))
-        user._team_ids_cache = cached
-    return cached
-
-
-def image_visibility_q(user) -> Q:
+def image_visibility_q(user, prefix: str = "") -> Q:
     """Owner: all but rejected; teammates: team images; everyone: public; staff: everything.
 
     Images that are flagged, reported or rejected are shown to nobody but their owner
-    (flagged/reported, blurred) and staff.
+    (flagged/reported, blurred) and staff. "Team" is the one team rule
+    (accounts.selectors.team_shared_q): the image's team, while its owner belongs to it.
     Trashed images are shown to nobody (their owner sees them on the Trash page only).
+    `prefix` applies the same rule through a relation (e.g. "image__" from a collection item).
     """
-    live = Q(deleted_at__isnull=True)
-    showable = Q(moderation_state__in=Image.SHOWABLE)
-    public = Q(visibility=Visibility.PUBLIC) & showable
+
+    def q(**lookups) -> Q:
+        return Q(**{f"{prefix}{key}": value for key, value in lookups.items()})
+
+    live = q(deleted_at__isnull=True)
+    showable = q(moderation_state__in=Image.SHOWABLE)
+    public = q(visibility=Visibility.PUBLIC) & showable
     if user is None or not user.is_authenticated:
         return live & public
     if user.is_staff:
         return live
-    own = Q(user=user) & ~Q(moderation_state=Image.Moderation.REJECTED)
-    team = Q(visibility=Visibility.TEAM, team_id__in=user_team_ids(user)) & showable
+    own = q(user=user) & ~q(moderation_state=Image.Moderation.REJECTED)
+    team = q(visibility=Visibility.TEAM) & team_shared_q(viewer=user, prefix=prefix) & showable
     return live & (own | team | public)
 
 
@@ -48,6 +44,11 @@ def images_visible_to(user) -> QuerySet[Image]:
 def image_get_for_user(*, user, public_id) -> Image:
     """The image if the user may see it, else Image.DoesNotExist (a 404, never a 403)."""
     return images_visible_to(user).get(public_id=public_id)
+
+
+def job_images_for(*, user, job: Job) -> QuerySet[Image]:
+    """The job's images that the user may see now, in order (a rejected one is left out)."""
+    return images_visible_to(user).filter(job=job).order_by("index")
 
 
 def jobs_visible_to(user) -> QuerySet[Job]:

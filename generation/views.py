@@ -98,7 +98,7 @@ def job_cancel(request, public_id):
 
 
 def _serve(request, public_id, field: str):
-    return image_file_response(image_read(request, public_id), field)
+    return image_file_response(image_read(request, public_id), field, viewer=request.user)
 
 
 @require_GET

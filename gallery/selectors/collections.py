@@ -13,16 +13,16 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from accounts.selectors import team_shared_q
 from gallery.models import Collection, CollectionItem
 from generation.models import Image, Visibility
-from generation.selectors import (
-    image_visibility_q,
-    user_team_ids,
-)
+from generation.selectors import image_visibility_q
 
 
 def collection_visibility_q(user) -> Q:
-    """Trashed collections are shown to nobody (their owner sees them on the Trash page)."""
+    """Owner, the collection's team while its owner belongs to it (the one team rule), or
+    everyone for public ones; staff see all. Trashed collections are shown to nobody (their
+    owner sees them on the Trash page)."""
     live = Q(deleted_at__isnull=True)
     if user is None or not user.is_authenticated:
         return live & Q(visibility=Visibility.PUBLIC)
@@ -30,7 +30,7 @@ def collection_visibility_q(user) -> Q:
         return live
     return live & (
         Q(user=user)
-        | Q(visibility=Visibility.TEAM, team_id__in=user_team_ids(user))
+        | (Q(visibility=Visibility.TEAM) & team_shared_q(viewer=user))
         | Q(visibility=Visibility.PUBLIC)
     )
 
@@ -66,21 +66,9 @@ def collection_get_deletable(*, user, public_id, permanent: bool) -> Collection:
     return collections.select_related("user", "team").get(public_id=public_id)
 
 
-def _prefixed(q: Q, prefix: str) -> Q:
-    """The same condition applied through a relation (image_visibility_q on items' images)."""
-    clone = Q(*[], _connector=q.connector, _negated=q.negated)
-    for child in q.children:
-        if isinstance(child, Q):
-            clone.children.append(_prefixed(child, prefix))
-        else:
-            key, value = child
-            clone.children.append((f"{prefix}{key}", value))
-    return clone
-
-
 def _visible_items(user) -> QuerySet[CollectionItem]:
     return CollectionItem.objects.filter(
-        _prefixed(image_visibility_q(user), "image__"), collection=OuterRef("pk")
+        image_visibility_q(user, prefix="image__"), collection=OuterRef("pk")
     )
 
 
@@ -96,7 +84,7 @@ def collections_list(*, user) -> list[Collection]:
     newest = covers.order_by("-added_at", "-id").values("image__public_id")[:1]
     counts = items.order_by().values("collection").annotate(n=Count("id")).values("n")[:1]
     mine = Q(user=user)
-    team = Q(visibility__in=[Visibility.TEAM, Visibility.PUBLIC], team_id__in=user_team_ids(user))
+    team = Q(visibility__in=[Visibility.TEAM, Visibility.PUBLIC]) & team_shared_q(viewer=user)
     return list(
         Collection.objects.filter(mine | team, deleted_at__isnull=True)
         .select_related("user")

@@ -1,6 +1,5 @@
 """Image lists: scoped, filtered, keyset-paged pages of the gallery, and per-image facts."""
 
-import base64
 import datetime as dt
 from dataclasses import dataclass
 
@@ -11,6 +10,8 @@ from django.db.models import (
     QuerySet,
 )
 
+from accounts.selectors import team_shared_q
+from core.cursors import cursor_decode, cursor_encode
 from gallery import search
 from gallery.models import Favorite
 from gallery.selectors.filters import FLAGGED_STATES, FilterError, ImageFilters
@@ -18,7 +19,6 @@ from generation.models import Image, Visibility
 from generation.selectors import (
     image_open_report_count,
     images_visible_to,
-    user_team_ids,
 )
 
 
@@ -30,20 +30,13 @@ class ImagePage:
 
 
 def encode_cursor(moment: dt.datetime, pk: int) -> str:
-    raw = f"{moment.isoformat()}|{pk}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursor_encode(moment, pk)
 
 
 def decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        moment, pk = base64.urlsafe_b64decode(padded.encode()).decode().split("|")
-        parsed = dt.datetime.fromisoformat(moment)
-        if parsed.tzinfo is None:
-            raise ValueError("naive")
-        # In UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts.
-        return parsed.astimezone(dt.UTC), int(pk)
-    except (ValueError, UnicodeDecodeError, OverflowError):
+        return cursor_decode(cursor)
+    except ValueError:
         raise FilterError("cursor", "This cursor is not valid.") from None
 
 
@@ -55,7 +48,7 @@ def _scoped(*, user, filters: ImageFilters) -> tuple[QuerySet[Image], str, str]:
     if filters.scope == "team":
         return (
             images.filter(
-                team_id__in=user_team_ids(user),
+                team_shared_q(viewer=user),
                 visibility__in=[Visibility.TEAM, Visibility.PUBLIC],
             ),
             "created_at",
@@ -81,7 +74,7 @@ def _filtered(images: QuerySet[Image], filters: ImageFilters) -> QuerySet[Image]
     if filters.date_from:
         start = dt.datetime.combine(filters.date_from, dt.time.min, tzinfo=dt.UTC)
         images = images.filter(created_at__gte=start)
-    if filters.date_to:
+    if filters.date_to and filters.date_to < dt.date.max:
         end = dt.datetime.combine(filters.date_to + dt.timedelta(days=1), dt.time.min, dt.UTC)
         images = images.filter(created_at__lt=end)
     if filters.aspect == "square":

@@ -57,7 +57,9 @@ def _zip(request, ids: list[uuid.UUID], back: str) -> HttpResponse:
         messages.error(request, error.message)
         return redirect(back)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    response = StreamingHttpResponse(archive_stream(images), content_type="application/zip")
+    response = StreamingHttpResponse(
+        archive_stream(images, viewer=request.user), content_type="application/zip"
+    )
     response["Content-Disposition"] = f'attachment; filename="qwen-images-{stamp}.zip"'
     response["Cache-Control"] = "no-store"
     return response

@@ -10,7 +10,7 @@ from core.http import safe_next
 from gallery import selectors, services
 from gallery.views import access
 from gallery.views.grid import render_grid
-from gallery.views.params import uuid_list
+from gallery.views.params import uuid_list, visibility_choices
 from gallery.views.trash import offer_undo
 from generation.models import Visibility
 
@@ -38,7 +38,7 @@ def collections(request):
         "gallery/collections.html",
         {
             "collections": selectors.collections_list(user=request.user),
-            "visibility_choices": Visibility.choices,
+            "visibility_choices": visibility_choices(request.user),
         },
     )
 

@@ -13,12 +13,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.http import safe_next, wants_json
 from gallery import selectors, services
-from gallery.services import NotAllowed, ReseedMode, ReseedRefused
+from gallery.services import NotAllowed, ReseedMode
 from gallery.views import access
-from gallery.views.params import SHARE_EXPIRY_CHOICES
+from gallery.views.params import SHARE_EXPIRY_CHOICES, visibility_choices
 from gallery.views.reports import report_context, report_file
 from gallery.views.trash import offer_undo
-from generation.models import Visibility
 from generation.moderation import PromptBlocked
 from generation.provenance import image_provenance
 from usage.quotas import QuotaExceeded
@@ -44,7 +43,7 @@ def image_detail(request, public_id):
             "is_owner": selectors.user_owns(user=user, obj=image),
             "my_collections": list(selectors.collections_owned_by(user=user)),
             "shares": selectors.shares_of_image(user=user, image=image),
-            "visibility_choices": Visibility.choices,
+            "visibility_choices": visibility_choices(request.user),
             "share_expiry_choices": SHARE_EXPIRY_CHOICES,
             **report_context(request, image),
             "report_url": reverse("image-report", args=[image.public_id]),
@@ -89,7 +88,7 @@ def image_reseed(request, public_id):
         return redirect("image-detail", public_id=image.public_id)
     try:
         job = services.image_reseed(user=request.user, image=image, mode=mode)
-    except (QuotaExceeded, PromptBlocked, ReseedRefused) as error:
+    except (QuotaExceeded, PromptBlocked, services.ReseedRefused) as error:
         messages.error(request, error.message)
         return redirect("image-detail", public_id=image.public_id)
     return redirect("job-detail", public_id=job.public_id)

@@ -208,7 +208,10 @@ def test_list_filters_by_status_and_creation_time(owner, client, auth, settings)
     assert [job["id"] for job in canceled] == [str(jobs[1].public_id)]
     middle = client.get(
         "/v1/jobs",
-        {"created_after": jobs[0].created_at.isoformat(), "created_before": jobs[3].created_at},
+        {
+            "created_after": jobs[0].created_at.isoformat(),
+            "created_before": jobs[3].created_at.isoformat(),
+        },
         **auth,
     ).json()["data"]
     assert [job["id"] for job in middle] == [str(jobs[2].public_id), str(jobs[1].public_id)]

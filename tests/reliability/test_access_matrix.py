@@ -233,6 +233,8 @@ PAGES: dict[str, Route] = {
         "GET", url("image-thumbnail", image_id), roles(404, 404, 404, 200, 200)
     ),
     "healthz": Route("GET", url("healthz"), everyone(200)),
+    # Prometheus text: staff sessions (or METRICS_TOKEN, tests/config/test_metrics.py) only.
+    "metrics": Route("GET", url("metrics"), roles(401, 401, 401, 200, 401)),
     # gallery
     "gallery": Route("GET", url("gallery"), everyone(200)),
     "gallery-bulk": Route(
@@ -377,7 +379,8 @@ PAGES: dict[str, Route] = {
     "team-invite-revoke": Route(
         "POST",
         url("team-invite-revoke", team_id, lambda w: w.invite.public_id),
-        roles(LOGIN, 404, 302, 404, 302),
+        # A plain member sees no invites, so one is "no such invite" to them.
+        roles(LOGIN, 404, 404, 404, 302),
     ),
     "team-member-role": Route(
         "POST",

@@ -219,7 +219,7 @@ class Command(BaseCommand):
                 where = image.file.name
             self.stdout.write(
                 f"  {where}  (seed {image.seed}, {image.width}x{image.height})\n"
-                f"    {image_signed_urls(image)['url']}"
+                f"    {image_signed_urls(image, holder=job.user)['url']}"
             )
         self.stdout.write(
             self.style.SUCCESS(
