@@ -170,6 +170,7 @@ def local(settings, tiny):
     settings.QWEN_IMAGE_BACKEND = "local"
     settings.QWEN_IMAGE_LOCAL_MODEL = str(tiny.model)
     settings.QWEN_IMAGE_LOCAL_ALLOW_DOWNLOAD = False
+    settings.QWEN_IMAGE_LOCAL_DEVICE = "cpu"  # pinned: the same tests on a CUDA host
     settings.GENERATION_MIN_SIDE = 32
     return tiny
 
@@ -300,7 +301,7 @@ def test_a_model_with_an_empty_tokenizer_is_refused_with_a_clear_error(
 def test_the_tokenizer_guard_accepts_the_tiny_tokenizer_and_refuses_an_empty_one(tiny):
     from transformers import Qwen2Tokenizer
 
-    backend = LocalBackend(LocalConfig(model=str(tiny.model)))
+    backend = LocalBackend(LocalConfig(model=str(tiny.model), device="cpu"))
     pipe = backend.pipeline()
     check_tokenizer(pipe)  # the byte-level test tokenizer is complete
     pipe.tokenizer = Qwen2Tokenizer()
@@ -324,7 +325,7 @@ def test_a_hub_id_missing_from_the_cache_fails_without_downloading(
 def test_the_backend_is_built_once_per_process_and_loads_on_first_use(local):
     backend = get_backend("local")
     assert isinstance(backend, LocalBackend) and get_backend("local") is backend
-    assert backend._pipe is None  # nothing loaded until a job runs
+    assert backend.holder.loaded is None  # nothing loaded until a job runs
     pipe = backend.pipeline()
     assert backend.pipeline() is pipe
     assert pipe.text_encoder.dtype.is_floating_point and str(pipe.device) == "cpu"
@@ -337,6 +338,7 @@ def test_lightning_lora_switches_steps_scheduler_and_adapter_per_job(tiny):
     backend = LocalBackend(
         LocalConfig(
             model=str(tiny.model),
+            device="cpu",
             lightning_lora=str(tiny.lora8),
             lightning_lora_4steps=str(tiny.lora4),
             cpu_offload=True,  # no accelerator here: ignored, not an error
@@ -362,22 +364,23 @@ def test_lightning_lora_switches_steps_scheduler_and_adapter_per_job(tiny):
     high, high_seen = run("high")
     after, after_seen = run("none")
 
-    assert [fraction for fraction, *_ in base_seen] == [0.0, 0.25, 0.5, 0.75, 1.0]  # 0: loaded
-    assert len(regular_seen) == 8 + 1 and len(high_seen) == 4 + 1
+    # 0: loaded; three steps; the first of two images decoded; done.
+    assert [fraction for fraction, *_ in base_seen] == [0.0, 0.25, 0.5, 0.75, 0.875, 1.0]
+    assert len(regular_seen) == 8 + 2 and len(high_seen) == 4 + 2
     assert regular_seen[0][1] == (ADAPTER_8,) and high_seen[0][1] == (ADAPTER_4,)
     lightning = regular_seen[0][2]
     assert lightning.config.base_shift == pytest.approx(math.log(3))  # the shift-3 schedule
     assert lightning.config.max_shift == pytest.approx(math.log(3))
     assert base_seen[0][2] is after_seen[0][2] is not lightning
     # On the base model the adapters and their scheduler leave no trace.
-    plain = LocalBackend(LocalConfig(model=str(tiny.model)))
+    plain = LocalBackend(LocalConfig(model=str(tiny.model), device="cpu"))
     reference = plain.generate(_request(), on_progress=lambda f: None, should_cancel=lambda: False)
     assert base == after == [i.data for i in reference]
     assert regular != base and high != regular
 
 
 def test_one_job_at_a_time_per_device(tiny):
-    backend = LocalBackend(LocalConfig(model=str(tiny.model)))
+    backend = LocalBackend(LocalConfig(model=str(tiny.model), device="cpu"))
     backend.pipeline()
     order: list[str] = []
     errors: list[BaseException] = []
@@ -402,8 +405,8 @@ def test_one_job_at_a_time_per_device(tiny):
 
 
 def test_cancel_before_the_first_step_loads_nothing_and_runs_nothing(tiny):
-    backend = LocalBackend(LocalConfig(model=str(tiny.model)))
+    backend = LocalBackend(LocalConfig(model=str(tiny.model), device="cpu"))
     steps = []
     with pytest.raises(Canceled):
         backend.generate(_request(), on_progress=steps.append, should_cancel=lambda: True)
-    assert steps == [] and backend._pipe is None
+    assert steps == [] and backend.holder.loaded is None
