@@ -234,9 +234,18 @@ def wait_for(
 
 
 def out_of_memory(message: str, *, retryable: bool = False, retry_after: float | None = None):
+    """`gpu_busy` (retried) when other processes hold the memory, else `out_of_memory`.
+    A retry_after on the latter only says when this worker may try loading again."""
     return BackendError(
         message,
         code="gpu_busy" if retryable else "out_of_memory",
         retryable=retryable,
         retry_after=retry_after,
     )
+
+
+def gib(value: int) -> str:
+    """Bytes for people: "12.3 GiB", or "5 MiB" below a tenth of a GiB."""
+    if value >= 2**30 / 10:
+        return f"{value / 2**30:.1f} GiB"
+    return f"{max(0, -(-value // 2**20))} MiB"

@@ -116,6 +116,7 @@ def check_room_for_weights(config: LocalConfig, report: Preflight, memory) -> No
         return
     dtype = str(report.dtype).removeprefix("torch.")
     what = "GPU" if report.device.type == "cuda" else "machine"
+    needs = f"The local model needs about {devices.gib(need)} in {dtype}"
     if need > memory.total:
         hint = (
             " Set QWEN_IMAGE_LOCAL_CPU_OFFLOAD=true to keep only the running part on the GPU."
@@ -123,12 +124,11 @@ def check_room_for_weights(config: LocalConfig, report: Preflight, memory) -> No
             else ""
         )
         raise devices.out_of_memory(
-            f"The local model needs about {need / 2**30:.1f} GiB in {dtype}; this {what} has "
-            f"{memory.total / 2**30:.1f} GiB in all.{hint}"
+            f"{needs}; this {what} has {devices.gib(memory.total)} in all.{hint}"
         )
     raise devices.out_of_memory(
-        f"The local model needs about {need / 2**30:.1f} GiB in {dtype}; this {what} has "
-        f"only {memory.free / 2**30:.1f} GiB free now (other processes hold the rest).",
+        f"{needs}; this {what} has only {devices.gib(memory.free)} free now (other processes "
+        "hold the rest).",
         retryable=True,
         retry_after=BUSY_RETRY_AFTER,
     )
@@ -175,9 +175,10 @@ def classify(torch, error: BaseException, *, stage: str, report: Preflight | Non
         message = f"Out of memory while {stage} the local model onto {where}"
         if weights:
             message += f" (its weights take about {weights:.1f} GiB)"
+        # Not retried by the job (it would only reload 58 GB to fail again); this worker tries
+        # loading again after BUSY_RETRY_AFTER, in case another process held the memory.
         return devices.out_of_memory(
-            message + ": other processes may hold part of the GPU; it is tried again later.",
-            retryable=True,
+            message + ". Free the GPU or set QWEN_IMAGE_LOCAL_CPU_OFFLOAD=true.",
             retry_after=BUSY_RETRY_AFTER,
         )
     if "busy or unavailable" in text:
@@ -204,7 +205,9 @@ class _Failure:
     at: float  # time.time()
 
     def until(self, config: LocalConfig) -> float:
-        wait = self.error.retry_after if self.error.retryable else config.reload_after_seconds
+        wait = self.error.retry_after
+        if wait is None:
+            wait = config.reload_after_seconds
         return self.at + (wait or 0.0)
 
 

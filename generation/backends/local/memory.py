@@ -21,10 +21,10 @@ largest size and the most images that would fit.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from generation.backends.base import BackendError
+from generation.backends.local.device import gib
 
 DECODE_BYTES_PER_PIXEL = int(5.8 * 1024)
 TILE_SIDE = 256  # AutoencoderKLQwenImage's tile_sample_min_height/width
@@ -76,19 +76,19 @@ def plan_memory(
     if job.peak <= free:
         return job
     what = f"{n} image{'s' if n != 1 else ''} at {width}×{height}"
-    need = f"about {_gib(job.peak)} of device memory beyond the model"
+    need = f"about {gib(job.peak)} of device memory beyond the model"
     if job.peak > capacity:
         fits = largest_fitting(
             width, height, n, room=capacity, dtype_size=dtype_size, config=config
         )
         raise BackendError(
-            f"Too large for this GPU: {what} need {need}, and it has {_gib(capacity)} to spare "
+            f"Too large for this GPU: {what} need {need}, and it has {gib(capacity)} to spare "
             f"at most. {fits}",
             code="out_of_memory",
             retryable=False,
         )
     raise BackendError(
-        f"The GPU is busy: {what} need {need}, and only {_gib(free)} is free now (other "
+        f"The GPU is busy: {what} need {need}, and only {gib(free)} is free now (other "
         f"processes hold the rest). The job will be tried again.",
         code="gpu_busy",
         retryable=True,
@@ -126,7 +126,3 @@ def _fits(width: int, height: int, n: int, room: int, dtype_size: int, config) -
     if width * height <= config.vae_tile_pixels and untiled.peak <= room:
         return True
     return estimate(width, height, n, tiled=True, dtype_size=dtype_size, config=config).peak <= room
-
-
-def _gib(value: int) -> str:
-    return f"{value / 2**30:.1f} GiB" if value >= 2**30 / 10 else f"{math.ceil(value / 2**20)} MiB"
