@@ -74,6 +74,9 @@ class GenerationForm(forms.Form):
     def __init__(self, *args, team=None, **kwargs):
         """`team`: the user's current team; without one, "Team" visibility is not offered."""
         super().__init__(*args, **kwargs)
+        # The active backend's defaults (the local model's 50 steps and CFG 4.0), read per form.
+        for name in ("num_inference_steps", "guidance_scale"):
+            self.fields[name].initial = _DEFAULT(name)
         choices = [(Visibility.PRIVATE, "Private: only you")]
         if team is not None:
             choices.append((Visibility.TEAM, f"Team: members of {team.name}"))

@@ -51,10 +51,9 @@ def estimate(width: int, height: int, n: int, *, tiled: bool, dtype_size: int, c
     pixels = width * height
     scale = dtype_size / 2
     denoise = int(pixels * n * config.denoise_bytes_per_pixel * scale)
-    if tiled:
-        decode = int((TILED_DECODE_BYTES + pixels * TILED_BYTES_PER_PIXEL) * scale)
-    else:
-        decode = int(pixels * DECODE_BYTES_PER_PIXEL * scale)
+    decode = int(pixels * DECODE_BYTES_PER_PIXEL * scale)
+    if tiled:  # an image no larger than a tile decodes in one pass all the same
+        decode = min(decode, int((TILED_DECODE_BYTES + pixels * TILED_BYTES_PER_PIXEL) * scale))
     return JobMemory(denoise=denoise, decode=decode, tiled=tiled)
 
 
