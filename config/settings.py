@@ -282,6 +282,8 @@ GENERATION_LEASE_SECONDS = env_int("GENERATION_LEASE_SECONDS", int(QWEN_IMAGE_CA
 GENERATION_REQUEUE_AFTER_SECONDS = env_int("GENERATION_REQUEUE_AFTER_SECONDS", 300)
 GENERATION_REAPER_INTERVAL_MINUTES = env_int("GENERATION_REAPER_INTERVAL_MINUTES", 1)
 GENERATION_THUMBNAIL_SIZE = env_int("GENERATION_THUMBNAIL_SIZE", 384)
+# Consumers write a heartbeat this often; one silent for three of them counts as gone.
+WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 30.0)
 
 # --- Safety and moderation (docs/moderation.md) -------------------------------------------
 # The checker run on every stored image: "opennsfw" (the open_nsfw classifier on onnxruntime,

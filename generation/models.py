@@ -433,3 +433,7 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} for job {self.job_id} ({self.status})"
+
+
+# Consumers report themselves in generation/consumers (kept apart so it imports nothing here).
+from generation.consumers.models import Worker  # noqa: E402, F401

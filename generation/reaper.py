@@ -9,6 +9,8 @@ from django.utils import timezone
 from generation import lifecycle
 from generation.events import log_job_event
 from generation.models import Job
+from generation.queues import DEFAULT, queue_for, queue_names
+from generation.selectors import consumers_alive
 
 
 def jobs_reap() -> dict[str, int]:
@@ -48,7 +50,16 @@ def jobs_reap() -> dict[str, int]:
                 lifecycle.job_enqueue(job_pk=job.pk)
                 counts["requeued"] += 1
     stale = now - dt.timedelta(seconds=settings.GENERATION_REQUEUE_AFTER_SECONDS)
+    # A capability queue nobody reads (no GPU worker running) has lost nothing: its messages
+    # wait there. Adding one per job every few minutes would only pile them up.
+    unread = {
+        queue
+        for queue in queue_names()
+        if queue != DEFAULT and not consumers_alive(queue=queue).exists()
+    }
     for job in Job.objects.filter(status=Job.Status.QUEUED, enqueued_at__lt=stale):
+        if queue_for(job.backend) in unread:
+            continue
         if Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED, enqueued_at__lt=stale).update(
             enqueued_at=now
         ):
