@@ -1,6 +1,8 @@
-"""The fixed cast: owner, teammate, outsider, anonymous, staff; and Debian's Chromium."""
+"""The fixed cast: owner, teammate, outsider, anonymous, staff; Debian's Chromium; and a tiny
+random Qwen-Image pipeline for the local backend's tests."""
 
 import os
+from types import SimpleNamespace
 
 import pytest
 from django.test import Client
@@ -14,6 +16,28 @@ def _fresh_backends():
     reset_backends()
     yield
     reset_backends()
+
+
+SKIP_LOCAL = "the [local] extra (torch, diffusers) is not installed: make test-deps installs it"
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    # Set before diffusers imports huggingface_hub, which reads it once.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    pytest.importorskip("torch", reason=SKIP_LOCAL)
+    pytest.importorskip("diffusers", reason=SKIP_LOCAL)
+    pytest.importorskip("peft", reason=SKIP_LOCAL)
+    from tests.generation.tiny_qwen import build_tiny_lora, build_tiny_pipeline
+
+    root = tmp_path_factory.mktemp("tiny-qwen-image")
+    return SimpleNamespace(
+        model=build_tiny_pipeline(root),
+        lora8=build_tiny_lora(root / "lightning" / "8steps.safetensors", seed=1),
+        lora4=build_tiny_lora(root / "lightning" / "4steps.safetensors", seed=2),
+        root=root,
+    )
 
 
 @pytest.fixture

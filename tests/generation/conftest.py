@@ -1,31 +1,9 @@
-"""Fixtures of the local backend's tests: a tiny random Qwen-Image pipeline, no network."""
+"""Fixtures of the local backend's tests: no network, the backend on the tiny pipeline
+(`tiny` itself is in tests/conftest.py: the GPU benchmark's smoke test uses it too)."""
 
-import os
 import socket
-from types import SimpleNamespace
 
 import pytest
-
-SKIP_REASON = "the [local] extra (torch, diffusers) is not installed: make test-deps installs it"
-
-
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory):
-    # Set before diffusers imports huggingface_hub, which reads it once.
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    pytest.importorskip("torch", reason=SKIP_REASON)
-    pytest.importorskip("diffusers", reason=SKIP_REASON)
-    pytest.importorskip("peft", reason=SKIP_REASON)
-    from tests.generation.tiny_qwen import build_tiny_lora, build_tiny_pipeline
-
-    root = tmp_path_factory.mktemp("tiny-qwen-image")
-    return SimpleNamespace(
-        model=build_tiny_pipeline(root),
-        lora8=build_tiny_lora(root / "lightning" / "8steps.safetensors", seed=1),
-        lora4=build_tiny_lora(root / "lightning" / "4steps.safetensors", seed=2),
-        root=root,
-    )
 
 
 @pytest.fixture
