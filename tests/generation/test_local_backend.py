@@ -10,6 +10,7 @@ import threading
 
 import pytest
 from django.core.files.storage import default_storage
+from django.urls import reverse
 from PIL import Image as PILImage
 
 from generation import lifecycle
@@ -312,3 +313,39 @@ def test_cancel_before_the_first_step_loads_nothing_and_runs_nothing(tiny):
     with pytest.raises(Canceled):
         backend.generate(_request(), on_progress=steps.append, should_cancel=lambda: True)
     assert steps == [] and backend.holder.loaded is None
+
+
+# --- The model's own defaults ---------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_form_and_the_api_default_to_the_local_models_own_settings(
+    owner_client, owner, settings
+):
+    from accounts.keys import api_key_create
+    from generation.params import GenerationParams
+
+    settings.QWEN_IMAGE_BACKEND = "local"
+    settings.QWEN_IMAGE_LOCAL_MODEL = "/models/not-needed-for-this"
+    page = owner_client.get(reverse("generate")).content.decode()
+    assert 'name="num_inference_steps" value="50"' in page
+    assert 'name="guidance_scale" value="4.0"' in page
+    params = GenerationParams(prompt="a cat")
+    assert (params.num_inference_steps, params.guidance_scale) == (50, 4.0)
+    _, key = api_key_create(user=owner, name="t")
+    answer = owner_client.post(
+        "/v1/jobs",
+        {"prompt": "a cat", "size": "square"},
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert answer.status_code == 202, answer.content
+    assert answer.json()["params"]["num_inference_steps"] == 50
+    assert answer.json()["params"]["guidance_scale"] == 4.0
+
+    settings.QWEN_IMAGE_BACKEND = "demo"  # the hosted endpoint's defaults elsewhere
+    assert GenerationParams(prompt="a cat").num_inference_steps == 30
+    assert (
+        'name="num_inference_steps" value="30"'
+        in owner_client.get(reverse("generate")).content.decode()
+    )
