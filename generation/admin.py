@@ -35,7 +35,16 @@ class WorkerAdmin(admin.ModelAdmin):
     """Queue consumers as they report themselves, and above them each queue's depth and who
     serves it (a queue with jobs and no live consumer is what to fix first)."""
 
-    list_display = ["name", "queue", "backends", "device", "state", "alive", "last_seen_at", "note"]
+    list_display = [
+        "name",
+        "queue",
+        "backends",
+        "device",
+        "state",
+        "alive",
+        "last_seen_at",
+        "short_note",
+    ]
     list_filter = ["queue", "state"]
     readonly_fields = [field.name for field in Worker._meta.fields]
 
@@ -48,6 +57,10 @@ class WorkerAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         alive = consumers_alive().filter(pk=OuterRef("pk"))
         return super().get_queryset(request).annotate(is_alive=Exists(alive))
+
+    @admin.display(description="note")
+    def short_note(self, worker: Worker) -> str:
+        return worker.note if len(worker.note) <= 90 else worker.note[:89] + "…"
 
     @admin.display(boolean=True, description="alive", ordering="is_alive")
     def alive(self, worker: Worker) -> bool:

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from generation import lifecycle
 from generation.events import log_job_event
-from generation.models import Job
+from generation.models import Job, Worker
 from generation.queues import DEFAULT, queue_for, queue_names
 from generation.selectors import consumers_alive
 
@@ -49,6 +49,8 @@ def jobs_reap() -> dict[str, int]:
                 log_job_event("requeued", job, reason="lease_expired")
                 lifecycle.job_enqueue(job_pk=job.pk)
                 counts["requeued"] += 1
+    # Consumers gone for a day (every restart is a new host:pid row) leave the admin's list.
+    Worker.objects.filter(last_seen_at__lt=now - dt.timedelta(days=1)).delete()
     stale = now - dt.timedelta(seconds=settings.GENERATION_REQUEUE_AFTER_SECONDS)
     # A capability queue nobody reads (no GPU worker running) has lost nothing: its messages
     # wait there. Adding one per job every few minutes would only pile them up.

@@ -241,7 +241,7 @@ def test_run_gpu_worker_refuses_a_host_without_cuda_unless_told_to_use_the_cpu(l
     out, err = io.StringIO(), io.StringIO()
     call_command("run_gpu_worker", "--check", stdout=out, stderr=err)
     assert "device: cpu (float32)" in out.getvalue()
-    assert f"model: {local.model}, weights 0.0 GiB" in out.getvalue()
+    assert f"model: {local.model}, weights 17 MiB" in out.getvalue()
     assert err.getvalue() == ""
 
 

@@ -21,6 +21,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from generation.backends import BackendError, get_backend
 from generation.backends.local import preflight
+from generation.backends.local.device import gib
 from generation.consumers.heartbeat import heartbeat_once, heartbeat_stop
 from generation.consumers.models import Worker
 from generation.queues import GPU, huey_for
@@ -76,9 +77,7 @@ class Command(BaseCommand):
         notes = []
         if report is not None:
             self.stdout.write(f"device: {report.description} ({str(report.dtype)[6:]})")
-            weights = (
-                f", weights {report.weight_bytes / 2**30:.1f} GiB" if report.weight_bytes else ""
-            )
+            weights = f", weights {gib(report.weight_bytes)}" if report.weight_bytes else ""
             self.stdout.write(f"model: {report.files.source}{weights}")
             for adapter, path in report.lightning.items():
                 self.stdout.write(f"Lightning {adapter}: {path}")
