@@ -228,10 +228,23 @@ def test_the_reaper_does_not_pile_up_messages_for_a_queue_nobody_reads(owner, qu
     assert job.enqueued_at > old
 
 
+@pytest.mark.django_db
+def test_the_reaper_forgets_consumers_gone_for_a_day():
+    _alive(GPU, pid=1, last_seen_at=timezone.now() - dt.timedelta(days=2))
+    kept = _alive(GPU, pid=2, last_seen_at=timezone.now() - dt.timedelta(hours=3))
+    reaper.jobs_reap()
+    assert list(Worker.objects.values_list("pk", flat=True)) == [kept.pk]
+
+
 # --- run_gpu_worker -------------------------------------------------------------------------------
 
 
-def test_run_gpu_worker_refuses_a_host_without_cuda_unless_told_to_use_the_cpu(local, settings, db):
+def test_run_gpu_worker_refuses_a_host_without_cuda_unless_told_to_use_the_cpu(
+    local, settings, monkeypatch, db
+):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # a CUDA host too
     settings.QWEN_IMAGE_LOCAL_DEVICE = ""
     with pytest.raises(CommandError) as error:
         call_command("run_gpu_worker", "--check")
