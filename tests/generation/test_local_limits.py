@@ -355,3 +355,22 @@ def test_the_lease_never_lapses_while_the_model_loads(
     for at, lease in writes:
         assert at < expiry, "the lease ran out before it was renewed"
         expiry = lease
+
+
+def test_a_cancel_mid_loop_still_hands_offloaded_models_back(tiny, monkeypatch):
+    backend = _backend(tiny)
+    pipe = backend.pipeline()
+    freed = []
+    original = type(pipe).maybe_free_model_hooks
+    monkeypatch.setattr(
+        type(pipe), "maybe_free_model_hooks", lambda self: freed.append(1) or original(self)
+    )
+    steps = []
+    with pytest.raises(Canceled):
+        _run(
+            backend,
+            make_request(num_inference_steps=6),
+            on_progress=steps.append,
+            should_cancel=lambda: len(steps) >= 2,
+        )
+    assert len(steps) == 2 and freed  # stopped between steps, hooks freed all the same

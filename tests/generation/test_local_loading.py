@@ -233,6 +233,16 @@ def test_a_truncated_weight_file_is_refused_before_loading(tiny, tmp_path):
     assert "vae" in error.value.message and "truncated" in error.value.message
 
 
+def test_the_model_loads_straight_onto_its_device(tiny, monkeypatch):
+    loads = _count_loads(monkeypatch)
+    LocalBackend(LocalConfig(model=str(tiny.model), device="cpu")).pipeline()
+    # device_map puts each weight where it runs as it is read: on CUDA no 58 GB host copy.
+    assert loads[0]["device_map"] == "cpu" and loads[0]["local_files_only"] is True
+    offloaded = _count_loads(monkeypatch)
+    LocalBackend(LocalConfig(model=str(tiny.model), device="cpu", cpu_offload=True)).pipeline()
+    assert offloaded[0]["device_map"] == "cpu"  # no accelerator: offload is moot
+
+
 def test_the_weights_are_counted_from_the_file_headers(tiny):
     files = model_files(LocalConfig(model=str(tiny.model)))
     pipe = LocalBackend(LocalConfig(model=str(tiny.model), device="cpu")).pipeline()
