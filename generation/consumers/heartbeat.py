@@ -67,11 +67,13 @@ class Heartbeat:
         self._write()
 
     def _write(self) -> None:
+        now = timezone.now()
         try:
-            Worker.objects.filter(name=self.name).update(
-                **{k: v for k, v in self.fields.items() if k in ("state", "note", "device")},
-                last_seen_at=timezone.now(),
-            )
+            updated = Worker.objects.filter(name=self.name).update(**self.fields, last_seen_at=now)
+            if not updated:  # the row went (deleted in the admin, a restored database): again
+                Worker.objects.create(
+                    name=self.name, **self.fields, started_at=now, last_seen_at=now
+                )
         except Exception:  # a database hiccup must not stop the consumer; the next beat retries
             logger.exception("consumer heartbeat failed")
 
