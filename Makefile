@@ -57,11 +57,12 @@ test: $(STAMP) browser test-deps lint
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest
 
-# The default suite on PostgreSQL (browser tests aside), e.g. against `.ci/services`:
+# The default suite on PostgreSQL, e.g. against `.ci/services`, less what `make test` already
+# ran that does not use the test database: browser tests (e2e) and process-level ones (slow).
 # DATABASE_URL=postgres://postgres@127.0.0.1:5433/qwen_suite make test-postgres
 test-postgres: $(STAMP) test-deps
 	@case "$$DATABASE_URL" in postgres*) ;; *) echo "Set DATABASE_URL=postgres://..."; exit 2;; esac
-	DATABASE_CONN_MAX_AGE=0 $(VENV)/bin/pytest -m "not e2e and not integration"
+	DATABASE_CONN_MAX_AGE=0 $(VENV)/bin/pytest -m "not e2e and not integration and not slow"
 
 # The integration suite: gunicorn + two Huey consumers against live PostgreSQL, Redis and S3.
 # Start those first: `.ci/services up DIR && source DIR/env` (docs/production.md, "The integration

@@ -13,6 +13,19 @@ class Team(models.Model):
     # Quota overrides for every member of the team; empty means the settings' default.
     images_per_day = models.PositiveIntegerField(null=True, blank=True)
     concurrent_jobs = models.PositiveIntegerField(null=True, blank=True)
+    # Retention (docs/retention.md). Empty means the site default; 0 means keep forever /
+    # unlimited. Team owners and admins set the retention; staff set the storage quota.
+    retention_image_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Images older than this go to the trash unless starred or in a collection.",
+    )
+    storage_quota_bytes = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Bytes of images (PNG + thumbnail) the team may keep."
+    )
+    # A staff legal hold: nothing of the team's is purged while it is set.
+    legal_hold_since = models.DateTimeField(null=True, blank=True)
+    legal_hold_note = models.CharField(max_length=500, blank=True)
 
     def __str__(self) -> str:
         return self.name
@@ -54,6 +67,9 @@ class Profile(models.Model):
     )
     images_per_day = models.PositiveIntegerField(null=True, blank=True)
     concurrent_jobs = models.PositiveIntegerField(null=True, blank=True)
+    # A staff legal hold on the user: nothing of theirs is purged while it is set.
+    legal_hold_since = models.DateTimeField(null=True, blank=True)
+    legal_hold_note = models.CharField(max_length=500, blank=True)
 
     def __str__(self) -> str:
         return f"Profile of {self.user}"

@@ -13,6 +13,7 @@ from core.errors import ApiError, ErrorOut, error_response
 from gallery.api import router as gallery_router
 from generation.api import router as generation_router
 from generation.moderation import PromptBlocked
+from generation.retention import StorageQuotaExceeded
 from usage.api import router as usage_router
 from usage.quotas import QuotaExceeded
 
@@ -154,6 +155,12 @@ def _http_error(request, exc: HttpError):
     elif exc.status_code == 400 and exc.message.startswith("Cannot parse request body"):
         code = "invalid_json"
     return error_response(ApiError(exc.status_code, exc.message, code=code))
+
+
+@api.exception_handler(StorageQuotaExceeded)
+def _storage_full(request, exc: StorageQuotaExceeded):
+    # Not a 429: waiting does not help, deleting (and emptying the trash) does.
+    return error_response(ApiError(403, exc.message, code="storage_quota_exceeded"))
 
 
 @api.exception_handler(QuotaExceeded)

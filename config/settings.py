@@ -2,6 +2,7 @@
 
 import datetime as dt
 import importlib.util
+import tomllib
 from pathlib import Path
 
 import dj_database_url
@@ -11,6 +12,8 @@ from config.env import env_bool, env_float, env_int, env_list, env_str
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("QWEN_STUDIO_VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+# The version the C2PA claim generator names (pyproject.toml is the one place it is written).
+STUDIO_VERSION = tomllib.loads((BASE_DIR / "pyproject.toml").read_text())["project"]["version"]
 
 DEBUG = env_bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY") or (
@@ -84,6 +87,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "generation.context_processors.backend_info",
                 "generation.context_processors.sensitive",
+                "gallery.context_processors.trash_undo",
             ],
         },
     },
@@ -284,6 +288,35 @@ GENERATION_REAPER_INTERVAL_MINUTES = env_int("GENERATION_REAPER_INTERVAL_MINUTES
 GENERATION_THUMBNAIL_SIZE = env_int("GENERATION_THUMBNAIL_SIZE", 384)
 # Consumers write a heartbeat this often; one silent for three of them counts as gone.
 WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 30.0)
+
+# --- Provenance (docs/provenance.md) ------------------------------------------------------
+# Every stored image carries XMP with IPTC DigitalSourceType trainedAlgorithmicMedia and, unless
+# PROVENANCE_C2PA is off, a C2PA manifest signed with the operator's certificate and key (files
+# or PEM text) or, with none configured, a per-install development certificate made under
+# PROVENANCE_DIR, which verifiers report as untrusted.
+PROVENANCE_C2PA = env_bool("PROVENANCE_C2PA", True)
+PROVENANCE_SIGNING_CERT_FILE = env_str("PROVENANCE_SIGNING_CERT_FILE")  # leaf first, then CAs
+PROVENANCE_SIGNING_KEY_FILE = env_str("PROVENANCE_SIGNING_KEY_FILE")
+PROVENANCE_SIGNING_CERT_PEM = env_str("PROVENANCE_SIGNING_CERT_PEM")
+PROVENANCE_SIGNING_KEY_PEM = env_str("PROVENANCE_SIGNING_KEY_PEM")
+PROVENANCE_TSA_URL = env_str("PROVENANCE_TSA_URL")  # RFC 3161 timestamps; empty: none
+# Roots this install's verifier trusts (PEM), e.g. the operator's CA: their images read "valid".
+PROVENANCE_TRUST_ANCHORS_FILE = env_str("PROVENANCE_TRUST_ANCHORS_FILE")
+# Personal data (the author's username) goes into manifests only when the operator says so.
+PROVENANCE_INCLUDE_CREATOR = env_bool("PROVENANCE_INCLUDE_CREATOR")
+PROVENANCE_DIR = Path(env_str("PROVENANCE_DIR", str(VAR_DIR / "provenance")))
+
+# --- Retention (docs/retention.md) ----------------------------------------------------------
+# Deleted images, jobs and collections wait in the trash this many days before the purge.
+TRASH_DAYS = env_int("TRASH_DAYS", 30)
+# Site default: images older than this many days go to the trash unless starred or in a
+# collection (0: keep forever). Teams may set their own.
+RETENTION_IMAGE_DAYS = env_int("RETENTION_IMAGE_DAYS", 0)
+# Site default storage per team (or per user without a team), in bytes; 0: unlimited.
+STORAGE_QUOTA_BYTES = env_int("STORAGE_QUOTA_BYTES", 0)
+# The purge runs every this many minutes; each run removes at most this many objects.
+RETENTION_PURGE_INTERVAL_MINUTES = env_int("RETENTION_PURGE_INTERVAL_MINUTES", 15)
+RETENTION_PURGE_BATCH = env_int("RETENTION_PURGE_BATCH", 500)
 
 # --- Safety and moderation (docs/moderation.md) -------------------------------------------
 # The checker run on every stored image: "opennsfw" (the open_nsfw classifier on onnxruntime,

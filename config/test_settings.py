@@ -34,3 +34,5 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": tempfile.mkdtemp(prefix="qwen-test-db-") + "/test.sqlite3"
     }
+# The development signing certificate is made once per test run, in a temp folder.
+PROVENANCE_DIR = tempfile.mkdtemp(prefix="qwen-test-provenance-")

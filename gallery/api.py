@@ -15,11 +15,12 @@ from core.http import get_or_404
 from gallery import selectors, services
 from gallery.models import Collection, ShareLink
 from gallery.selectors import FilterError
-from gallery.services import NotAllowed, ReseedMode, ShareRefused
-from generation.api import api_job_payload
+from gallery.services import NotAllowed, ReseedMode, ReseedRefused, ShareRefused
 from generation.models import Image, Job, Report
 from generation.moderation import ReportRefused, image_report
-from generation.presenters import image_payload
+from generation.presenters import api_job_payload, image_payload
+from generation.provenance import image_provenance
+from generation.retention import LegalHoldActive
 from generation.schemas import ImageOut, JobOut
 from generation.selectors import image_get_for_user
 from generation.signed_urls import image_signed_urls
@@ -28,6 +29,41 @@ router = Router(tags=["gallery"], auth=api_auth)
 
 
 # --- Schemas -------------------------------------------------------------------------------
+
+
+class ProvenanceActionOut(Schema):
+    action: str
+    software_agent: str
+    digital_source_type: str
+
+
+class ProvenanceOut(Schema):
+    image_id: str
+    state: Literal["valid", "untrusted", "tampered", "unsigned", "unreadable"]
+    summary: str
+    signer: str
+    issuer: str
+    signed_at: str | None
+    claim_generator: str
+    digital_source_type: str | None
+    actions: list[ProvenanceActionOut]
+    ingredients: list[dict]
+    problems: list[dict]
+    xmp_digital_source_type: str | None
+
+
+class TrashedOut(Schema):
+    id: str
+    deleted_at: str
+    purge_after: str
+
+
+class TrashOut(Schema):
+    days: int
+    legal_hold: bool
+    images: list[TrashedOut]
+    jobs: list[TrashedOut]
+    collections: list[TrashedOut]
 
 
 class GalleryImageOut(ImageOut):
@@ -249,14 +285,89 @@ def get_image(request, image_id: uuid.UUID):
     }
 
 
-@router.delete("/images/{image_id}", response={204: None, 403: ErrorOut, 404: ErrorOut})
-def delete_image(request, image_id: uuid.UUID):
-    image = _image(request, image_id)
+PERMANENT_DOC = (
+    "false (default): move to the trash for TRASH_DAYS days (hidden everywhere, its share "
+    "links stop; POST .../restore brings it back). true: delete now, for good (rows and "
+    "files); where a legal hold applies only staff may (403 legal_hold)."
+)
+
+
+@router.delete(
+    "/images/{image_id}",
+    response={204: None, 403: ErrorOut, 404: ErrorOut},
+    summary="Delete an image (to the trash, or for good)",
+)
+def delete_image(
+    request, image_id: uuid.UUID, permanent: bool = Query(False, description=PERMANENT_DOC)
+):
+    """Owner only; staff may delete any image for good. Once in the trash the image is a 404
+    to this call unless `permanent`."""
+    image = None
+    if permanent:  # the caller's own, trashed ones included (any image for staff)
+        image = _image_owned_or_staff(request).filter(public_id=image_id).first()
+    if image is None:
+        image = _image(request, image_id)
     try:
-        services.image_delete(user=request.auth, image=image)
+        services.image_delete(user=request.auth, image=image, permanent=permanent)
     except NotAllowed as error:
         raise ApiError(403, error.message, code="not_owner") from None
+    except LegalHoldActive as error:
+        raise ApiError(403, error.message, code="legal_hold") from None
     return Status(204, None)
+
+
+def _image_owned_or_staff(request):
+    """Live or trashed: the caller's own images, or any for staff."""
+    if request.auth.is_staff:
+        return Image.objects.all()
+    return Image.objects.filter(user=request.auth)
+
+
+@router.post(
+    "/images/{image_id}/restore",
+    response={200: GalleryImageOut, 404: ErrorOut},
+    summary="Bring an image back from the trash",
+)
+def restore_image(request, image_id: uuid.UUID):
+    if not services.trash_restore(user=request.auth, kind="images", ids=[image_id]):
+        raise ApiError(404, "No such image in your trash.", code="not_found")
+    image = _image(request, image_id)
+    favorites = selectors.favorite_image_ids(user=request.auth, images=[image])
+    return _image_out(image, request, favorites)
+
+
+@router.get(
+    "/images/{image_id}/provenance",
+    response={200: ProvenanceOut, 404: ErrorOut},
+    summary="What a C2PA verifier reads from the image's stored file",
+)
+def image_provenance_get(request, image_id: uuid.UUID):
+    """Read back from the stored PNG with c2pa-python: `state` is `valid` (trusted signer,
+    intact), `untrusted` (intact, signer on no trust list, e.g. the install's development
+    certificate), `tampered` (changed after signing), `unsigned` or `unreadable`."""
+    image = _image(request, image_id)
+    return {"image_id": str(image.public_id), **image_provenance(image=image).as_dict()}
+
+
+@router.get("/trash", response=TrashOut, summary="Your trash")
+def trash_list(request):
+    """What waits in your trash (newest first, at most 200 of each kind) and when it goes."""
+    trash = selectors.trash_for(user=request.auth)
+    return {
+        "days": trash.days,
+        "legal_hold": trash.held,
+        "images": [_trashed(i.public_id, i.deleted_at) for i in trash.images],
+        "jobs": [_trashed(j.public_id, j.deleted_at) for j in trash.jobs],
+        "collections": [_trashed(c.public_id, c.deleted_at) for c in trash.collections],
+    }
+
+
+def _trashed(public_id, deleted_at) -> dict:
+    return {
+        "id": str(public_id),
+        "deleted_at": deleted_at.isoformat(),
+        "purge_after": selectors.purge_date(deleted_at).isoformat(),
+    }
 
 
 @router.patch(
@@ -285,7 +396,12 @@ def reseed_image(request, image_id: uuid.UUID, payload: ReseedIn | None = None):
     image = _image(request, image_id)
     mode = payload.mode if payload else ReseedMode.RESEED
     # QuotaExceeded becomes the API's 429 with Retry-After (config.api).
-    job = services.image_reseed(user=request.auth, image=image, mode=mode, source=Job.Source.API)
+    try:
+        job = services.image_reseed(
+            user=request.auth, image=image, mode=mode, source=Job.Source.API
+        )
+    except ReseedRefused as exc:
+        raise ApiError(400, exc.message, code="params_no_longer_valid") from None
     return Status(202, api_job_payload(job, request))
 
 
@@ -372,6 +488,40 @@ def create_collection(request, payload: CollectionIn):
         )
     collection.visible_count = added
     return Status(201, _collection_out(collection))
+
+
+@router.delete(
+    "/collections/{collection_id}",
+    response={204: None, 403: ErrorOut, 404: ErrorOut},
+    summary="Delete a collection (to the trash, or for good); its images stay",
+)
+def delete_collection(
+    request,
+    collection_id: uuid.UUID,
+    permanent: bool = Query(False, description=PERMANENT_DOC),
+):
+    owned = Collection.objects.filter(user=request.auth)
+    if not permanent:
+        owned = owned.filter(deleted_at__isnull=True)
+    collection = get_or_404(lambda: owned.get(public_id=collection_id), "No such collection.")
+    try:
+        services.collection_delete(user=request.auth, collection=collection, permanent=permanent)
+    except LegalHoldActive as error:
+        raise ApiError(403, error.message, code="legal_hold") from None
+    return Status(204, None)
+
+
+@router.post(
+    "/collections/{collection_id}/restore",
+    response={200: CollectionOut, 404: ErrorOut},
+    summary="Bring a collection back from the trash",
+)
+def restore_collection(request, collection_id: uuid.UUID):
+    if not services.trash_restore(user=request.auth, kind="collections", ids=[collection_id]):
+        raise ApiError(404, "No such collection in your trash.", code="not_found")
+    collection = Collection.objects.get(public_id=collection_id)
+    collection.visible_count = collection.items.filter(image__deleted_at__isnull=True).count()
+    return _collection_out(collection)
 
 
 @router.delete("/shares/{share_id}", response={204: None, 404: ErrorOut})

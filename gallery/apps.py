@@ -16,3 +16,4 @@ class GalleryConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_ensure_search_index, sender=self, dispatch_uid="gallery-search")
+        from gallery import tasks  # noqa: F401  (the periodic purge, registered everywhere)

@@ -4,7 +4,6 @@ Every function that takes image ids scopes them itself (what the user may see, o
 user owns), so a caller cannot act on someone else's image by passing its id.
 """
 
-import contextlib
 import datetime as dt
 import secrets
 import uuid
@@ -12,21 +11,39 @@ from collections.abc import Iterable
 from enum import StrEnum
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from pydantic import ValidationError
 
 from accounts.services import profile_for
 from gallery.models import Collection, CollectionItem, Favorite, ShareLink
 from generation.lifecycle import job_create
 from generation.models import Image, Job, Visibility
 from generation.params import SEED_MAX, GenerationParams
+from generation.retention import (
+    LegalHoldActive,
+    image_held_q,
+    images_delete_permanently,
+    images_restore,
+    images_trash,
+    jobs_delete_permanently,
+    jobs_restore,
+    user_is_held,
+)
 from generation.selectors import images_visible_to
 
 
 class NotAllowed(Exception):
     """The user may see the object but not change it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ReseedRefused(Exception):
+    """The image's stored settings no longer pass today's limits (an operator tightened them)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -87,34 +104,19 @@ def image_set_visibility(*, user, image: Image, visibility: str) -> Image:
     return image
 
 
-def images_delete(*, user, image_ids: Iterable[uuid.UUID]) -> int:
-    """Delete the user's own images among `image_ids` and, after commit, their files."""
-    rows = list(
-        Image.objects.filter(user=user, public_id__in=list(image_ids)).values_list(
-            "pk", "file", "thumbnail"
-        )
-    )
-    if not rows:
-        return 0
-    names = [name for _, file, thumb in rows for name in (file, thumb) if name]
-    with transaction.atomic():
-        # A model delete, not a raw one: favorites, collection items and share links cascade,
-        # and jobs reseeded from these images lose their parent link (SET_NULL).
-        Image.objects.filter(pk__in=[pk for pk, _, _ in rows]).delete()
-        transaction.on_commit(lambda: _delete_files(names))
-    return len(rows)
+def images_delete(*, user, image_ids: Iterable[uuid.UUID], permanent: bool = False) -> int:
+    """Move the user's own images among `image_ids` to the trash (their favorites, collection
+    places and share links wait there with them); `permanent` deletes rows and files now
+    (LegalHoldActive when a hold applies and the user is not staff)."""
+    if permanent:
+        return images_delete_permanently(user=user, image_ids=image_ids)
+    return images_trash(user=user, image_ids=image_ids)
 
 
-def image_delete(*, user, image: Image) -> None:
-    _require_owner(image, user, "image")
-    images_delete(user=user, image_ids=[image.public_id])
-
-
-def _delete_files(names: list[str]) -> None:
-    for name in names:
-        # Best effort: the rows are gone; a stray file is harmless, a crash here is not.
-        with contextlib.suppress(Exception):
-            default_storage.delete(name)
+def image_delete(*, user, image: Image, permanent: bool = False) -> None:
+    if not (permanent and user.is_staff):
+        _require_owner(image, user, "image")
+    images_delete(user=user, image_ids=[image.public_id], permanent=permanent)
 
 
 # --- Reseed, variations, regenerate exactly ------------------------------------------------
@@ -148,11 +150,22 @@ def image_reseed(
     visibility = image.visibility if image.user_id == user.pk else Visibility.PRIVATE
     return job_create(
         user=user,
-        params=GenerationParams.from_job(image.job).revalidated(seed=seed, n=n),
+        params=_reseed_params(image, seed=seed, n=n),
         source=source,
         visibility=visibility,
         parent_image=image,
     )
+
+
+def _reseed_params(image: Image, *, seed: int | None, n: int) -> GenerationParams:
+    try:
+        return GenerationParams.from_job(image.job).revalidated(seed=seed, n=n)
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ReseedRefused(
+            f"This image's settings no longer pass this portal's limits ({reason}). "
+            "Use its settings on the Create page and adjust them."
+        ) from None
 
 
 # --- Collections ---------------------------------------------------------------------------
@@ -199,9 +212,97 @@ def collection_update(
     return collection
 
 
-def collection_delete(*, user, collection: Collection) -> None:
-    _require_owner(collection, user, "collection")
-    collection.delete()
+def collection_delete(*, user, collection: Collection, permanent: bool = False) -> None:
+    """To the trash (hidden, its links stop; its images stay), or gone now with `permanent`
+    (a collection holds no files: only a hold on its owner or team keeps it from staff-less
+    removal)."""
+    if not (permanent and user.is_staff):
+        _require_owner(collection, user, "collection")
+    if permanent:
+        if not user.is_staff and _collection_held(collection):
+            raise LegalHoldActive()
+        collection.delete()
+        return
+    Collection.objects.filter(pk=collection.pk, deleted_at__isnull=True).update(
+        deleted_at=timezone.now()
+    )
+
+
+def _collection_held(collection: Collection) -> bool:
+    return user_is_held(collection.user) or (
+        collection.team_id is not None and collection.team.legal_hold_since is not None
+    )
+
+
+def collections_restore(*, user, collection_ids: Iterable[uuid.UUID]) -> int:
+    ids = [uuid.UUID(str(i)) for i in collection_ids]
+    return Collection.objects.filter(user=user, public_id__in=ids, deleted_at__isnull=False).update(
+        deleted_at=None
+    )
+
+
+def trash_restore(*, user, kind: str, ids: Iterable[uuid.UUID]) -> int:
+    """Undo and the Trash page: bring back the user's trashed images, jobs or collections."""
+    ids = list(ids)
+    if kind == "images":
+        return images_restore(user=user, image_ids=ids)
+    if kind == "jobs":
+        return jobs_restore(user=user, job_ids=ids)
+    if kind == "collections":
+        return collections_restore(user=user, collection_ids=ids)
+    raise ValueError("Restore images, jobs or collections.")
+
+
+def trash_delete(*, user, kind: str, ids: Iterable[uuid.UUID]) -> int:
+    """Delete for good from the trash (only what is in the user's trash)."""
+    ids = [uuid.UUID(str(i)) for i in ids]
+    if kind == "images":
+        mine = Image.objects.filter(user=user, public_id__in=ids, deleted_at__isnull=False)
+        return images_delete_permanently(
+            user=user, image_ids=mine.values_list("public_id", flat=True)
+        )
+    if kind == "jobs":
+        mine = Job.objects.filter(user=user, public_id__in=ids, deleted_at__isnull=False)
+        return jobs_delete_permanently(user=user, job_ids=mine.values_list("public_id", flat=True))
+    if kind == "collections":
+        count = 0
+        for collection in Collection.objects.filter(
+            user=user, public_id__in=ids, deleted_at__isnull=False
+        ):
+            collection_delete(user=user, collection=collection, permanent=True)
+            count += 1
+        return count
+    raise ValueError("Delete images, jobs or collections.")
+
+
+def trash_empty(*, user) -> int:
+    """Everything in the user's trash, gone now (LegalHoldActive if a hold applies)."""
+    if (
+        user_is_held(user)
+        or Image.objects.filter(image_held_q(), user=user, deleted_at__isnull=False).exists()
+    ):
+        raise LegalHoldActive()
+    with transaction.atomic():
+        count = (
+            Collection.objects.filter(user=user, deleted_at__isnull=False)
+            .delete()[1]
+            .get("gallery.Collection", 0)
+        )
+        count += trash_delete(
+            user=user,
+            kind="images",
+            ids=Image.objects.filter(user=user, deleted_at__isnull=False).values_list(
+                "public_id", flat=True
+            ),
+        )
+        count += trash_delete(
+            user=user,
+            kind="jobs",
+            ids=Job.objects.filter(user=user, deleted_at__isnull=False).values_list(
+                "public_id", flat=True
+            ),
+        )
+    return count
 
 
 def collection_add_images(*, user, collection: Collection, image_ids: Iterable[uuid.UUID]) -> int:

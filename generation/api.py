@@ -16,7 +16,7 @@ from ninja import Header, Query, Router
 from ninja.responses import Status
 
 from core.errors import ApiError, ErrorOut
-from generation import lifecycle, selectors
+from generation import lifecycle, retention, selectors
 from generation.files import image_file_response
 from generation.idempotency import (
     IdempotencyConflict,
@@ -27,7 +27,8 @@ from generation.idempotency import (
 )
 from generation.models import Image, Job
 from generation.params import GenerationParams, resolve_size
-from generation.presenters import job_payload
+from generation.presenters import api_job_payload
+from generation.retention.trash import JobStillRunning
 from generation.schemas import (
     GenerationFieldsIn,
     ImageGenerationIn,
@@ -41,7 +42,6 @@ from generation.signed_urls import InvalidImageToken, image_for_token, image_sig
 from generation.sizes import DEFAULT_PRESET
 from generation.webhooks import (
     WebhookUrlRejected,
-    webhook_payload,
     webhook_secret_for,
     webhook_secret_rotate,
     webhook_url_check,
@@ -135,19 +135,6 @@ def _job_path(job: Job) -> str:
     return reverse("api:jobs-get", kwargs={"job_id": job.public_id})
 
 
-def api_job_payload(job: Job, request, *, prefetched: bool = False) -> dict:
-    """The job JSON of the API: job_payload with signed image URLs, plus its webhook."""
-    images = None
-    deliveries = None
-    if prefetched:
-        images = list(job.images.all()) if job.status == Job.Status.SUCCEEDED else []
-        deliveries = list(job.webhook_deliveries.all())
-    return {
-        **job_payload(job, request, images=images, urls=image_signed_urls),
-        "webhook": webhook_payload(job, deliveries),
-    }
-
-
 # --- OpenAI-compatible, waits for the images ------------------------------------------------
 
 
@@ -180,7 +167,8 @@ def images_generations(
         return {
             "created": int(job.created_at.timestamp()),
             "data": [
-                _image_data(image, job, fmt, request) for image in job.images.order_by("index")
+                _image_data(image, job, fmt, request)
+                for image in job.images.filter(deleted_at__isnull=True).order_by("index")
             ],
             "job_id": job.public_id,
         }
@@ -349,6 +337,68 @@ def jobs_retry(request, job_id: uuid.UUID):
     except lifecycle.JobNotRetryable as exc:
         raise ApiError(409, str(exc), code="job_not_retryable") from None
     return Status(202, api_job_payload(job, request))
+
+
+PERMANENT_DOC = (
+    "false (default): move to the trash for TRASH_DAYS days (hidden everywhere, restorable "
+    "with POST .../restore). true: delete rows and files now; where a legal hold applies only "
+    "staff may (403 legal_hold)."
+)
+
+
+@router.delete(
+    "/jobs/{job_id}",
+    response={204: None, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    url_name="jobs-delete",
+    summary="Delete a job and its images (to the trash, or for good)",
+)
+def jobs_delete(
+    request, job_id: uuid.UUID, permanent: bool = Query(False, description=PERMANENT_DOC)
+):
+    """Owner only (staff may delete any job for good). A queued or running job is a 409:
+    cancel it first. Deleting it again, once in the trash, is a 404 unless `permanent`."""
+    if permanent:
+        job = _job_in_trash_or_live(request, job_id)
+        _job_delete_permanently(request, job)
+        return Status(204, None)
+    job = _job_for(request, job_id)
+    if job.user_id != request.auth.pk:
+        raise ApiError(403, "Only the owner can delete this job.", code="not_owner")
+    try:
+        retention.jobs_trash(user=request.auth, job_ids=[job.public_id])
+    except JobStillRunning as error:
+        raise ApiError(409, error.message, code="job_active") from None
+    return Status(204, None)
+
+
+def _job_in_trash_or_live(request, job_id) -> Job:
+    jobs = Job.objects.all() if request.auth.is_staff else Job.objects.filter(user=request.auth)
+    try:
+        return jobs.get(public_id=job_id)
+    except Job.DoesNotExist:
+        raise ApiError(404, "No such job.", code="job_not_found", param="job_id") from None
+
+
+def _job_delete_permanently(request, job: Job) -> None:
+    try:
+        retention.jobs_delete_permanently(user=request.auth, job_ids=[job.public_id])
+    except retention.LegalHoldActive as error:
+        raise ApiError(403, error.message, code="legal_hold") from None
+    except JobStillRunning as error:
+        raise ApiError(409, error.message, code="job_active") from None
+
+
+@router.post(
+    "/jobs/{job_id}/restore",
+    response={200: JobOut, 404: ErrorOut},
+    url_name="jobs-restore",
+    summary="Bring a job and its images back from the trash",
+)
+def jobs_restore(request, job_id: uuid.UUID):
+    restored = retention.jobs_restore(user=request.auth, job_ids=[job_id])
+    if not restored:
+        raise ApiError(404, "No such job in your trash.", code="job_not_found", param="job_id")
+    return api_job_payload(_job_for(request, job_id), request)
 
 
 # --- Webhook secret -------------------------------------------------------------------------

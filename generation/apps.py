@@ -9,6 +9,9 @@ class GenerationConfig(AppConfig):
         # Receivers of generation.signals: the queue (tasks) and webhooks.
         from generation import tasks, webhooks  # noqa: F401
         from generation.models import Image, Job
+
+        # Files go with their rows on every delete path (generation.retention.files).
+        from generation.retention import files  # noqa: F401
         from usage.sources import UsageSource, usage_source_register
 
         usage_source_register(

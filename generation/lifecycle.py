@@ -17,6 +17,7 @@ from generation.events import log_job_event
 from generation.models import Image, Job, Visibility
 from generation.moderation import prompt_check
 from generation.params import SEED_MAX, GenerationParams
+from generation.retention import storage_check
 from usage.quotas import quota_check
 
 
@@ -32,13 +33,15 @@ def job_create(
     webhook_url: str = "",
 ) -> Job:
     """Check the blocklist and quota, fix the seed, write the job `queued`, enqueue it after
-    commit. PromptBlocked and QuotaExceeded say why a job was refused."""
+    commit. PromptBlocked and QuotaExceeded (StorageQuotaExceeded when the team's storage is
+    full) say why a job was refused."""
     prompt_check(prompt=params.prompt)
     if params.seed is None:
         params = params.model_copy(update={"seed": secrets.randbelow(SEED_MAX - params.n + 1)})
     with transaction.atomic():
         profile = lock_user_profile(user=user)
         quota_check(user=user, images=params.n, profile=profile)
+        storage_check(user=user, team=profile.current_team)
         job = Job.objects.create(
             user=user,
             team=profile.current_team,

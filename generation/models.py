@@ -88,6 +88,10 @@ class Job(models.Model):
     request_hash = models.CharField(max_length=64, blank=True)
     webhook_url = models.URLField(max_length=2000, blank=True)
 
+    # In the trash since (hidden everywhere; purged TRASH_DAYS later). Its images go with it,
+    # stamped with the same moment, so a restore brings back exactly those.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
@@ -117,6 +121,11 @@ class Job(models.Model):
             # walk the user's whole history (bench/submit.py).
             models.Index(fields=["user", "status"], name="job_user_status"),
             models.Index(fields=["status", "lease_expires_at"], name="job_status_lease"),
+            models.Index(
+                fields=["deleted_at", "id"],
+                condition=models.Q(deleted_at__isnull=False),
+                name="job_trashed",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -139,7 +148,15 @@ class Job(models.Model):
         return None
 
 
+class Provenance(models.TextChoices):
+    SIGNED = "signed", "Signed"
+    UNSIGNED = "unsigned", "Unsigned (signing failed)"
+    OFF = "off", "Off"
+
+
 class Image(models.Model):
+    Provenance = Provenance
+
     class Moderation(models.TextChoices):
         CLEAR = "clear", "Clear"
         FLAGGED = "flagged", "Flagged"
@@ -191,6 +208,15 @@ class Image(models.Model):
     # lists by it, oldest first. A staff decision clears it.
     review_requested_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    thumbnail_byte_size = models.PositiveIntegerField(default=0)
+
+    # Provenance (generation.provenance): "signed" (C2PA manifest in the file), "unsigned"
+    # (signing failed: the note says why), "off" (turned off), "" (stored before provenance).
+    provenance = models.CharField(max_length=10, choices=Provenance.choices, blank=True)
+    provenance_note = models.CharField(max_length=500, blank=True)
+
+    # In the trash since (hidden everywhere; purged TRASH_DAYS later).
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -219,6 +245,11 @@ class Image(models.Model):
                 condition=models.Q(review_requested_at__isnull=False),
                 name="image_review_requested",
             ),
+            models.Index(
+                fields=["user", "-deleted_at", "-id"],
+                condition=models.Q(deleted_at__isnull=False),
+                name="image_trashed",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -227,6 +258,10 @@ class Image(models.Model):
     @property
     def is_showable(self) -> bool:
         return self.moderation_state in self.SHOWABLE
+
+    @property
+    def stored_bytes(self) -> int:
+        return self.byte_size + self.thumbnail_byte_size
 
 
 class ModerationDecision(models.Model):

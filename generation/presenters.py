@@ -1,11 +1,13 @@
-"""JSON shapes of jobs and images, shared by the job page's live view and the API."""
+"""JSON shapes of jobs, images and webhook deliveries, shared by the job page's live view, the
+API and webhooks."""
 
 from collections.abc import Callable
 
 from django.urls import reverse
 
-from generation.models import Image, Job
+from generation.models import Image, Job, WebhookDelivery
 from generation.params import GenerationParams
+from generation.signed_urls import image_signed_urls
 
 
 def job_params(job: Job, *, params: GenerationParams | None = None) -> dict:
@@ -50,7 +52,11 @@ def job_payload(
     job: Job, request=None, images: list[Image] | None = None, urls: UrlBuilder | None = None
 ) -> dict:
     if images is None:
-        images = list(job.images.order_by("index")) if job.status == Job.Status.SUCCEEDED else []
+        images = (
+            list(job.images.filter(deleted_at__isnull=True).order_by("index"))
+            if job.status == Job.Status.SUCCEEDED
+            else []
+        )
     return {
         "id": str(job.public_id),
         "status": job.status,
@@ -69,4 +75,47 @@ def job_payload(
         "wait_seconds": job.wait_seconds,
         "run_seconds": job.duration_seconds,
         "images": [image_payload(image, request, urls) for image in images],
+    }
+
+
+def webhook_payload(job: Job, deliveries: list[WebhookDelivery] | None = None) -> dict | None:
+    """The job's webhook and its deliveries, as the owner sees them in the job JSON."""
+    if not job.webhook_url:
+        return None
+    if deliveries is None:
+        deliveries = list(job.webhook_deliveries.all())
+    return {
+        "url": job.webhook_url,
+        "deliveries": [
+            {
+                "id": str(d.public_id),
+                "event": d.event,
+                "status": d.status,
+                "attempts": d.attempts,
+                "last_status_code": d.last_status_code,
+                "last_error": d.last_error,
+                "created_at": d.created_at.isoformat(),
+                "last_attempt_at": d.last_attempt_at.isoformat() if d.last_attempt_at else None,
+                "next_attempt_at": (
+                    d.next_attempt_at.isoformat()
+                    if d.next_attempt_at and d.status == WebhookDelivery.Status.PENDING
+                    else None
+                ),
+                "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None,
+            }
+            for d in deliveries
+        ],
+    }
+
+
+def api_job_payload(job: Job, request, *, prefetched: bool = False) -> dict:
+    """The job JSON of the API: job_payload with signed image URLs, plus its webhook."""
+    images = None
+    deliveries = None
+    if prefetched:
+        images = list(job.images.all()) if job.status == Job.Status.SUCCEEDED else []
+        deliveries = list(job.webhook_deliveries.all())
+    return {
+        **job_payload(job, request, images=images, urls=image_signed_urls),
+        "webhook": webhook_payload(job, deliveries),
     }

@@ -5,7 +5,9 @@ clear message. Nothing here leaves a job `running` without a lease or a half-wri
 """
 
 import contextlib
+import dataclasses
 import datetime as dt
+import hashlib
 import time
 from dataclasses import dataclass
 
@@ -23,6 +25,7 @@ from generation.imaging import InvalidImage, ProcessedImage, process
 from generation.models import Image, Job
 from generation.params import GenerationParams
 from generation.presenters import job_params
+from generation.provenance import provenance_apply
 from generation.safety import image_safety_check
 
 
@@ -153,6 +156,9 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> dict[str, flo
             safety = image_safety_check(processed.pil, provider_nsfw=result.provider_nsfw)
             phases["process"] += time.monotonic() - clock
             clock = time.monotonic()
+            processed, stamp = _stamp(job, index, processed, parameters)
+            phases["provenance"] = phases.get("provenance", 0.0) + time.monotonic() - clock
+            clock = time.monotonic()
             file_name, thumb_name = _write_files(job, index, processed, written)
             phases["store"] += time.monotonic() - clock
             rows.append(
@@ -168,6 +174,9 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> dict[str, flo
                     width=processed.width,
                     height=processed.height,
                     byte_size=len(processed.png),
+                    thumbnail_byte_size=len(processed.thumbnail),
+                    provenance=stamp.state,
+                    provenance_note=stamp.note[:500],
                     sha256=processed.sha256,
                     pixel_sha256=processed.pixel_sha256,
                     revised_prompt=result.revised_prompt or "",
@@ -216,6 +225,32 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> dict[str, flo
 
 class _LostJob(Exception):
     pass
+
+
+# What the C2PA manifest carries of the parameters: how it was made, not what was asked for
+# (the prompt stays in the PNG's text as before, out of the signed claim).
+_MANIFEST_LEAVES_OUT = {"prompt", "negative_prompt"}
+
+
+def _stamp(job: Job, index: int, processed: ProcessedImage, parameters: dict):
+    """XMP + C2PA on the PNG (generation.provenance); never raises for a signing fault."""
+    stamp = provenance_apply(
+        png=processed.png,
+        title=f"{job.public_id}-{index}.png",
+        model=job.model,
+        backend=job.backend,
+        generation={
+            **{k: v for k, v in parameters.items() if k not in _MANIFEST_LEAVES_OUT},
+            "index": index,
+        },
+        # An edit passes its source images here (Source), making the action c2pa.edited.
+        sources=(),
+        creator=job.user.get_username() if settings.PROVENANCE_INCLUDE_CREATOR else None,
+    )
+    processed = dataclasses.replace(
+        processed, png=stamp.png, sha256=hashlib.sha256(stamp.png).hexdigest()
+    )
+    return processed, stamp
 
 
 def _write_files(job: Job, index: int, processed: ProcessedImage, written: list[str]):

@@ -29,16 +29,18 @@ def image_visibility_q(user) -> Q:
 
     Images that are flagged, reported or rejected are shown to nobody but their owner
     (flagged/reported, blurred) and staff.
+    Trashed images are shown to nobody (their owner sees them on the Trash page only).
     """
+    live = Q(deleted_at__isnull=True)
     showable = Q(moderation_state__in=Image.SHOWABLE)
     public = Q(visibility=Visibility.PUBLIC) & showable
     if user is None or not user.is_authenticated:
-        return public
+        return live & public
     if user.is_staff:
-        return Q()
+        return live
     own = Q(user=user) & ~Q(moderation_state=Image.Moderation.REJECTED)
     team = Q(visibility=Visibility.TEAM, team_id__in=user_team_ids(user)) & showable
-    return own | team | public
+    return live & (own | team | public)
 
 
 def images_visible_to(user) -> QuerySet[Image]:
@@ -52,12 +54,12 @@ def image_get_for_user(*, user, public_id) -> Image:
 
 
 def jobs_visible_to(user) -> QuerySet[Job]:
-    """Jobs are the owner's business (staff see all)."""
+    """Jobs are the owner's business (staff see all); trashed ones only on the Trash page."""
     if user is None or not user.is_authenticated:
         return Job.objects.none()
     if user.is_staff:
-        return Job.objects.all()
-    return Job.objects.filter(user=user)
+        return Job.objects.filter(deleted_at__isnull=True)
+    return Job.objects.filter(user=user, deleted_at__isnull=True)
 
 
 def job_get_for_user(*, user, public_id) -> Job:
@@ -90,14 +92,17 @@ def jobs_page_for_user(
         jobs = jobs.filter(Q(created_at__lt=created) | Q(created_at=created, pk__lt=pk))
     return list(
         jobs.order_by("-created_at", "-id").prefetch_related(
-            Prefetch("images", queryset=Image.objects.order_by("index")), "webhook_deliveries"
+            Prefetch(
+                "images", queryset=Image.objects.filter(deleted_at__isnull=True).order_by("index")
+            ),
+            "webhook_deliveries",
         )[: limit + 1]
     )
 
 
 def recent_images_for_user(*, user, limit: int = 24) -> QuerySet[Image]:
     return (
-        Image.objects.filter(user=user)
+        Image.objects.filter(user=user, deleted_at__isnull=True)
         .exclude(moderation_state=Image.Moderation.REJECTED)
         .select_related("job")
         .order_by("-created_at", "-id")[:limit]
@@ -134,7 +139,7 @@ class ModerationQueue:
 def moderation_queue(*, limit: int = 50) -> ModerationQueue:
     """The staff queue, oldest first (by when the image started waiting); a few queries
     whatever its length."""
-    waiting = Image.objects.filter(moderation_queue_q())
+    waiting = Image.objects.filter(moderation_queue_q(), deleted_at__isnull=True)
     images = list(
         waiting.select_related("job", "user", "team")
         .annotate(waiting_since=Coalesce("review_requested_at", "created_at"))

@@ -55,7 +55,7 @@ def image_for_token(token: str) -> tuple[Image, str]:
     """The image and field ("file" | "thumbnail") a token grants, or InvalidImageToken.
 
     A token stops working when it expires, at once when the image is rejected by a moderator
-    or deleted, and while the image is held for review if it was signed before that.
+    or deleted (trashed too), and while the image is held for review if it was signed before that.
     """
     try:
         public_hex, short, *rest = signing.loads(
@@ -68,7 +68,7 @@ def image_for_token(token: str) -> tuple[Image, str]:
     if short not in _FIELD_NAMES:
         raise InvalidImageToken("No such image link.")
     image = (
-        Image.objects.filter(public_id=public_hex)
+        Image.objects.filter(public_id=public_hex, deleted_at__isnull=True)
         .exclude(moderation_state=Image.Moderation.REJECTED)
         .first()
     )

@@ -265,33 +265,3 @@ def webhook_deliveries_requeue_due() -> int:
         _enqueue(pk)
         count += 1
     return count
-
-
-def webhook_payload(job: Job, deliveries: list[WebhookDelivery] | None = None) -> dict | None:
-    """The job's webhook and its deliveries, as the owner sees them in the job JSON."""
-    if not job.webhook_url:
-        return None
-    if deliveries is None:
-        deliveries = list(job.webhook_deliveries.all())
-    return {
-        "url": job.webhook_url,
-        "deliveries": [
-            {
-                "id": str(d.public_id),
-                "event": d.event,
-                "status": d.status,
-                "attempts": d.attempts,
-                "last_status_code": d.last_status_code,
-                "last_error": d.last_error,
-                "created_at": d.created_at.isoformat(),
-                "last_attempt_at": d.last_attempt_at.isoformat() if d.last_attempt_at else None,
-                "next_attempt_at": (
-                    d.next_attempt_at.isoformat()
-                    if d.next_attempt_at and d.status == WebhookDelivery.Status.PENDING
-                    else None
-                ),
-                "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None,
-            }
-            for d in deliveries
-        ],
-    }

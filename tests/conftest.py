@@ -1,12 +1,15 @@
-"""The fixed cast: owner, teammate, outsider, anonymous, staff; Debian's Chromium; and a tiny
-random Qwen-Image pipeline for the local backend's tests."""
+"""The fixed cast: owner, teammate, outsider, anonymous, staff; shared read-only worlds;
+Debian's Chromium; and a tiny random Qwen-Image pipeline for the local backend's tests."""
 
+import contextlib
 import os
 from types import SimpleNamespace
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
 
+from accounts.models import Team
 from generation.backends import reset_backends
 from tests.factories import make_team, make_user
 
@@ -29,7 +32,14 @@ def tiny(tmp_path_factory):
     pytest.importorskip("torch", reason=SKIP_LOCAL)
     pytest.importorskip("diffusers", reason=SKIP_LOCAL)
     pytest.importorskip("peft", reason=SKIP_LOCAL)
+    import torch
+
     from tests.generation.tiny_qwen import build_tiny_lora, build_tiny_pipeline
+
+    # One intra-op thread: the tiny model's ops take microseconds, and a pool of one thread per
+    # core spinning against the rest of a busy machine made each job ~20× slower. Results
+    # are the same on any thread count (the seeds fix the pixels, not the scheduling).
+    torch.set_num_threads(1)
 
     root = tmp_path_factory.mktemp("tiny-qwen-image")
     return SimpleNamespace(
@@ -99,6 +109,39 @@ def outsider_client(outsider):
 @pytest.fixture
 def staff_client(staff):
     return _client_for(staff)
+
+
+@pytest.fixture(scope="module")
+def module_rows(django_db_setup, django_db_blocker):
+    """Builds a module's shared world once, for tests that only read it.
+
+    A module-scoped fixture builds inside `with module_rows():`; those rows are committed.
+    Each test still runs in its own transaction that is rolled back, so what one test changes
+    (even a POST that deletes the world's image) is gone before the next starts; database
+    rows only: files a test deletes outright are not rolled back. After the module's last
+    test, every user and team made inside the block is deleted, and with them every row they
+    own (jobs, images, keys, collections, shares, invites, memberships). Usernames are unique:
+    a test of the module that also asks for the fixed cast (`owner` …) clashes with a world
+    that has its own "owner", so it uses the world's people instead.
+    """
+    users, teams = get_user_model().objects, Team.objects
+    made: dict[str, set] = {"users": set(), "teams": set()}
+
+    @contextlib.contextmanager
+    def build():
+        with django_db_blocker.unblock():
+            known_users = set(users.values_list("pk", flat=True))
+            known_teams = set(teams.values_list("pk", flat=True))
+            try:
+                yield
+            finally:
+                made["users"] |= set(users.exclude(pk__in=known_users).values_list("pk", flat=True))
+                made["teams"] |= set(teams.exclude(pk__in=known_teams).values_list("pk", flat=True))
+
+    yield build
+    with django_db_blocker.unblock():
+        users.filter(pk__in=made["users"]).delete()
+        teams.filter(pk__in=made["teams"]).delete()
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -59,3 +59,4 @@ from gallery.selectors.shares import (  # noqa: F401
     shares_of_collection,
     shares_of_image,
 )
+from gallery.selectors.trash import Trash, purge_date, trash_for  # noqa: F401

@@ -22,11 +22,13 @@ from generation.selectors import (
 
 
 def collection_visibility_q(user) -> Q:
+    """Trashed collections are shown to nobody (their owner sees them on the Trash page)."""
+    live = Q(deleted_at__isnull=True)
     if user is None or not user.is_authenticated:
-        return Q(visibility=Visibility.PUBLIC)
+        return live & Q(visibility=Visibility.PUBLIC)
     if user.is_staff:
-        return Q()
-    return (
+        return live
+    return live & (
         Q(user=user)
         | Q(visibility=Visibility.TEAM, team_id__in=user_team_ids(user))
         | Q(visibility=Visibility.PUBLIC)
@@ -44,7 +46,7 @@ def collection_get_for_user(*, user, public_id) -> Collection:
 def collections_owned_by(*, user) -> QuerySet[Collection]:
     if not user or not user.is_authenticated:
         return Collection.objects.none()
-    return Collection.objects.filter(user=user).order_by("name", "id")
+    return Collection.objects.filter(user=user, deleted_at__isnull=True).order_by("name", "id")
 
 
 def collection_get_owned(*, user, public_id) -> Collection:
@@ -84,7 +86,7 @@ def collections_list(*, user) -> list[Collection]:
     mine = Q(user=user)
     team = Q(visibility__in=[Visibility.TEAM, Visibility.PUBLIC], team_id__in=user_team_ids(user))
     return list(
-        Collection.objects.filter(mine | team)
+        Collection.objects.filter(mine | team, deleted_at__isnull=True)
         .select_related("user")
         .annotate(
             cover_public_id=Coalesce(Subquery(chosen), Subquery(newest)),

@@ -17,16 +17,20 @@ from generation.selectors import (
 
 
 def share_image_q(share: ShareLink) -> Q:
-    """Images a link may show: the sharer's own or public ones, never flagged or rejected."""
-    showable = Q(moderation_state__in=Image.SHOWABLE)
+    """Images a link may show: the sharer's own or public ones, never flagged, rejected or
+    trashed."""
+    showable = Q(moderation_state__in=Image.SHOWABLE, deleted_at__isnull=True)
     return (Q(user_id=share.user_id) & showable) | image_visibility_q(None)
 
 
 def share_get_active(*, token: str) -> ShareLink:
-    """The live link for a token; revoked, expired or unknown → ShareLink.DoesNotExist."""
+    """The live link for a token; revoked, expired, unknown, or whose image or collection is
+    in the trash → ShareLink.DoesNotExist (a restore brings the link back)."""
     now = timezone.now()
     return ShareLink.objects.select_related("collection", "user").get(
         Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+        Q(image__isnull=True) | Q(image__deleted_at__isnull=True),
+        Q(collection__isnull=True) | Q(collection__deleted_at__isnull=True),
         token=token,
         revoked_at__isnull=True,
     )

@@ -23,6 +23,7 @@ from gallery.archive import ArchiveTooLarge, archive_check, archive_stream
 from gallery.models import Collection
 from gallery.views import access
 from gallery.views.params import uuid_list
+from gallery.views.trash import offer_undo
 from generation.models import Image
 from generation.selectors import image_get_for_user
 
@@ -64,7 +65,12 @@ def _zip(request, ids: list[uuid.UUID], back: str) -> HttpResponse:
 
 def _delete(request, ids: list[uuid.UUID], back: str) -> HttpResponse:
     count = services.images_delete(user=request.user, image_ids=ids)
-    messages.success(request, f"Deleted {count} image{'s' if count != 1 else ''}.")
+    offer_undo(
+        request,
+        kind="images",
+        ids=ids,
+        message=f"Moved {count} image{'s' if count != 1 else ''} to the trash.",
+    )
     _left_alone(request, len(ids), count)
     return redirect(back)
 

@@ -3,6 +3,7 @@ visibility, delete, collect, report). Its files are served by generation.files."
 
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
@@ -12,12 +13,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.http import safe_next, wants_json
 from gallery import selectors, services
-from gallery.services import NotAllowed, ReseedMode
+from gallery.services import NotAllowed, ReseedMode, ReseedRefused
 from gallery.views import access
 from gallery.views.params import SHARE_EXPIRY_CHOICES
 from gallery.views.reports import report_context, report_file
+from gallery.views.trash import offer_undo
 from generation.models import Visibility
 from generation.moderation import PromptBlocked
+from generation.provenance import image_provenance
 from usage.quotas import QuotaExceeded
 
 
@@ -46,6 +49,8 @@ def image_detail(request, public_id):
             **report_context(request, image),
             "report_url": reverse("image-report", args=[image.public_id]),
             "open_report_count": selectors.image_open_report_count_for(user=user, image=image),
+            "provenance": image_provenance(image=image),
+            "trash_days": settings.TRASH_DAYS,
         },
     )
 
@@ -84,7 +89,7 @@ def image_reseed(request, public_id):
         return redirect("image-detail", public_id=image.public_id)
     try:
         job = services.image_reseed(user=request.user, image=image, mode=mode)
-    except (QuotaExceeded, PromptBlocked) as error:
+    except (QuotaExceeded, PromptBlocked, ReseedRefused) as error:
         messages.error(request, error.message)
         return redirect("image-detail", public_id=image.public_id)
     return redirect("job-detail", public_id=job.public_id)
@@ -110,13 +115,14 @@ def image_visibility(request, public_id):
 @require_POST
 @login_required
 def image_delete(request, public_id):
+    """To the trash, with an Undo on the next page."""
     image = access.image_read(request, public_id)
     try:
         services.image_delete(user=request.user, image=image)
     except NotAllowed as error:
         messages.error(request, error.message)
         return redirect("image-detail", public_id=image.public_id)
-    messages.success(request, "Image deleted.")
+    offer_undo(request, kind="images", ids=[image.public_id], message="Image moved to the trash.")
     return redirect(safe_next(request, reverse("gallery")))
 
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bench import gallery, memory, pipeline, submit
+from bench import gallery, memory, pipeline, provenance, submit
 from bench.common import CHILDREN, Site, percentile, result_rows, table
 
 
@@ -19,6 +19,7 @@ def site():
     CHILDREN.stop_all()
 
 
+@pytest.mark.slow  # a site of its own: gunicorn, a consumer and a fake endpoint
 def test_pipeline_and_memory_run_and_report(site):
     result = pipeline.run(
         n=2,
@@ -49,6 +50,7 @@ def test_pipeline_and_memory_run_and_report(site):
     json.dumps(result)  # what results.json will hold
 
 
+@pytest.mark.slow  # a site of its own: gunicorn
 def test_submit_measures_latency_and_errors(site):
     result = submit.run(clients=(2,), seconds=0.5, interval=0.1, web_workers=1, site=site)
     shapes = {level["shape"] for level in result["levels"]}
@@ -78,6 +80,13 @@ def test_percentile_is_nearest_rank():
     assert percentile(values, 95) == 95.0
     assert percentile([3.0], 95) == 3.0
     assert percentile([], 50) is None
+
+
+def test_provenance_reports_signing_time_per_image():
+    result = provenance.run(repeat=2, size=256)
+    assert result["states"] == ["signed"]
+    assert result["sign_ms_median"] > 0 and result["process_ms_median"] > 0
+    assert result["checks"][0]["name"].startswith("signing ms per 1 MP")
 
 
 def test_gpu_bench_runs_on_a_tiny_model_on_the_cpu(tiny, settings, tmp_path, capsys):

@@ -7,7 +7,7 @@ from accounts.keys import api_key_create
 from gallery import services
 from gallery.models import Collection, Favorite, ShareLink
 from generation.models import Image, Job
-from tests.factories import make_job
+from tests.factories import make_image_row, make_job
 
 pytestmark = pytest.mark.django_db
 
@@ -71,7 +71,7 @@ def test_list_needs_authentication(client):
 
 
 def test_detail_has_params_and_lineage(owner, client, owner_key):
-    image = make_job(owner, seed=5, prompt="a lantern").images.get()
+    image = make_image_row(owner, seed=5, prompt="a lantern")
     body = client.get(f"/v1/images/{image.public_id}", **owner_key).json()
     assert body["params"]["prompt"] == "a lantern" and body["params"]["seed"] == 5
     assert body["reseeded_from"] is None and body["reseeds"] == []
@@ -84,7 +84,7 @@ def test_delete_is_owner_only(owner, client, owner_key, teammate_key, outsider_k
     assert client.delete(url, **outsider_key).status_code == 404
     assert client.delete(url, **teammate_key).status_code == 403
     assert client.delete(url, **owner_key).status_code == 204
-    assert not Image.objects.filter(pk=image.pk).exists()
+    assert Image.objects.get(pk=image.pk).deleted_at is not None  # in the trash
     assert client.delete(url, **owner_key).status_code == 404
 
 

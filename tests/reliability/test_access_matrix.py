@@ -14,13 +14,14 @@ what the services let them (a 403 or a message, never the owner's data).
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.keys import api_key_create
@@ -30,7 +31,7 @@ from gallery import services as gallery_services
 from gallery.models import Collection, CollectionItem, Favorite, ShareLink
 from generation.models import Image, Job
 from generation.signed_urls import image_signed_path
-from tests.factories import make_job, make_team, make_user
+from tests.factories import make_job_row, make_team, make_user
 from tests.reliability import ledger
 
 SUITE = "access_matrix"
@@ -60,44 +61,54 @@ class World:
     extra: dict = field(default_factory=dict)
 
 
+@pytest.fixture(scope="module")
+def _world(module_rows) -> World:
+    """Built once for the module; the requests only read it or change it inside their test's
+    rolled-back transaction. Rows made directly (make_job_row): the pipeline has its own tests."""
+    with module_rows(), override_settings(GENERATION_MIN_SIDE=16):  # tiny images
+        team = make_team("Studio")
+        users = {
+            "owner": make_user("owner", team=team, role="owner"),
+            "teammate": make_user("teammate", team=team, role="member"),
+            "outsider": make_user("outsider", team=make_team("Elsewhere"), role="owner"),
+            "staff": make_user("staff", is_staff=True, is_superuser=True),
+        }
+        owner = users["owner"]
+        job = make_job_row(owner, n=2, size="64x48", prompt="the owner's private lighthouse")
+        image, image2 = job.images.order_by("index")
+        collection = gallery_services.collection_create(user=owner, name="Private set")
+        gallery_services.collection_add_images(
+            user=owner, collection=collection, image_ids=[image.public_id, image2.public_id]
+        )
+        secrets = {}
+        for role, user in users.items():
+            key, secrets[role] = api_key_create(user=user, name=f"{role} key")
+            if role == "owner":
+                owner_key = key
+        owner_membership = Membership.objects.get(team=team, user=owner)
+        return World(
+            users=users,
+            team=team,
+            job=job,
+            image=image,
+            image2=image2,
+            collection=collection,
+            share=gallery_services.share_create(user=owner, image=image),
+            collection_share=gallery_services.share_create(user=owner, collection=collection),
+            key=owner_key,
+            secrets=secrets,
+            invite=invite_create(by=owner_membership),
+            signed=image_signed_path(image, "file"),
+        )
+
+
 @pytest.fixture
-def world(settings) -> World:
-    settings.GENERATION_MIN_SIDE = 16  # tiny images keep the matrix fast
+def world(_world, settings) -> World:
+    """The module's world as it was built: each test gets its own copy of the objects (the
+    rows themselves come back with every test's rollback)."""
+    settings.GENERATION_MIN_SIDE = 16  # the world's tiny images can be reseeded
     settings.API_SYNC_WAIT_SECONDS = 0  # the sync endpoint answers 504 at once in tests
-    team = make_team("Studio")
-    users = {
-        "owner": make_user("owner", team=team, role="owner"),
-        "teammate": make_user("teammate", team=team, role="member"),
-        "outsider": make_user("outsider", team=make_team("Elsewhere"), role="owner"),
-        "staff": make_user("staff", is_staff=True, is_superuser=True),
-    }
-    owner = users["owner"]
-    job = make_job(owner, n=2, size="64x48", prompt="the owner's private lighthouse")
-    image, image2 = job.images.order_by("index")
-    collection = gallery_services.collection_create(user=owner, name="Private set")
-    gallery_services.collection_add_images(
-        user=owner, collection=collection, image_ids=[image.public_id, image2.public_id]
-    )
-    secrets = {}
-    for role, user in users.items():
-        key, secrets[role] = api_key_create(user=user, name=f"{role} key")
-        if role == "owner":
-            owner_key = key
-    owner_membership = Membership.objects.get(team=team, user=owner)
-    return World(
-        users=users,
-        team=team,
-        job=job,
-        image=image,
-        image2=image2,
-        collection=collection,
-        share=gallery_services.share_create(user=owner, image=image),
-        collection_share=gallery_services.share_create(user=owner, collection=collection),
-        key=owner_key,
-        secrets=secrets,
-        invite=invite_create(by=owner_membership),
-        signed=image_signed_path(image, "file"),
-    )
+    return copy.deepcopy(_world)
 
 
 def fingerprint(w: World) -> tuple:
@@ -433,9 +444,10 @@ def _check(w: World, route: Route, *, api: bool) -> None:
     got = {}
     for role in ROLES:
         got[role] = _status(_call(w, role, route, api=api))
+        after = fingerprint(w)
         if role not in route.changed_by:
-            assert fingerprint(w) == before, f"{role} changed the owner's data"
-        before = fingerprint(w)
+            assert after == before, f"{role} changed the owner's data"
+        before = after
     ledger.record(SUITE, requests=len(ROLES), routes=1)
     assert got == route.expect
 
