@@ -7,9 +7,10 @@ or where an untiled decode would not fit, it decodes in 256-pixel tiles, which b
 constant. The figures below are per pixel in bfloat16 (float32 doubles them):
 
 - DECODE_BYTES_PER_PIXEL: the real VAE configuration (AutoencoderKLQwenImage's defaults, which
-  are Qwen-Image's), random weights, measured on CPU by `python -m bench.vae`: 5.1 to 5.8 KiB
-  per pixel from 128² to 384²; ×n without slicing, flat with it; tiled, 380 MiB at 384² and
-  438 MiB at 512² (untiled: 739 MiB and ~1.45 GiB), about one 256² tile plus a little.
+  are Qwen-Image's), random weights, measured on CPU by `python -m bench.vae`: 5.0 to 5.8 KiB
+  per pixel from 128² to 384²; ×n without slicing, flat with it (4 images at 256²: 380 MiB,
+  one: 366); tiled, 365 MiB at 384² and 431 MiB at 512² (untiled: 780 MiB and ~1.45 GiB),
+  about one 256² tile plus a little.
 - DENOISE_BYTES_PER_PIXEL (the setting QWEN_IMAGE_LOCAL_DENOISE_BYTES_PER_PIXEL, default 512):
   an estimate from the transformer's shapes (a 3072-wide stream, a 12288-wide MLP, about ten
   live copies of one token's hidden state at the peak: ~64 KB per 16×16-pixel token, doubled
@@ -30,7 +31,8 @@ DECODE_BYTES_PER_PIXEL = int(5.8 * 1024)
 TILE_SIDE = 256  # AutoencoderKLQwenImage's tile_sample_min_height/width
 TILED_DECODE_BYTES = DECODE_BYTES_PER_PIXEL * TILE_SIDE * TILE_SIDE
 # Tiled, the peak still grows a little with the image (the decoded tiles kept for blending,
-# the allocator): 380 MiB at 384², 438 MiB at 512² on CPU, ~0.5 KiB per extra pixel.
+# the allocator): 365-380 MiB at 384², 431-438 MiB at 512² on CPU (two runs), ≤ 0.6 KiB per
+# extra pixel.
 TILED_BYTES_PER_PIXEL = 512
 MULTIPLE = 16
 
