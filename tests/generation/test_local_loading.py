@@ -322,3 +322,14 @@ def test_a_lora_for_another_model_fails_accelerated_jobs_and_leaves_the_base_unt
     base = [image.data for image in _run(backend)]
     plain = LocalBackend(LocalConfig(model=str(tiny.model), device="cpu"))
     assert base == [image.data for image in _run(plain)]
+
+
+def test_a_second_pipeline_on_the_device_unloads_the_first_before_it_loads(tiny):
+    first = LocalBackend(LocalConfig(model=str(tiny.model), device="cpu"))
+    first.pipeline()
+    assert first.holder.loaded is not None
+    second = LocalBackend(LocalConfig(model=str(tiny.model), device="cpu", positive_magic="en"))
+    second.pipeline()  # e.g. an edit pipeline: one model on a small GPU at a time
+    assert first.holder.loaded is None and second.holder.loaded is not None
+    assert len(_run(first)) == 2  # the first loads again when its next job comes
+    assert second.holder.loaded is None

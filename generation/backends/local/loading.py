@@ -269,6 +269,9 @@ class PipelineHolder:
         report = None
         try:
             torch, _ = import_stack()
+            # Another pipeline resident on this device goes first, so the room check below
+            # counts the memory it held.
+            devices.slot_for(devices.resolve_device(torch, self.config)).make_room(self)
             report = preflight(self.config, memory=self.memory)
             self.report = report
             pipe = self._build(torch, report)
@@ -295,7 +298,6 @@ class PipelineHolder:
     def _build(self, torch, report: Preflight):
         _, diffusers = import_stack()
         config, device = self.config, report.device
-        devices.slot_for(device).make_room(self)
         started = time.monotonic()
         self.lightning_errors = dict(report.lightning_errors)
         self._stage = "reading"
