@@ -12,6 +12,7 @@ from accounts.auth import api_auth
 from core.errors import ApiError, ErrorOut, error_response
 from gallery.api import router as gallery_router
 from generation.api import router as generation_router
+from generation.api_prompts import router as prompts_router
 from generation.moderation import PromptBlocked
 from generation.retention import StorageQuotaExceeded
 from usage.api import router as usage_router
@@ -82,6 +83,7 @@ api = StudioAPI(
     auth=api_auth,
 )
 api.add_router("", generation_router)
+api.add_router("", prompts_router)
 api.add_router("", gallery_router)
 api.add_router("", usage_router)
 

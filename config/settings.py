@@ -272,6 +272,31 @@ QWEN_IMAGE_OUTPUT_FORMAT = env_str("QWEN_IMAGE_OUTPUT_FORMAT", "b64_json")
 QWEN_IMAGE_PARALLEL_CALLS = env_int("QWEN_IMAGE_PARALLEL_CALLS", 4)
 QWEN_IMAGE_DEMO_STEP_DELAY = env_float("QWEN_IMAGE_DEMO_STEP_DELAY", 0.03)
 
+# Prompt enhancement (docs/prompts.md): off unless PROMPT_ENHANCER is "chat" (any
+# OpenAI-compatible chat endpoint) or "local" (a small model on the CPU, downloaded only by
+# `manage.py enhancer_download`).
+PROMPT_ENHANCER = env_str("PROMPT_ENHANCER")
+PROMPT_ENHANCER_BASE_URL = env_str("PROMPT_ENHANCER_BASE_URL", "http://127.0.0.1:11434/v1")
+PROMPT_ENHANCER_API_KEY = env_str("PROMPT_ENHANCER_API_KEY")
+PROMPT_ENHANCER_MODEL = env_str("PROMPT_ENHANCER_MODEL", "qwen2.5:1.5b-instruct")
+# Seconds an enhancement may take before the original prompt is used: in the worker (a small
+# CPU model writes a few tokens a second, hence more for "local"), and in a web request (the
+# Create page's preview).
+PROMPT_ENHANCER_TIMEOUT = env_float(
+    "PROMPT_ENHANCER_TIMEOUT", 120.0 if PROMPT_ENHANCER.strip().lower() == "local" else 20.0
+)
+PROMPT_PREVIEW_TIMEOUT = env_float("PROMPT_PREVIEW_TIMEOUT", 20.0)
+PROMPT_ENHANCER_MAX_TOKENS = env_int("PROMPT_ENHANCER_MAX_TOKENS", 400)
+PROMPT_ENHANCER_TEMPERATURE = env_float("PROMPT_ENHANCER_TEMPERATURE", 0.7)
+PROMPT_ENHANCER_LOCAL_MODEL = env_str("PROMPT_ENHANCER_LOCAL_MODEL", "Qwen/Qwen2.5-0.5B-Instruct")
+PROMPT_ENHANCER_LOCAL_DIR = env_str(
+    "PROMPT_ENHANCER_LOCAL_DIR",
+    str(VAR_DIR / "models" / PROMPT_ENHANCER_LOCAL_MODEL.rsplit("/", 1)[-1]),
+)
+PROMPT_ENHANCER_LOCAL_THREADS = env_int("PROMPT_ENHANCER_LOCAL_THREADS", 0)  # 0: torch decides
+PROMPT_PREVIEWS_PER_MINUTE = env_int("PROMPT_PREVIEWS_PER_MINUTE", 20)  # per user
+PRESETS_PER_USER = env_int("PRESETS_PER_USER", 200)  # presets one user may author
+
 GENERATION_MAX_IMAGES_PER_JOB = env_int("GENERATION_MAX_IMAGES_PER_JOB", 4)
 GENERATION_MAX_PROMPT_LENGTH = env_int("GENERATION_MAX_PROMPT_LENGTH", 2000)
 GENERATION_MIN_SIDE = env_int("GENERATION_MIN_SIDE", 256)

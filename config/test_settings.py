@@ -36,3 +36,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 # The development signing certificate is made once per test run, in a temp folder.
 PROVENANCE_DIR = tempfile.mkdtemp(prefix="qwen-test-provenance-")
+
+# Prompt enhancement is off unless a test turns it on (against its own fake chat server).
+PROMPT_ENHANCER = ""

@@ -500,10 +500,14 @@ def delete_collection(
     collection_id: uuid.UUID,
     permanent: bool = Query(False, description=PERMANENT_DOC),
 ):
-    owned = Collection.objects.filter(user=request.auth)
-    if not permanent:
-        owned = owned.filter(deleted_at__isnull=True)
-    collection = get_or_404(lambda: owned.get(public_id=collection_id), "No such collection.")
+    """Owner only; staff may delete any collection for good. Once in the trash the collection
+    is a 404 to this call unless `permanent`."""
+    collection = get_or_404(
+        lambda: selectors.collection_get_deletable(
+            user=request.auth, public_id=collection_id, permanent=permanent
+        ),
+        "No such collection.",
+    )
     try:
         services.collection_delete(user=request.auth, collection=collection, permanent=permanent)
     except LegalHoldActive as error:

@@ -276,18 +276,18 @@ def trash_delete(*, user, kind: str, ids: Iterable[uuid.UUID]) -> int:
 
 
 def trash_empty(*, user) -> int:
-    """Everything in the user's trash, gone now (LegalHoldActive if a hold applies)."""
+    """Everything in the user's trash, gone now (LegalHoldActive if a hold applies: on the
+    user, or on the team of a trashed image, job or collection; jobs_delete_permanently
+    checks the jobs)."""
+    trashed_collections = Collection.objects.filter(user=user, deleted_at__isnull=False)
     if (
         user_is_held(user)
         or Image.objects.filter(image_held_q(), user=user, deleted_at__isnull=False).exists()
+        or trashed_collections.filter(team__legal_hold_since__isnull=False).exists()
     ):
         raise LegalHoldActive()
     with transaction.atomic():
-        count = (
-            Collection.objects.filter(user=user, deleted_at__isnull=False)
-            .delete()[1]
-            .get("gallery.Collection", 0)
-        )
+        count = trashed_collections.delete()[1].get("gallery.Collection", 0)
         count += trash_delete(
             user=user,
             kind="images",

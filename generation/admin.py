@@ -8,7 +8,17 @@ from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils.html import format_html
 
-from generation.models import BlockedTerm, Image, Job, ModerationDecision, Report, Worker
+from generation.models import (
+    BlockedTerm,
+    Image,
+    Job,
+    ModerationDecision,
+    Preset,
+    PresetVersion,
+    Report,
+    TeamPromptSettings,
+    Worker,
+)
 from generation.moderation import images_moderate
 from generation.selectors import consumers_alive, open_report_count, queue_overview
 
@@ -24,9 +34,10 @@ class ImageInline(admin.TabularInline):
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
     list_display = ["public_id", "user", "status", "backend", "n", "attempts", "created_at"]
-    list_filter = ["status", "backend", "source"]
-    search_fields = ["public_id", "user__username"]
+    list_filter = ["status", "backend", "source", "enhancement"]
+    search_fields = ["public_id", "user__username", "end_user"]
     readonly_fields = ["public_id", "created_at", "updated_at"]
+    raw_id_fields = ["preset", "parent_image"]
     inlines = [ImageInline]
 
 
@@ -69,6 +80,36 @@ class WorkerAdmin(admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "queues": queue_overview()}
         return super().changelist_view(request, extra_context=extra_context)
+
+
+# --- Presets and team prompt settings (staff manage any; people use /presets/) --------------
+
+
+class PresetVersionInline(admin.TabularInline):
+    model = PresetVersion
+    extra = 0
+    fields = ["number", "size", "num_inference_steps", "guidance_scale", "acceleration"]
+    fields += ["prompt_template", "enhance", "created_by", "created_at"]
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = False
+
+
+@admin.register(Preset)
+class PresetAdmin(admin.ModelAdmin):
+    list_display = ["name", "user", "team", "status", "use_count", "last_used_at", "updated_at"]
+    list_filter = ["status"]
+    search_fields = ["name", "user__username", "team__name", "public_id"]
+    readonly_fields = ["public_id", "current", "use_count", "last_used_at", "created_at"]
+    raw_id_fields = ["user", "team", "approved_by"]
+    inlines = [PresetVersionInline]
+
+
+@admin.register(TeamPromptSettings)
+class TeamPromptSettingsAdmin(admin.ModelAdmin):
+    list_display = ["team", "updated_by", "updated_at"]
+    search_fields = ["team__name"]
+    raw_id_fields = ["team", "updated_by"]
 
 
 # --- Images and moderation -----------------------------------------------------------------

@@ -25,9 +25,11 @@ from generation.idempotency import (
     job_create_idempotent,
     request_fingerprint,
 )
-from generation.models import Image, Job
+from generation.imaging import encode_delivery
+from generation.models import Image, Job, PresetVersion
 from generation.params import GenerationParams, resolve_size
 from generation.presenters import api_job_payload
+from generation.presets.selectors import PresetNotFound, preset_usable
 from generation.retention.trash import JobStillRunning
 from generation.schemas import (
     GenerationFieldsIn,
@@ -61,16 +63,35 @@ _CLIENT_FAULT_CODES = {"content_policy", "bad_request"}
 # --- Translating requests -------------------------------------------------------------------
 
 
-def params_from(payload: GenerationFieldsIn) -> GenerationParams:
-    """Validate through GenerationParams; a failure is a 400 naming the offending field."""
-    fields = payload.generation_fields()
+def preset_for(request, ref: str | None) -> PresetVersion | None:
+    """The current version of the preset the request names (id or name), or a 400."""
+    if not ref:
+        return None
     try:
-        return GenerationParams(**fields)
+        return preset_usable(user=request.auth, ref=ref)
+    except PresetNotFound as exc:
+        raise ApiError(400, exc.message, code="preset_not_found", param="preset") from None
+
+
+def params_from(
+    payload: GenerationFieldsIn, *, preset: PresetVersion | None = None
+) -> GenerationParams:
+    """Validate through GenerationParams (on top of the preset and the quality); a failure is
+    a 400 naming the offending field."""
+    fields = payload.generation_fields()
+    fields.pop("preset", None)
+    fields.pop("quality", None)
+    try:
+        return GenerationParams.build(
+            fields, preset=preset.values() if preset else None, quality=payload.quality
+        )
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
         param = str(first["loc"][0]) if first["loc"] else _model_error_param(fields)
         message = first["msg"].removeprefix("Value error, ")
         raise ApiError(400, message, code="invalid_parameter", param=param) from None
+    except ValueError as exc:  # a preset saved under looser limits than today's
+        raise ApiError(400, str(exc), code="invalid_parameter", param="preset") from None
 
 
 def _model_error_param(fields: dict) -> str:
@@ -155,12 +176,30 @@ def images_generations(
     """Runs a job and waits up to API_SYNC_WAIT_SECONDS for it. When the wait runs out the
     answer is a 504 whose `error.job_id` names the job: poll `GET /v1/jobs/{id}`."""
     _check_model(payload.model)
+    if payload.background == "transparent":
+        raise ApiError(
+            400,
+            "background 'transparent' is not supported: Qwen-Image draws opaque images. Use "
+            "auto or opaque.",
+            code="invalid_parameter",
+            param="background",
+        )
     fmt = payload.response_format or (
         payload.output_format if payload.output_format in ("url", "b64_json") else "url"
     )
-    params = params_from(payload)
+    file_format = payload.output_format if payload.output_format in ("jpeg", "webp") else "png"
+    preset = preset_for(request, payload.preset)
+    params = params_from(payload, preset=preset)
     job, _ = _submit(
-        request, payload, params, idempotency_key, webhook_url=_webhook_url(payload.webhook_url)
+        request,
+        payload,
+        params,
+        idempotency_key,
+        webhook_url=_webhook_url(payload.webhook_url),
+        preset=preset,
+        output_format=file_format,
+        output_compression=payload.output_compression,
+        end_user=payload.user or "",
     )
     job = _wait_for(job)
     if job.status == Job.Status.SUCCEEDED:
@@ -201,10 +240,13 @@ def _wait_for(job: Job) -> Job:
 
 
 def _image_data(image: Image, job: Job, fmt: str, request) -> dict:
-    item = {"revised_prompt": image.revised_prompt or job.prompt}
+    item = {"revised_prompt": image.revised_prompt or job.revised_prompt or job.prompt}
     if fmt == "b64_json":
         with default_storage.open(image.file.name, "rb") as handle:
-            item["b64_json"] = base64.b64encode(handle.read()).decode()
+            data = encode_delivery(
+                handle.read(), fmt=job.output_format, compression=job.output_compression
+            )
+        item["b64_json"] = base64.b64encode(data).decode()
     else:
         item["url"] = image_signed_urls(image, request)["url"]
     return item
@@ -224,7 +266,8 @@ def jobs_create(
 ):
     """Queues a job and answers at once (202); poll it or give a `webhook_url`."""
     _check_model(payload.model)
-    params = params_from(payload)
+    preset = preset_for(request, payload.preset)
+    params = params_from(payload, preset=preset)
     job, created = _submit(
         request,
         payload,
@@ -232,6 +275,10 @@ def jobs_create(
         idempotency_key,
         webhook_url=_webhook_url(payload.webhook_url),
         visibility=payload.visibility,
+        preset=preset,
+        output_format=payload.output_format or "png",
+        output_compression=payload.output_compression,
+        end_user=payload.user or "",
     )
     job.refresh_from_db()
     response["Location"] = request.build_absolute_uri(_job_path(job))
@@ -441,4 +488,7 @@ def signed_image_file(request, token: str):
         if exc.expired:
             raise ApiError(403, str(exc), code="url_expired") from None
         raise ApiError(404, str(exc), code="not_found") from None
-    return image_file_response(image, field)
+    job = image.job  # the format its API caller asked for (stored files stay PNG)
+    return image_file_response(
+        image, field, fmt=job.output_format, compression=job.output_compression
+    )

@@ -89,6 +89,28 @@ def process(data: bytes, *, parameters: dict) -> ProcessedImage:
     )
 
 
+DELIVERY_FORMATS = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+
+def encode_delivery(png: bytes, *, fmt: str, compression: int | None = None) -> bytes:
+    """A stored PNG in the format an API caller asked for (`output_format`); `compression` is
+    OpenAI's output_compression, 0-100 (JPEG/WebP quality, default 100). PNG is returned as
+    stored, with its parameters."""
+    if fmt == "png":
+        return png
+    quality = 100 if compression is None else max(0, min(100, int(compression)))
+    with Image.open(io.BytesIO(png), formats=["PNG"]) as image:
+        rgb = image.convert("RGB")
+    buffer = io.BytesIO()
+    if fmt == "jpeg":
+        rgb.save(buffer, "JPEG", quality=quality, optimize=False)
+    elif fmt == "webp":
+        rgb.save(buffer, "WEBP", quality=quality, method=4)
+    else:
+        raise ValueError(f"Unknown delivery format {fmt!r}.")
+    return buffer.getvalue()
+
+
 def read_parameters(png: bytes) -> dict:
     """The parameters embedded in a PNG we wrote."""
     with Image.open(io.BytesIO(png), formats=["PNG"]) as image:

@@ -17,6 +17,8 @@ from generation.events import log_job_event
 from generation.models import Image, Job, Visibility
 from generation.moderation import prompt_check
 from generation.params import SEED_MAX, GenerationParams
+from generation.presets.models import PresetVersion
+from generation.presets.services import preset_record_use
 from generation.retention import storage_check
 from usage.quotas import quota_check
 
@@ -31,11 +33,21 @@ def job_create(
     idempotency_key: str = "",
     request_hash: str = "",
     webhook_url: str = "",
+    preset: PresetVersion | None = None,
+    revision: str = Job.Enhancement.ACCEPTED,
+    output_format: str = "png",
+    output_compression: int | None = None,
+    end_user: str = "",
 ) -> Job:
     """Check the blocklist and quota, fix the seed, write the job `queued`, enqueue it after
     commit. PromptBlocked and QuotaExceeded (StorageQuotaExceeded when the team's storage is
-    full) say why a job was refused."""
+    full) say why a job was refused.
+
+    A revised prompt given with the params was accepted (or, `revision="edited"`, edited) by
+    the caller before submitting; the blocklist checks it as it checks the prompt."""
     prompt_check(prompt=params.prompt)
+    if params.revised_prompt:
+        prompt_check(prompt=params.revised_prompt)
     if params.seed is None:
         params = params.model_copy(update={"seed": secrets.randbelow(SEED_MAX - params.n + 1)})
     with transaction.atomic():
@@ -55,10 +67,31 @@ def job_create(
             request_hash=request_hash,
             webhook_url=webhook_url,
             enqueued_at=timezone.now(),
+            preset=preset,
+            output_format=output_format,
+            output_compression=output_compression,
+            end_user=end_user[:256],
+            **_revision_fields(params, revision),
         )
+        if preset is not None:
+            preset_record_use(version=preset)
         transaction.on_commit(lambda: job_enqueue(job_pk=job.pk))
     log_job_event("created", job, source=source, n=job.n)
     return job
+
+
+def _revision_fields(params: GenerationParams, revision: str) -> dict:
+    if not params.revised_prompt:
+        return {}
+    edited = revision == Job.Enhancement.EDITED
+    return {
+        "enhancement": Job.Enhancement.EDITED if edited else Job.Enhancement.ACCEPTED,
+        "enhancement_note": (
+            "The revision was edited before submitting."
+            if edited
+            else "The revision was accepted before submitting."
+        ),
+    }
 
 
 def job_enqueue(*, job_pk: int, delay: float = 0) -> None:
@@ -126,6 +159,8 @@ class JobNotRetryable(Exception):
 def job_retry(*, job: Job) -> Job:
     """Put a failed or canceled job back in the queue with a fresh attempt budget."""
     prompt_check(prompt=job.prompt)  # the blocklist may have grown since it was submitted
+    if job.revised_prompt:
+        prompt_check(prompt=job.revised_prompt)
     with transaction.atomic():
         profile = lock_user_profile(user=job.user)
         quota_check(user=job.user, images=job.n, profile=profile)

@@ -33,6 +33,13 @@ class Job(models.Model):
         API = "api", "API"
         CLI = "cli", "Command line"
 
+    class Enhancement(models.TextChoices):
+        NONE = "", "Not asked"
+        ENHANCED = "enhanced", "Enhanced"
+        ACCEPTED = "accepted", "Revision accepted before submitting"
+        EDITED = "edited", "Revision edited before submitting"
+        FALLBACK = "fallback", "Original prompt used"
+
     ACTIVE = (Status.QUEUED, Status.RUNNING)
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELED)
 
@@ -61,6 +68,23 @@ class Job(models.Model):
     )
     enable_safety_checker = models.BooleanField(default=True)
     n = models.PositiveSmallIntegerField(default=1)
+    # Prompt enhancement: `prompt` is what was asked for, `revised_prompt` (when not blank) what
+    # was drawn. `enhance` asks the worker to revise it before the backend call.
+    revised_prompt = models.TextField(blank=True)
+    enhance = models.BooleanField(default=False)
+    enhancement = models.CharField(
+        max_length=10, choices=Enhancement.choices, default=Enhancement.NONE, blank=True
+    )
+    enhancement_note = models.CharField(max_length=500, blank=True)
+    # size "auto": chosen from the prompt's aspect, chosen again from the revision.
+    size_auto = models.BooleanField(default=False)
+    preset = models.ForeignKey(
+        "generation.PresetVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="jobs",
+    )
     visibility = models.CharField(
         max_length=8, choices=Visibility.choices, default=Visibility.PRIVATE
     )
@@ -87,6 +111,11 @@ class Job(models.Model):
     idempotency_key = models.CharField(max_length=200, blank=True)
     request_hash = models.CharField(max_length=64, blank=True)
     webhook_url = models.URLField(max_length=2000, blank=True)
+    # Delivery, not drawing: the format API answers hand the images out in (stored files stay
+    # PNG), and OpenAI's `user` (the caller's end user), kept for auditing.
+    output_format = models.CharField(max_length=4, default="png")
+    output_compression = models.PositiveSmallIntegerField(null=True, blank=True)
+    end_user = models.CharField(max_length=256, blank=True)
 
     # In the trash since (hidden everywhere; purged TRASH_DAYS later). Its images go with it,
     # stamped with the same moment, so a restore brings back exactly those.
@@ -108,6 +137,10 @@ class Job(models.Model):
             models.CheckConstraint(
                 condition=models.Q(progress__gte=0) & models.Q(progress__lte=1),
                 name="job_progress_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(output_format__in=["png", "jpeg", "webp"]),
+                name="job_output_format_valid",
             ),
             models.UniqueConstraint(
                 fields=["user", "idempotency_key"],
@@ -470,5 +503,23 @@ class WebhookDelivery(models.Model):
         return f"{self.event} for job {self.job_id} ({self.status})"
 
 
-# Consumers report themselves in generation/consumers (kept apart so it imports nothing here).
-from generation.consumers.models import Worker  # noqa: E402, F401
+# Models of the prompt, preset and consumer packages, registered with this app from here
+# (consumers report themselves in generation/consumers, which imports nothing here).
+from generation.consumers.models import Worker  # noqa: E402
+from generation.presets.models import Preset, PresetVersion  # noqa: E402
+from generation.prompts.models import TeamPromptSettings  # noqa: E402
+
+__all__ = [
+    "BlockedTerm",
+    "Image",
+    "Job",
+    "ModerationDecision",
+    "Preset",
+    "PresetVersion",
+    "Report",
+    "TeamPromptSettings",
+    "Visibility",
+    "WebhookDelivery",
+    "WebhookSecret",
+    "Worker",
+]

@@ -75,6 +75,22 @@ def job_payload(
         "wait_seconds": job.wait_seconds,
         "run_seconds": job.duration_seconds,
         "images": [image_payload(image, request, urls) for image in images],
+        "enhancement": (
+            {"status": job.enhancement, "note": job.enhancement_note} if job.enhancement else None
+        ),
+        "preset": _preset_ref(job),
+        "output_format": job.output_format,
+    }
+
+
+def _preset_ref(job: Job) -> dict | None:
+    if job.preset_id is None:
+        return None
+    version = job.preset
+    return {
+        "id": str(version.preset.public_id),
+        "name": version.preset.name,
+        "version": version.number,
     }
 
 

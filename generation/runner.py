@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from generation import lifecycle
 from generation.backends import BackendError, Canceled, GeneratedImage, get_backend
+from generation.enhancement import job_enhance
 from generation.events import log_job_event
 from generation.imaging import InvalidImage, ProcessedImage, process
 from generation.models import Image, Job
@@ -92,6 +93,7 @@ def job_run(*, job_id: int) -> None:
     reporter = _Reporter(job)
     try:
         backend = get_backend(job.backend)
+        job_enhance(job=job)  # bounded; falls back to the original prompt, never raises
         request = GenerationParams.from_job(job).backend_request(model=job.model)
         results = backend.generate(
             request, on_progress=reporter.progress, should_cancel=reporter.should_cancel
@@ -179,7 +181,7 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> dict[str, flo
                     provenance_note=stamp.note[:500],
                     sha256=processed.sha256,
                     pixel_sha256=processed.pixel_sha256,
-                    revised_prompt=result.revised_prompt or "",
+                    revised_prompt=result.revised_prompt or job.revised_prompt,
                     provider_nsfw=result.provider_nsfw,
                     safety_score=safety.score,
                     safety_note=safety.note[:500],

@@ -30,7 +30,9 @@ class GenerationFieldsIn(Schema):
         description=_doc(
             "A preset name ("
             + ", ".join(PRESETS)
-            + '), "WIDTHxHEIGHT" or {"width", "height"}; sides are multiples of 16.',
+            + '), "WIDTHxHEIGHT", {"width", "height"} (sides are multiples of 16), or '
+            '"auto": the native Qwen size closest to the aspect the preset or the (revised) '
+            "prompt asks for.",
             "size",
         ),
     )
@@ -51,6 +53,30 @@ class GenerationFieldsIn(Schema):
         ),
     )
     n: int | None = Field(None, description=_doc("Number of images.", "n"))
+    enhance: bool | None = Field(
+        None,
+        description=_doc(
+            "Rewrite the prompt with the portal's prompt enhancer before drawing (bounded in "
+            "time; when it is slow, down or off the original prompt is used and the job says "
+            "why). Ignored when `revised_prompt` is given.",
+            "enhance",
+        ),
+    )
+    revised_prompt: str | None = Field(
+        None,
+        description="Draw this instead of `prompt` (e.g. a revision from POST "
+        "/v1/prompts/enhance, accepted or edited); the job keeps both.",
+    )
+    preset: str | None = Field(
+        None,
+        description="A preset's id or name (GET /v1/presets): its settings apply where this "
+        "request sets none, and its template wraps the prompt.",
+    )
+    quality: Literal["low", "medium", "high", "standard", "hd", "auto"] | None = Field(
+        None,
+        description="OpenAI's quality, mapped to steps and acceleration (docs/api.md); "
+        "explicit `num_inference_steps` or `acceleration` win.",
+    )
     webhook_url: str | None = Field(
         None,
         description="Where to POST job.succeeded / job.failed (hosts allowed by the operator).",
@@ -65,8 +91,6 @@ class GenerationFieldsIn(Schema):
         }
         if isinstance(values.get("size"), SizeIn):
             values["size"] = values["size"].model_dump()
-        if values.get("size") == "auto":  # OpenAI's spelling of "your default"
-            del values["size"]
         return values
 
 
@@ -74,21 +98,53 @@ class ImageGenerationIn(GenerationFieldsIn):
     """Hosted endpoint body plus OpenAI's spellings (`size: "1024x768"`, `response_format`)."""
 
     model: str | None = Field(None, description="Model name. Default: the portal's model.")
-    output_format: Literal["url", "b64_json", "png"] | None = Field(
-        None, description='Hosted spelling of response_format; "png" (OpenAI\'s) is accepted.'
+    output_format: Literal["url", "b64_json", "png", "jpeg", "webp"] | None = Field(
+        None,
+        description="The hosted endpoint's spelling of response_format (url, b64_json), or "
+        "OpenAI's file format (png, jpeg, webp) of the delivered images; stored originals "
+        "stay PNG. Default png.",
+    )
+    output_compression: int | None = Field(
+        None, ge=0, le=100, description="JPEG/WebP quality, 0-100 (OpenAI's). Default 100."
     )
     response_format: Literal["url", "b64_json"] | None = Field(
         None, description="OpenAI's spelling: url (signed, expiring) or b64_json. Default url."
     )
-    user: str | None = Field(None, description="Accepted for OpenAI compatibility; ignored.")
-    quality: str | None = Field(None, description="Accepted for OpenAI compatibility; ignored.")
-    style: str | None = Field(None, description="Accepted for OpenAI compatibility; ignored.")
+    background: Literal["auto", "opaque", "transparent"] | None = Field(
+        None,
+        description="OpenAI's background. Qwen-Image draws opaque images: auto and opaque are "
+        "accepted, transparent is refused (400).",
+    )
+    moderation: Literal["auto", "low"] | None = Field(
+        None,
+        description="OpenAI's moderation level, accepted; the portal's own checks apply to "
+        "every image either way.",
+    )
+    style: Literal["vivid", "natural"] | None = Field(
+        None, description="OpenAI's (DALL·E 3) style: accepted, no effect on Qwen-Image."
+    )
+    user: str | None = Field(
+        None,
+        max_length=256,
+        description="Your end user's id (OpenAI's), kept on the job for auditing.",
+    )
 
 
 class JobIn(GenerationFieldsIn):
     model: str | None = Field(None, description="Model name. Default: the portal's model.")
     visibility: Literal["private", "team", "public"] = Field(
         "private", description="Who may see the images in the gallery."
+    )
+    output_format: Literal["png", "jpeg", "webp"] | None = Field(
+        None,
+        description="File format of the images' signed URLs; stored originals stay PNG. "
+        "Default png.",
+    )
+    output_compression: int | None = Field(
+        None, ge=0, le=100, description="JPEG/WebP quality, 0-100. Default 100."
+    )
+    user: str | None = Field(
+        None, max_length=256, description="Your end user's id, kept on the job for auditing."
     )
 
 
@@ -122,6 +178,20 @@ class JobParamsOut(Schema):
     enable_safety_checker: bool
     n: int
     backend: str
+    revised_prompt: str = Field("", description="The prompt drawn, when it differs.")
+    enhance: bool = False
+    size_auto: bool = Field(False, description='The size was "auto".')
+
+
+class EnhancementOut(Schema):
+    status: Literal["enhanced", "accepted", "edited", "fallback"]
+    note: str
+
+
+class PresetRefOut(Schema):
+    id: uuid.UUID
+    name: str
+    version: int
 
 
 class JobErrorOut(Schema):
@@ -179,6 +249,11 @@ class JobOut(Schema):
     run_seconds: float | None
     images: list[ImageOut]
     webhook: WebhookOut | None = None
+    enhancement: EnhancementOut | None = Field(
+        None, description="What became of prompt enhancement (absent when none was asked)."
+    )
+    preset: PresetRefOut | None = Field(None, description="The preset version the job used.")
+    output_format: Literal["png", "jpeg", "webp"] = "png"
 
 
 class JobListOut(Schema):
@@ -189,3 +264,71 @@ class JobListOut(Schema):
 
 class WebhookSecretOut(Schema):
     secret: str = Field(description="HMAC-SHA256 key for the X-Studio-Signature header.")
+
+
+# --- Prompt previews and presets --------------------------------------------------------------
+
+
+class EnhanceIn(Schema):
+    prompt: str = Field(description="The prompt to rewrite.")
+    preset: str | None = Field(
+        None, description="A preset's id or name: its template wraps the prompt first."
+    )
+
+
+class EnhanceOut(Schema):
+    prompt: str = Field(description="The prompt that was rewritten (after a preset's template).")
+    revised_prompt: str = Field(description="The revision, or the prompt itself on fallback.")
+    status: Literal["enhanced", "fallback"]
+    note: str
+    language: Literal["en", "zh"]
+    seconds: float
+
+
+class PresetValues(Schema):
+    size: str | None = Field(None, description='Preset name, "WxH" or "auto".')
+    num_inference_steps: int | None = None
+    guidance_scale: float | None = None
+    negative_prompt: str | None = None
+    acceleration: Literal["none", "regular", "high"] | None = None
+    prompt_template: str | None = Field(
+        None, description="The prompt sent, with {prompt} where yours goes. Default {prompt}."
+    )
+    enhance: bool | None = Field(None, description="Enhancement on or off; empty: per request.")
+
+
+class PresetIn(PresetValues):
+    name: str = Field(max_length=80)
+    description: str | None = Field(None, max_length=300)
+    team: bool = Field(
+        False,
+        description="Share with your current team (a team owner or admin approves it first, "
+        "unless you are one).",
+    )
+
+
+class PresetUpdateIn(PresetValues):
+    name: str | None = Field(None, max_length=80)
+    description: str | None = Field(None, max_length=300)
+
+
+class PresetOut(Schema):
+    id: uuid.UUID
+    name: str
+    description: str
+    scope: Literal["personal", "team"]
+    team: str | None
+    status: Literal["approved", "pending"]
+    author: str
+    version: int
+    values: PresetValues
+    use_count: int
+    last_used_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    can_manage: bool
+    can_approve: bool
+
+
+class PresetListOut(Schema):
+    data: list[PresetOut]

@@ -91,7 +91,9 @@ def jobs_page_for_user(
         created, pk = after
         jobs = jobs.filter(Q(created_at__lt=created) | Q(created_at=created, pk__lt=pk))
     return list(
-        jobs.order_by("-created_at", "-id").prefetch_related(
+        jobs.order_by("-created_at", "-id")
+        .select_related("preset__preset")
+        .prefetch_related(
             Prefetch(
                 "images", queryset=Image.objects.filter(deleted_at__isnull=True).order_by("index")
             ),

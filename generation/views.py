@@ -17,9 +17,12 @@ from generation import lifecycle, selectors
 from generation.access import image_read, job_read, staff_only
 from generation.files import image_file_response
 from generation.forms import GenerationForm
-from generation.models import Image, ModerationDecision
+from generation.models import Image, Job, ModerationDecision
 from generation.moderation import PromptBlocked, image_moderate
 from generation.presenters import job_payload
+from generation.preset_views import preset_choices
+from generation.presets.selectors import presets_usable_by
+from generation.prompts.enhancer import enhancer_enabled
 from generation.sizes import PRESETS
 from usage.quotas import QuotaExceeded
 
@@ -28,14 +31,17 @@ from usage.quotas import QuotaExceeded
 def generate(request):
     profile = profile_for(request.user)
     team = profile.current_team
+    presets = list(presets_usable_by(user=request.user, team=team))
     if request.method == "POST":
-        form = GenerationForm(request.POST, team=team)
+        form = GenerationForm(request.POST, team=team, presets=presets)
         if form.is_valid():
             try:
                 job = lifecycle.job_create(
                     user=request.user,
                     params=form.params,
                     visibility=form.cleaned_data["visibility"],
+                    preset=form.preset_version,
+                    revision=form.cleaned_data.get("revision") or Job.Enhancement.ACCEPTED,
                 )
             except PromptBlocked as exc:
                 form.add_error("prompt", exc.message)
@@ -44,13 +50,17 @@ def generate(request):
             else:
                 return redirect("job-detail", public_id=job.public_id)
     else:
-        form = GenerationForm(initial=request.session.pop("generate_initial", None), team=team)
+        form = GenerationForm(
+            initial=request.session.pop("generate_initial", None), team=team, presets=presets
+        )
     return render(
         request,
         "generation/generate.html",
         {
             "form": form,
             "presets": PRESETS,
+            "enhancer_enabled": enhancer_enabled(),
+            "preset_values": preset_choices(presets),
             "recent_images": selectors.recent_images_for_user(user=request.user),
         },
     )

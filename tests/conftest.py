@@ -1,5 +1,6 @@
 """The fixed cast: owner, teammate, outsider, anonymous, staff; shared read-only worlds;
-Debian's Chromium; and a tiny random Qwen-Image pipeline for the local backend's tests."""
+Debian's Chromium; a fake chat endpoint for the prompt enhancer; and a tiny random Qwen-Image
+pipeline for the local backend's tests."""
 
 import contextlib
 import os
@@ -11,14 +12,41 @@ from django.test import Client
 
 from accounts.models import Team
 from generation.backends import reset_backends
+from generation.prompts.enhancer import reset_enhancer
 from tests.factories import make_team, make_user
+from tests.fakes.chat import FakeChat
 
 
 @pytest.fixture(autouse=True)
 def _fresh_backends():
     reset_backends()
+    reset_enhancer()
     yield
     reset_backends()
+    reset_enhancer()
+
+
+@pytest.fixture
+def use_chat(settings):
+    """use_chat(**fake_options) -> FakeChat: the prompt enhancer now talks to a fake
+    OpenAI-compatible chat endpoint on 127.0.0.1 (tests/fakes/chat.py)."""
+    fakes = []
+
+    def start(**options) -> FakeChat:
+        fake = FakeChat(**options).__enter__()
+        fakes.append(fake)
+        settings.PROMPT_ENHANCER = "chat"
+        settings.PROMPT_ENHANCER_BASE_URL = fake.url
+        settings.PROMPT_ENHANCER_MODEL = "fake-qwen"
+        settings.PROMPT_ENHANCER_API_KEY = "sk-enhancer-test"
+        settings.PROMPT_ENHANCER_TIMEOUT = 2.0
+        reset_enhancer()
+        return fake
+
+    yield start
+    for fake in fakes:
+        fake.close()
+    reset_enhancer()
 
 
 SKIP_LOCAL = "the [local] extra (torch, diffusers) is not installed: make test-deps installs it"

@@ -2,6 +2,7 @@
 are filtered and paged. Split by subject; import from here."""
 
 from gallery.selectors.collections import (  # noqa: F401
+    collection_get_deletable,
     collection_get_for_user,
     collection_get_owned,
     collection_visibility_q,

@@ -54,6 +54,18 @@ def collection_get_owned(*, user, public_id) -> Collection:
     return collections_owned_by(user=user).get(public_id=public_id)
 
 
+def collection_get_deletable(*, user, public_id, permanent: bool) -> Collection:
+    """The collection `user` may delete: their own live one to the trash; for good, their own
+    live or trashed one, and anyone's for staff (as for images and jobs: docs/retention.md).
+    Collection.DoesNotExist otherwise."""
+    if not permanent:
+        return collection_get_owned(user=user, public_id=public_id)
+    collections = Collection.objects.all()
+    if not user.is_staff:
+        collections = collections.filter(user=user)
+    return collections.select_related("user", "team").get(public_id=public_id)
+
+
 def _prefixed(q: Q, prefix: str) -> Q:
     """The same condition applied through a relation (image_visibility_q on items' images)."""
     clone = Q(*[], _connector=q.connector, _negated=q.negated)

@@ -250,6 +250,46 @@ def test_under_a_legal_hold_only_staff_may_delete_for_good(owner, staff, client,
     assert not Image.objects.filter(pk=image.pk).exists()
 
 
+def test_a_team_hold_keeps_a_trashed_collection_when_its_owner_empties_the_trash(
+    owner, team, owner_client
+):
+    """Regression: the emptied trash checked holds on images and jobs only, so a collection
+    of a held team went for good."""
+    collection = services.collection_create(user=owner, name="Evidence")
+    services.collection_delete(user=owner, collection=collection)
+    team.legal_hold_since = timezone.now()
+    team.save()
+    page = owner_client.post(reverse("trash-empty"), follow=True).content.decode()
+    assert Collection.objects.filter(pk=collection.pk).exists()
+    assert "legal hold" in page.lower()
+
+
+@pytest.mark.parametrize(
+    ("who", "status"), [("owner", 204), ("teammate", 404), ("outsider", 404), ("staff", 204)]
+)
+def test_api_permanent_collection_delete_ownership(
+    owner, teammate, outsider, staff, client, who, status
+):
+    """As for images and jobs: the owner's, or anyone's for staff (regression: staff got a
+    404, so under a legal hold nobody could delete a collection for good through the API)."""
+    collection = services.collection_create(user=owner, name="Picks", visibility="team")
+    services.collection_delete(user=owner, collection=collection)
+    user = {"owner": owner, "teammate": teammate, "outsider": outsider, "staff": staff}[who]
+    url = f"/v1/collections/{collection.public_id}?permanent=true"
+    assert client.delete(url, **bearer(user)).status_code == status
+    assert Collection.objects.filter(pk=collection.pk).exists() == (status != 204)
+
+
+def test_under_a_legal_hold_only_staff_delete_a_collection_for_good(owner, staff, client):
+    collection = services.collection_create(user=owner, name="Evidence")
+    _hold(owner)
+    url = f"/v1/collections/{collection.public_id}?permanent=true"
+    response = client.delete(url, **bearer(owner))
+    assert response.status_code == 403 and response.json()["error"]["code"] == "legal_hold"
+    assert client.delete(url, **bearer(staff)).status_code == 204
+    assert not Collection.objects.filter(pk=collection.pk).exists()
+
+
 def test_api_jobs_and_collections_delete_and_restore(owner, teammate, client):
     job = make_job(owner)
     key = bearer(owner)

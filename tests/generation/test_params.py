@@ -87,6 +87,9 @@ def test_a_job_reads_back_the_parameters_it_was_made_with():
         "acceleration": "none",
         "enable_safety_checker": True,
         "n": 2,
+        "revised_prompt": "",
+        "enhance": False,
+        "size_auto": False,
     }
     assert params.job_fields() == {name: getattr(job, name) for name in params.job_fields()}
 

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("generation", "0005_image_job_trash_provenance"),
+        ("generation", "0006_prompt_enhancement_presets_delivery"),
     ]
 
     operations = [
