@@ -18,13 +18,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Web server on $(HOST):$(PORT) plus one Huey consumer; Ctrl-C stops both.
+# Web server on $(HOST):$(PORT) plus one Huey consumer (and, with QWEN_IMAGE_BACKEND=local, the
+# GPU queue's consumer); Ctrl-C stops them all.
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	@rm -rf var/prometheus  # /metrics counters start afresh (docs/production.md)
 	@echo "Qwen Image Studio on http://$(HOST):$(PORT)/ (create a user: see README, \"First steps\")"
-	@$(PY) manage.py run_huey --workers 2 --worker-type thread & HUEY_PID=$$!; \
-	trap 'kill -INT $$HUEY_PID 2>/dev/null; wait $$HUEY_PID' EXIT INT TERM; \
+	@$(PY) manage.py run_huey --workers 2 --worker-type thread & HUEY_PID=$$!; GPU_PID=; \
+	if [ "$$QWEN_IMAGE_BACKEND" = local ]; then $(PY) manage.py run_gpu_worker & GPU_PID=$$!; fi; \
+	trap 'kill -INT $$HUEY_PID $$GPU_PID 2>/dev/null; wait $$HUEY_PID $$GPU_PID' EXIT INT TERM; \
 	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
 # Debian's Chromium drives the browser tests (Playwright cannot download browsers here).

@@ -244,8 +244,19 @@ QWEN_IMAGE_MODEL = env_str("QWEN_IMAGE_MODEL", "qwen-image")
 QWEN_IMAGE_LOCAL_MODEL = env_str("QWEN_IMAGE_LOCAL_MODEL")
 # Local backend (generation/backends/local.py; docs/local-gpu.md).
 QWEN_IMAGE_LOCAL_ALLOW_DOWNLOAD = env_bool("QWEN_IMAGE_LOCAL_ALLOW_DOWNLOAD")  # else cache only
-QWEN_IMAGE_LOCAL_DEVICE = env_str("QWEN_IMAGE_LOCAL_DEVICE")  # "" → cuda if available, else cpu
+# "" → the first CUDA device (a worker without one refuses local jobs); cuda:N; or cpu, which
+# runs on the CPU only because the operator asked for it.
+QWEN_IMAGE_LOCAL_DEVICE = env_str("QWEN_IMAGE_LOCAL_DEVICE")
+QWEN_IMAGE_LOCAL_DTYPE = env_str("QWEN_IMAGE_LOCAL_DTYPE")  # "" → bfloat16 on CUDA, float32 on CPU
 QWEN_IMAGE_LOCAL_CPU_OFFLOAD = env_bool("QWEN_IMAGE_LOCAL_CPU_OFFLOAD")  # accelerators only
+# Memory (generation/backends/local/memory.py): VAE decode in tiles above this many pixels per
+# image; the transformer's working memory per pixel in bf16 (bench.gpu measures it); what stays
+# free beyond the estimate.
+QWEN_IMAGE_LOCAL_VAE_TILE_PIXELS = env_int("QWEN_IMAGE_LOCAL_VAE_TILE_PIXELS", 1328 * 1328)
+QWEN_IMAGE_LOCAL_DENOISE_BYTES_PER_PIXEL = env_int("QWEN_IMAGE_LOCAL_DENOISE_BYTES_PER_PIXEL", 512)
+QWEN_IMAGE_LOCAL_MEMORY_MARGIN_MB = env_int("QWEN_IMAGE_LOCAL_MEMORY_MARGIN_MB", 1024)
+# A failed model load is not attempted again before this many seconds (or a restart).
+QWEN_IMAGE_LOCAL_RELOAD_AFTER = env_float("QWEN_IMAGE_LOCAL_RELOAD_AFTER", 600.0)
 QWEN_IMAGE_LIGHTNING_LORA = env_str("QWEN_IMAGE_LIGHTNING_LORA")  # 8-step weights
 QWEN_IMAGE_LIGHTNING_LORA_4STEPS = env_str("QWEN_IMAGE_LIGHTNING_LORA_4STEPS")
 QWEN_IMAGE_POSITIVE_MAGIC = env_str("QWEN_IMAGE_POSITIVE_MAGIC")  # "", en, zh or auto
@@ -301,6 +312,8 @@ GENERATION_LEASE_SECONDS = env_int("GENERATION_LEASE_SECONDS", int(QWEN_IMAGE_CA
 GENERATION_REQUEUE_AFTER_SECONDS = env_int("GENERATION_REQUEUE_AFTER_SECONDS", 300)
 GENERATION_REAPER_INTERVAL_MINUTES = env_int("GENERATION_REAPER_INTERVAL_MINUTES", 1)
 GENERATION_THUMBNAIL_SIZE = env_int("GENERATION_THUMBNAIL_SIZE", 384)
+# Consumers write a heartbeat this often; one silent for three of them counts as gone.
+WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 30.0)
 
 # --- Provenance (docs/provenance.md) ------------------------------------------------------
 # Every stored image carries XMP with IPTC DigitalSourceType trainedAlgorithmicMedia and, unless

@@ -105,6 +105,9 @@ class GenerationForm(forms.Form):
             (key, f"{p.name} · team" if p.team_id else p.name) for key, p in self.presets.items()
         ]
         self.preset_version = None
+        # The active backend's defaults (the local model's 50 steps and CFG 4.0), read per form.
+        for name in ("num_inference_steps", "guidance_scale"):
+            self.fields[name].initial = _DEFAULT(name)
         choices = [(Visibility.PRIVATE, "Private: only you")]
         if team is not None:
             choices.append((Visibility.TEAM, f"Team: members of {team.name}"))

@@ -505,7 +505,9 @@ class WebhookDelivery(models.Model):
         return f"{self.event} for job {self.job_id} ({self.status})"
 
 
-# Models of the prompt and preset packages, registered with this app from here.
+# Models of the prompt, preset and consumer packages, registered with this app from here
+# (consumers report themselves in generation/consumers, which imports nothing here).
+from generation.consumers.models import Worker  # noqa: E402
 from generation.presets.models import Preset, PresetVersion  # noqa: E402
 from generation.prompts.models import TeamPromptSettings  # noqa: E402
 
@@ -521,4 +523,5 @@ __all__ = [
     "Visibility",
     "WebhookDelivery",
     "WebhookSecret",
+    "Worker",
 ]

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from django.conf import settings
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from generation.backends import backend_defaults, backend_prompt_problem
 from generation.backends.base import GenerationRequest
 from generation.sizes import (
     AUTO,
@@ -68,8 +69,11 @@ class GenerationParams(BaseModel):
     prompt: Annotated[str, Field(min_length=1)]
     negative_prompt: str = " "
     size: str | Size = DEFAULT_PRESET
-    num_inference_steps: int = 30
-    guidance_scale: float = 2.5
+    # The active backend's own: the hosted endpoint's 30 / 2.5, the local model's 50 / 4.0.
+    num_inference_steps: int = Field(
+        default_factory=lambda: backend_defaults()["num_inference_steps"]
+    )
+    guidance_scale: float = Field(default_factory=lambda: backend_defaults()["guidance_scale"])
     seed: int | None = None
     acceleration: Literal["none", "regular", "high"] = "none"
     enable_safety_checker: bool = True
@@ -100,6 +104,9 @@ class GenerationParams(BaseModel):
         value = value.strip()
         if not value:
             raise ValueError("Prompt must not be empty.")
+        problem = backend_prompt_problem(value, what="prompt")
+        if problem:  # the model would cut it: refuse rather than drop words silently
+            raise ValueError(problem)
         return value
 
     @field_validator("revised_prompt")
@@ -125,6 +132,9 @@ class GenerationParams(BaseModel):
             )
         if "\x00" in value:
             raise ValueError("Negative prompt must not contain NUL characters.")
+        problem = backend_prompt_problem(value, what="negative prompt")
+        if problem:
+            raise ValueError(problem)
         return value or " "
 
     @field_validator("num_inference_steps")
@@ -174,7 +184,9 @@ class GenerationParams(BaseModel):
 
     @classmethod
     def default(cls, name: str):
-        return cls.model_fields[name].default
+        """The value a caller who leaves `name` out gets (the active backend's, for steps and
+        guidance)."""
+        return cls.model_fields[name].get_default(call_default_factory=True)
 
     @classmethod
     def build(

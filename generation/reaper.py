@@ -8,7 +8,9 @@ from django.utils import timezone
 
 from generation import lifecycle
 from generation.events import log_job_event
-from generation.models import Job
+from generation.models import Job, Worker
+from generation.queues import DEFAULT, queue_for, queue_names
+from generation.selectors import consumers_alive
 
 
 def jobs_reap() -> dict[str, int]:
@@ -47,15 +49,26 @@ def jobs_reap() -> dict[str, int]:
                 log_job_event("requeued", job, reason="lease_expired")
                 lifecycle.job_enqueue(job_pk=job.pk)
                 counts["requeued"] += 1
+    # Consumers gone for a day (every restart is a new host:pid row) leave the admin's list.
+    Worker.objects.filter(last_seen_at__lt=now - dt.timedelta(days=1)).delete()
     # Queued with a cancel request: no worker will claim it; end it (older releases could
     # leave jobs so after a cancel met a retryable error).
     for job in Job.objects.filter(status=Job.Status.QUEUED, cancel_requested=True):
         if lifecycle.job_mark_canceled(job=job, from_statuses=(Job.Status.QUEUED,)):
             counts["canceled"] += 1
     stale = now - dt.timedelta(seconds=settings.GENERATION_REQUEUE_AFTER_SECONDS)
+    # A capability queue nobody reads (no GPU worker running) has lost nothing: its messages
+    # wait there. Adding one per job every few minutes would only pile them up.
+    unread = {
+        queue
+        for queue in queue_names()
+        if queue != DEFAULT and not consumers_alive(queue=queue).exists()
+    }
     for job in Job.objects.filter(
         status=Job.Status.QUEUED, enqueued_at__lt=stale, cancel_requested=False
     ):
+        if queue_for(job.backend) in unread:
+            continue
         if Job.objects.filter(
             pk=job.pk, status=Job.Status.QUEUED, enqueued_at__lt=stale, cancel_requested=False
         ).update(enqueued_at=now):

@@ -6,9 +6,12 @@ from dataclasses import dataclass
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from accounts.selectors import team_shared_q, user_team_ids  # noqa: F401 (re-exported)
-from generation.models import Image, Job, Report, Visibility
+from generation.consumers.heartbeat import alive_for
+from generation.models import Image, Job, Report, Visibility, Worker
+from generation.queues import GPU, backends_of, pending, queue_for, queue_names
 
 
 def image_visibility_q(user, prefix: str = "") -> Q:
@@ -187,3 +190,59 @@ def job_fair_priority(*, job_pk: int) -> int:
         .count()
     )
     return -ahead
+
+
+# --- Queues and their consumers -------------------------------------------------------------
+
+
+def job_queue(*, job_pk: int) -> str:
+    """The queue a job waits on, by its backend's capability (queues.DEFAULT when gone)."""
+    backend = Job.objects.filter(pk=job_pk).values_list("backend", flat=True).first()
+    return queue_for(backend or "")
+
+
+def consumers_alive(*, queue: str | None = None) -> QuerySet[Worker]:
+    """Consumers whose last heartbeat is recent and that did not say they stopped."""
+    since = timezone.now() - dt.timedelta(seconds=alive_for())
+    alive = Worker.objects.filter(last_seen_at__gte=since).exclude(state=Worker.State.STOPPED)
+    return alive.filter(queue=queue) if queue else alive
+
+
+def queue_overview() -> list[dict]:
+    """Per queue: the backends it carries, its live consumers, the jobs waiting on it and the
+    messages in its storage. For /healthz and the admin (three queries, whatever the size)."""
+    waiting = dict(
+        Job.objects.filter(status=Job.Status.QUEUED)
+        .values_list("backend")
+        .annotate(count=Count("id"))
+        .values_list("backend", "count")
+    )
+    live = dict(consumers_alive().values_list("queue").annotate(count=Count("id")))
+    overview = []
+    for queue in queue_names():
+        backends = backends_of(queue)
+        overview.append(
+            {
+                "queue": queue,
+                "backends": backends,
+                "consumers": live.get(queue, 0),
+                "queued_jobs": sum(waiting.get(backend, 0) for backend in backends),
+                "pending_tasks": pending(queue),
+            }
+        )
+    return overview
+
+
+def job_waiting_notice(*, job: Job) -> str:
+    """What a queued job's page says when no live consumer serves its backend."""
+    if job.status != Job.Status.QUEUED:
+        return ""
+    queue = queue_for(job.backend)
+    if consumers_alive(queue=queue).exists():
+        return ""
+    if queue == GPU:
+        return (
+            f"No GPU worker for the {job.backend} backend is running: this job waits until "
+            "one starts (an operator starts it with manage.py run_gpu_worker)."
+        )
+    return "No worker is running: this job waits until one starts (manage.py run_huey)."

@@ -74,7 +74,10 @@ def job_detail(request, public_id):
         "generation/job_detail.html",
         {
             "job": job,
-            "payload": job_payload(job, request),
+            "payload": {
+                **job_payload(job, request),
+                "notice": selectors.job_waiting_notice(job=job),
+            },
             "webhook_deliveries": list(job.webhook_deliveries.all()) if job.webhook_url else [],
         },
     )
@@ -85,7 +88,9 @@ def job_detail(request, public_id):
 @require_GET
 def job_status(request, public_id):
     job = job_read(request, public_id)
-    return JsonResponse(job_payload(job, request))
+    return JsonResponse(
+        {**job_payload(job, request), "notice": selectors.job_waiting_notice(job=job)}
+    )
 
 
 @login_required
@@ -188,6 +193,20 @@ def healthz(request):
     except Exception as exc:
         checks["storage"] = f"error: {type(exc).__name__}"
     healthy = all(v == "ok" for k, v in checks.items() if k != "queue_depth")
-    return JsonResponse(
-        {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
-    )
+    body = {"status": "ok" if healthy else "error", **checks}
+    if checks["database"] == "ok":
+        # Which consumers serve which backends, and what waits for them. Jobs waiting for a
+        # capability nobody serves are a warning (the web itself is healthy).
+        try:
+            queues = selectors.queue_overview()
+        except Exception as exc:
+            body["queues"] = f"error: {type(exc).__name__}"
+        else:
+            body["queues"] = {entry.pop("queue"): entry for entry in queues}
+            body["warnings"] = [
+                f"{info['queued_jobs']} job(s) for {', '.join(info['backends'])} wait on the "
+                f"{name} queue and no consumer serves it"
+                for name, info in body["queues"].items()
+                if info["queued_jobs"] and not info["consumers"]
+            ]
+    return JsonResponse(body, status=200 if healthy else 503)

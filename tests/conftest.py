@@ -1,8 +1,10 @@
 """The fixed cast: owner, teammate, outsider, anonymous, staff; shared read-only worlds;
-Debian's Chromium; a fake chat endpoint for the prompt enhancer."""
+Debian's Chromium; a fake chat endpoint for the prompt enhancer; and a tiny random Qwen-Image
+pipeline for the local backend's tests."""
 
 import contextlib
 import os
+from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -45,6 +47,35 @@ def use_chat(settings):
     for fake in fakes:
         fake.close()
     reset_enhancer()
+
+
+SKIP_LOCAL = "the [local] extra (torch, diffusers) is not installed: make test-deps installs it"
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory):
+    # Set before diffusers imports huggingface_hub, which reads it once.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    pytest.importorskip("torch", reason=SKIP_LOCAL)
+    pytest.importorskip("diffusers", reason=SKIP_LOCAL)
+    pytest.importorskip("peft", reason=SKIP_LOCAL)
+    import torch
+
+    from tests.generation.tiny_qwen import build_tiny_lora, build_tiny_pipeline
+
+    # One intra-op thread: the tiny model's ops take microseconds, and a pool of one thread per
+    # core spinning against the rest of a busy machine made each job ~20× slower. Results
+    # are the same on any thread count (the seeds fix the pixels, not the scheduling).
+    torch.set_num_threads(1)
+
+    root = tmp_path_factory.mktemp("tiny-qwen-image")
+    return SimpleNamespace(
+        model=build_tiny_pipeline(root),
+        lora8=build_tiny_lora(root / "lightning" / "8steps.safetensors", seed=1),
+        lora4=build_tiny_lora(root / "lightning" / "4steps.safetensors", seed=2),
+        root=root,
+    )
 
 
 @pytest.fixture

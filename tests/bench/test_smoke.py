@@ -87,3 +87,30 @@ def test_provenance_reports_signing_time_per_image():
     assert result["states"] == ["signed"]
     assert result["sign_ms_median"] > 0 and result["process_ms_median"] > 0
     assert result["checks"][0]["name"].startswith("signing ms per 1 MP")
+
+
+def test_gpu_bench_runs_on_a_tiny_model_on_the_cpu(tiny, settings, tmp_path, capsys):
+    from bench import gpu
+
+    settings.QWEN_IMAGE_LOCAL_MODEL = str(tiny.model)  # what main() sets, restored after
+    settings.QWEN_IMAGE_LOCAL_DEVICE = "cpu"
+    out = tmp_path / "gpu.json"
+    argv = ["--model", str(tiny.model), "--allow-cpu", "--size", "64x32", "--steps", "2"]
+    argv += ["--runs", "1", "--cases", "64x32x2,48x32x1", "--json", str(out)]
+    assert gpu.main(argv) == 0
+    result = json.loads(out.read_text())
+    assert result["device"] == "cpu" and result["speed"]["ratio"] > 0
+    cases = {case["case"]: case for case in result["cases"]}
+    assert set(cases) == {"2 x 64x32", "1 x 48x32"}
+    assert all("portal_s" in case and "failed" not in case for case in cases.values())
+    assert "| case | estimate GiB |" in capsys.readouterr().out
+
+
+def test_vae_bench_measures_one_decode_per_process():
+    from bench import vae
+
+    row = vae._measure("32", "32", "2", "slice", "bfloat16")
+    assert row["n"] == 2 and row["mode"] == "slice" and row["peak_mib"] >= 0  # noise at 32²
+    assert vae._estimate(32, 32, 2, "plain", "bfloat16") == 2 * vae._estimate(
+        32, 32, 2, "slice", "bfloat16"
+    )
