@@ -312,8 +312,8 @@ def test_reseeding_an_image_made_under_older_limits_says_why_instead_of_failing(
         reverse("image-reseed", args=[image.public_id]), {"mode": "reseed"}, follow=True
     )
     assert response.status_code == 200
-    assert "no longer pass this portal" in response.content.decode()
+    assert "no longer allowed here" in response.content.decode()
     assert Job.objects.filter(user=owner).count() == 1  # nothing was queued
 
     answer = post_json(client, f"/v1/images/{image.public_id}/reseed", {}, headers=bearer(owner))
-    assert_envelope(answer, 400, code="params_no_longer_valid")
+    assert_envelope(answer, 409, code="params_no_longer_allowed")
