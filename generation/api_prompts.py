@@ -131,7 +131,10 @@ def presets_create(request, payload: PresetIn):
     values = payload.model_dump(include=set(_VALUE_FIELDS), exclude_none=True)
     team = profile_for(request.auth).current_team if payload.team else None
     if payload.team and team is None:
-        raise ApiError(400, "You have no current team to share with.", param="team")
+        # A state of the account, not of the request: a conflict (409), as OpenAPI clients expect.
+        raise ApiError(
+            409, "You have no current team to share with.", code="no_current_team", param="team"
+        )
     try:
         preset = services.preset_create(
             user=request.auth,

@@ -328,7 +328,7 @@ class PresetValues(Schema):
 
 
 class PresetIn(PresetValues):
-    name: str = Field(max_length=80)
+    name: str = Field(min_length=1, max_length=80)
     description: str | None = Field(None, max_length=300)
     team: bool = Field(
         False,
