@@ -80,7 +80,7 @@ def preset_for(request, ref: str | None) -> PresetVersion | None:
     try:
         return preset_usable(user=request.auth, ref=ref)
     except PresetNotFound as exc:
-        raise ApiError(400, exc.message, code="preset_not_found", param="preset") from None
+        raise ApiError(404, exc.message, code="preset_not_found", param="preset") from None
 
 
 def params_from(

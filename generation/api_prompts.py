@@ -7,7 +7,7 @@ from ninja import Router
 from ninja.responses import Status
 
 from accounts.services import profile_for
-from core.errors import ApiError
+from core.errors import ApiError, optional_body_object
 from generation.enhancement import PreviewThrottled, PromptInvalid, prompt_preview
 from generation.models import Preset
 from generation.params import apply_template
@@ -104,7 +104,7 @@ def _usable(request, ref: str):
     try:
         return selectors.preset_usable(user=request.auth, ref=ref)
     except selectors.PresetNotFound as exc:
-        raise ApiError(400, exc.message, code="preset_not_found", param="preset") from None
+        raise ApiError(404, exc.message, code="preset_not_found", param="preset") from None
 
 
 @router.get("/presets", response=PresetListOut, url_name="presets-list", summary="Your presets")
@@ -165,6 +165,7 @@ def presets_get(request, preset_id: uuid.UUID):
 def presets_update(request, preset_id: uuid.UUID, payload: PresetUpdateIn):
     """The values given replace the current version's whole set (unset ones are cleared);
     jobs made with earlier versions keep pointing at them."""
+    optional_body_object(request)  # every field is optional: a bare number is not "no change"
     preset = _preset_for(request, preset_id)
     values = payload.model_dump(include=set(_VALUE_FIELDS), exclude_none=True)
     try:

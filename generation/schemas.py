@@ -140,7 +140,7 @@ class ImageGenerationIn(GenerationFieldsIn):
     response_format: Literal["url", "b64_json"] | None = Field(
         None, description="OpenAI's spelling: url (signed, expiring) or b64_json. Default url."
     )
-    background: Literal["auto", "opaque", "transparent"] | None = Field(
+    background: Literal["auto", "opaque"] | None = Field(
         None,
         description="OpenAI's background. Qwen-Image draws opaque images: auto and opaque are "
         "accepted, transparent is refused (400).",
@@ -338,7 +338,7 @@ class PresetIn(PresetValues):
 
 
 class PresetUpdateIn(PresetValues):
-    name: str | None = Field(None, max_length=80)
+    name: str | None = Field(None, min_length=1, max_length=80)
     description: str | None = Field(None, max_length=300)
 
 
@@ -366,7 +366,7 @@ class PresetListOut(Schema):
 
 # --- The limits of GenerationParams, written into the OpenAPI document ----------------------
 
-GENERATION_BODIES = ("ImageGenerationIn", "JobIn")
+GENERATION_BODIES = ("ImageGenerationIn", "JobIn", "PresetIn", "PresetUpdateIn")
 
 
 def _nullable(schema: dict) -> dict:
