@@ -161,7 +161,7 @@ def test_an_unknown_or_unapproved_preset_is_a_400_naming_preset(owner, teammate,
         response = post_json(
             client, "/v1/jobs", {"prompt": "x", "preset": ref}, headers=bearer(owner)
         )
-        assert_envelope(response, 400, code="preset_not_found", param="preset")
+        assert_envelope(response, 404, code="preset_not_found", param="preset")
     assert not Job.objects.exists()
 
 
@@ -422,7 +422,7 @@ def test_an_outsider_cannot_name_a_preset_they_do_not_see(owner, outsider, clien
         {"prompt": "x", "preset": str(preset.public_id)},
         headers=bearer(outsider),
     )
-    assert_envelope(response, 400, code="preset_not_found", param="preset")
+    assert_envelope(response, 404, code="preset_not_found", param="preset")
 
 
 def test_a_team_admin_who_is_not_an_owner_approves_and_sets_team_prompts(teammate, team, client):

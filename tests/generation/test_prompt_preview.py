@@ -103,7 +103,7 @@ def test_someone_elses_personal_preset_cannot_be_used_for_a_preview(
         user=owner, name="Mine", values={"prompt_template": "secret {prompt}"}
     )
     response = _preview(client, outsider, {"prompt": "x", "preset": str(preset.public_id)})
-    assert_envelope(response, 400, code="preset_not_found", param="preset")
+    assert_envelope(response, 404, code="preset_not_found", param="preset")
     client.force_login(outsider)
     assert (
         client.post(
