@@ -46,7 +46,7 @@ CHAOS_SECONDS = float(os.environ.get("SOAK_SECONDS", "45"))
 DRAIN_SECONDS = 120
 USERS, KEYS_PER_USER = 3, 2
 
-pytestmark = pytest.mark.soak
+pytestmark = [pytest.mark.soak, pytest.mark.slow]  # its own SQLite stack: once in CI
 
 
 def _free_port() -> int:

@@ -19,7 +19,7 @@ SUITE = "schemathesis_run"
 ROOT = Path(__file__).resolve().parents[2]
 BUDGET_SECONDS = int(os.environ.get("SCHEMATHESIS_SECONDS", "45"))
 
-pytestmark = pytest.mark.schemathesis
+pytestmark = [pytest.mark.schemathesis, pytest.mark.slow]  # its own server: once in CI
 
 
 def test_st_run_over_v1_with_all_checks_finds_nothing():
