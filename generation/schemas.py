@@ -428,5 +428,14 @@ def openapi_constraints(components: dict) -> None:
         properties = components.get(name, {}).get("properties", {})
         for field, schema in fields.items():
             if field in properties:
+                if field == "size" and name.startswith("Preset"):
+                    schema = _string_sizes_only(schema)  # a preset stores its size as text
                 keep = {k: v for k, v in properties[field].items() if k in ("description", "title")}
                 properties[field] = {**schema, **keep}
+
+
+def _string_sizes_only(schema: dict) -> dict:
+    """The size schema without its {width, height} form."""
+    sized, null = schema["anyOf"]
+    strings = [option for option in sized["anyOf"] if option.get("type") == "string"]
+    return {"anyOf": [{"anyOf": strings}, null]}
