@@ -58,6 +58,8 @@ def preset_payload(preset: Preset, *, user, can_manage=None, can_approve=None) -
 
 
 def _rule_error(exc: services.PresetRuleError, *, status: int = 400) -> ApiError:
+    if exc.conflict:
+        status = 409
     return ApiError(status, exc.message, code="invalid_preset", param=exc.field)
 
 

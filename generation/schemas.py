@@ -18,6 +18,7 @@ from generation.params import (
     size_sides,
     size_string_pattern,
 )
+from generation.presets.services import MAX_TEMPLATE_LENGTH
 from generation.sizes import PRESETS
 from generation.webhooks import webhook_url_pattern
 
@@ -322,7 +323,9 @@ class PresetValues(Schema):
     negative_prompt: str | None = None
     acceleration: Literal["none", "regular", "high"] | None = None
     prompt_template: str | None = Field(
-        None, description="The prompt sent, with {prompt} where yours goes. Default {prompt}."
+        None,
+        max_length=MAX_TEMPLATE_LENGTH,
+        description="The prompt sent, with {prompt} where yours goes. Default {prompt}.",
     )
     enhance: bool | None = Field(None, description="Enhancement on or off; empty: per request.")
 

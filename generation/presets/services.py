@@ -29,12 +29,14 @@ MAX_TEMPLATE_LENGTH = 1000
 
 
 class PresetRuleError(Exception):
-    """Refused: `message` says why, `field` which value (if one)."""
+    """Refused: `message` says why, `field` which value (if one). `conflict`: the request is
+    well formed but the state of the account refuses it (a 409 in the API, not a 400)."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, conflict: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.conflict = conflict
 
 
 def preset_values_check(values: dict) -> dict:
@@ -104,12 +106,13 @@ def preset_create(*, user, name: str, values: dict, team=None, description: str 
     if team is not None:
         role = team_role(user=user, team=team)
         if role is None:
-            raise PresetRuleError("You are not a member of that team.", field="team")
+            raise PresetRuleError("You are not a member of that team.", field="team", conflict=True)
         if role not in MANAGER_ROLES:
             status = Preset.Status.PENDING
     if Preset.objects.filter(user=user).count() >= settings.PRESETS_PER_USER:
         raise PresetRuleError(
-            f"You have {settings.PRESETS_PER_USER} presets already: delete one first."
+            f"You have {settings.PRESETS_PER_USER} presets already: delete one first.",
+            conflict=True,
         )
     with transaction.atomic():
         preset = Preset.objects.create(
