@@ -245,7 +245,7 @@ def jobs_create(
         webhook_url=_webhook_url(payload.webhook_url),
         visibility=payload.visibility,
     )
-    job.refresh_from_db()
+    # No refresh_from_db: the job answers as it was written (queued) or found (a replay).
     response["Location"] = request.build_absolute_uri(_job_path(job))
     if not created:
         response["Idempotent-Replayed"] = "true"
