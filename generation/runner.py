@@ -150,7 +150,9 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> dict[str, flo
                 "job": str(job.public_id),
             }
             processed = process(result.data, parameters=parameters)
-            safety = image_safety_check(processed.pil, provider_nsfw=result.provider_nsfw)
+            safety = image_safety_check(
+                processed.pil, provider_nsfw=result.provider_nsfw, preview=processed.preview
+            )
             phases["process"] += time.monotonic() - clock
             clock = time.monotonic()
             file_name, thumb_name = _write_files(job, index, processed, written)
