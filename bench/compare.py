@@ -251,7 +251,7 @@ def submit(sides: dict, *, seconds: float, clients: int = 50) -> dict:
     return {"clients": clients, "seconds_per_side": seconds, "shapes": results}
 
 
-# --- The server `make run` starts: API reads, 50 closed-loop clients -------------------------------
+# --- The server `make run` starts: API reads, 50 closed-loop clients ------------------------------
 
 
 async def _reads(url: str, key: str, *, clients: int, seconds: float) -> dict:
@@ -308,7 +308,7 @@ def serve(sides: dict, *, seconds: float, clients: int = 50) -> dict:
         child = CHILDREN.spawn("serve", argv, env=env, log=site.logs / "serve.log", cwd=site.repo)
         servers[name] = (child, url)
     try:
-        for child, url in servers.values():
+        for _child, url in servers.values():
             deadline = time.time() + 60
             while time.time() < deadline:
                 try:
@@ -345,7 +345,7 @@ def serve(sides: dict, *, seconds: float, clients: int = 50) -> dict:
     return {"clients": clients, "seconds_per_side": seconds, "servers": out}
 
 
-# --- Pipeline ---------------------------------------------------------------------------------------
+# --- Pipeline -------------------------------------------------------------------------------------
 
 
 def pipeline(sides: dict, *, latencies=((1.0, 64, 8), (10.0, 16, 8))) -> dict:
@@ -378,7 +378,7 @@ def pipeline(sides: dict, *, latencies=((1.0, 64, 8), (10.0, 16, 8))) -> dict:
     return out
 
 
-# --- Driver -------------------------------------------------------------------------------------------
+# --- Driver ---------------------------------------------------------------------------------------
 
 
 def main(argv=None) -> int:
