@@ -93,8 +93,11 @@ reliability: $(STAMP) browser
 reliability-report: $(STAMP)
 	$(PY) -m tests.reliability.report
 
+# `make bench BASE=<git ref>`: the same benchmarks on BASE and on HEAD, side by side
+# (bench/compare.py); without BASE, this version alone.
 bench: $(STAMP)
-	$(PY) -m bench
+	@if [ -n "$(BASE)" ]; then $(PY) -m bench.compare --base $(BASE) $(BENCH_ARGS); \
+	else $(PY) -m bench $(BENCH_ARGS); fi
 
 clean:
 	rm -rf $(VENV) var

@@ -345,6 +345,102 @@ def serve(sides: dict, *, seconds: float, clients: int = 50) -> dict:
     return {"clients": clients, "seconds_per_side": seconds, "servers": out}
 
 
+# --- Mixed load: browse, search, submit and poll from 50 users ---------------------------------
+
+WORDS = ("lighthouse", "fox", "owl", "harbor", "zeppelin", "castle watercolor", "robot neon")
+
+
+async def _mixed_user(url: str, key: str, deadline: float, seed: int, record) -> None:
+    """One user: browses pages of a scope (and follows the cursor), searches, submits, polls
+    the job it submitted; 0.2-1 s between actions."""
+    import random
+
+    rng = random.Random(seed)
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    headers = {"Authorization": f"Bearer {key}"}
+    job_id, cursor = None, None
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30, limits=limits) as c:
+        while time.perf_counter() < deadline:
+            roll = rng.random()
+            if roll < 0.45:
+                kind, params = "browse", {"scope": rng.choice(("mine", "team", "public"))}
+                if cursor and rng.random() < 0.5:
+                    params["cursor"] = cursor
+                request = c.get("/v1/images", params=params)
+            elif roll < 0.60:
+                kind = "search"
+                params = {"scope": rng.choice(("team", "public")), "q": rng.choice(WORDS)}
+                request = c.get("/v1/images", params=params)
+            elif roll < 0.70 or job_id is None:
+                kind = "submit"
+                body = {"prompt": f"{rng.choice(WORDS)} at dusk", "size": "landscape_4_3"}
+                request = c.post("/v1/jobs", json=body)
+            else:
+                kind, request = "poll", c.get(f"/v1/jobs/{job_id}")
+            started = time.perf_counter()
+            try:
+                response = await request
+                ok = response.status_code in (200, 202)
+                if ok and kind == "submit":
+                    job_id = response.json()["id"]
+                if ok and kind == "browse":
+                    cursor = response.json().get("next_cursor")
+            except httpx.HTTPError:
+                ok = False
+            record(kind, time.perf_counter() - started, ok)
+            await asyncio.sleep(rng.uniform(0.2, 1.0))
+
+
+def mixed(sides: dict, *, seconds: float, users: int = 50) -> dict:
+    """50 simulated users against gunicorn (3x2, production settings) on the gallery's sites:
+    each version for `seconds` in two turns."""
+    webs, keys = {}, {}
+    names = [f"gallery-{n}" for n in range(users)]
+    for name, side in sides.items():
+        out = side["site"].run_python("bench.site", "keys", *names)
+        keys[name] = list(json.loads(out)["keys"].values())
+        webs[name] = side["site"].start_web(workers=3, threads=2)
+    samples = {name: [] for name in sides}
+    try:
+        for web in webs.values():
+            web.ready()
+        for turn_index in range(2):
+            turn = ("before", "after") if turn_index == 0 else ("after", "before")
+            for name in turn:
+                deadline = time.perf_counter() + seconds / 2
+
+                def record(kind, elapsed, ok, into=samples[name]):
+                    into.append((kind, elapsed, ok))
+
+                async def everyone(
+                    url=webs[name].url, pool=keys[name], end=deadline, salt=turn_index
+                ):
+                    await asyncio.gather(
+                        *(
+                            _mixed_user(url, pool[n % len(pool)], end, n * 7 + salt, record)
+                            for n in range(users)
+                        )
+                    )
+
+                asyncio.run(everyone())
+    finally:
+        for web in webs.values():
+            CHILDREN.stop(web.child)
+    out = {}
+    for name, rows in samples.items():
+        entry = {"requests": len(rows), "errors": sum(1 for *_, ok in rows if not ok)}
+        for kind in ("all", "browse", "search", "submit", "poll"):
+            times = [t for k, t, _ in rows if kind in ("all", k)]
+            entry[kind] = {
+                "n": len(times),
+                "p50_ms": ms(percentile(times, 50)),
+                "p95_ms": ms(percentile(times, 95)),
+                "p99_ms": ms(percentile(times, 99)),
+            }
+        out[name] = entry
+    return {"users": users, "seconds_per_side": seconds, "sides": out}
+
+
 # --- Pipeline -------------------------------------------------------------------------------------
 
 
@@ -390,6 +486,7 @@ def main(argv=None) -> int:
     parser.add_argument("--reuse-db", type=Path, help="a base site's populated db.sqlite3")
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=10.0, help="load per side")
+    parser.add_argument("--mixed-seconds", type=float, default=60.0, help="mixed load per side")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     install_signal_handlers()
@@ -420,6 +517,7 @@ def main(argv=None) -> int:
             "submit": lambda: submit(sides, seconds=args.seconds),
             "serve": lambda: serve(sides, seconds=args.seconds),
             "pipeline": lambda: pipeline(sides),
+            "mixed": lambda: mixed(sides, seconds=args.mixed_seconds),
         }
         for name in chosen:
             load = round(os.getloadavg()[0], 2)
@@ -482,6 +580,16 @@ def render(results: dict) -> str:
             rows.append(
                 (f"make run server, API reads x50: {key}", s["before"][key], s["after"][key])
             )
+    if "mixed" in r:
+        for kind in ("all", "browse", "search", "submit", "poll"):
+            for key in ("p50_ms", "p95_ms", "p99_ms"):
+                m = r["mixed"]["sides"]
+                rows.append(
+                    (f"mixed 50 users {kind}: {key}", m["before"][kind][key], m["after"][kind][key])
+                )
+        m = r["mixed"]["sides"]
+        rows.append(("mixed 50 users: requests", m["before"]["requests"], m["after"]["requests"]))
+        rows.append(("mixed 50 users: errors", m["before"]["errors"], m["after"]["errors"]))
     if "pipeline" in r:
         for latency, sides in r["pipeline"].items():
             for key in ("portal/direct", "worker_cpu_ms_per_image", "worker_peak_mb", "failed"):
