@@ -85,7 +85,8 @@ def jobs_page_for_user(
         jobs = jobs.filter(created_at__lt=created_before)
     if after:
         created, pk = after
-        jobs = jobs.filter(Q(created_at__lt=created) | Q(created_at=created, pk__lt=pk))
+        # The leading <= bounds the index walk (an OR alone scans from the newest job).
+        jobs = jobs.filter(Q(created_at__lte=created) & (Q(created_at__lt=created) | Q(pk__lt=pk)))
     return list(
         jobs.order_by("-created_at", "-id").prefetch_related(
             Prefetch("images", queryset=Image.objects.order_by("index")), "webhook_deliveries"
