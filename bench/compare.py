@@ -12,7 +12,7 @@ machine slows both alike and the ratios hold.
 The gallery's images are inserted once, by the base version; the change's site gets a copy of
 that database and upgrades it with `migrate` (the upgrade's time is reported). `--reuse-db`
 starts from a base database populated earlier (a million images take ~12 minutes to insert).
-Writes bench/results.json (like make bench) and prints a table: measure, before, after, after/before.
+Writes bench/results.json (like make bench) and prints the table: measure, before, after, ratio.
 """
 
 from __future__ import annotations
