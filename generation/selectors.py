@@ -44,6 +44,28 @@ def images_visible_to(user) -> QuerySet[Image]:
     return Image.objects.filter(image_visibility_q(user)).select_related("job", "user")
 
 
+def image_visibility_within_q(user, *, scope: str) -> Q:
+    """image_visibility_q(user) for the images of one gallery scope only (the scope's own
+    condition is the caller's), written without the three-way OR.
+
+    Within "mine" it reduces to "not rejected"; within "team" (the user's teams' team and
+    public images) and "public" to "showable, or the user's own and not rejected". Same rows,
+    but the only column conditions left are the scope's, so a database walks the scope's
+    index in page order: with the full OR PostgreSQL combined bitmaps of the owner, team and
+    public indexes and sorted them (bench/gallery.py).
+    """
+    user = user or AnonymousUser()
+    if user.is_authenticated and user.is_staff:
+        return Q()
+    not_rejected = ~Q(moderation_state=Image.Moderation.REJECTED)
+    showable = Q(moderation_state__in=Image.SHOWABLE)
+    if scope == "mine":
+        return not_rejected
+    if not user.is_authenticated:
+        return showable
+    return showable | (Q(user=user) & not_rejected)
+
+
 def image_get_for_user(*, user, public_id) -> Image:
     """The image if the user may see it, else Image.DoesNotExist (a 404, never a 403)."""
     return images_visible_to(user).get(public_id=public_id)

@@ -18,6 +18,7 @@ from gallery.selectors.filters import FLAGGED_STATES, FilterError, ImageFilters
 from generation.models import SHARED_VISIBILITIES, Image, Visibility
 from generation.selectors import (
     image_open_report_count,
+    image_visibility_within_q,
     images_visible_to,
     user_team_ids,
 )
@@ -63,6 +64,9 @@ class _Scope:
 
 def _scoped(*, user, filters: ImageFilters) -> _Scope:
     images = images_visible_to(user)
+    if filters.scope in ("mine", "team", "public"):
+        # The visibility rule narrowed to the scope (same rows): the scope's index is the way in.
+        images = Image.objects.filter(image_visibility_within_q(user, scope=filters.scope))
     if filters.scope == "mine":
         return _Scope(images.filter(user=user))
     if filters.scope == "team":

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.db import connection
+from django.db.models import Q
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -178,3 +179,30 @@ def test_rare_word_drives_the_page_from_its_matches(owner, teammate):
     assert len(page.images) == 6
     # From the few matching jobs to their images, not along the team's 600 images.
     assert "generation_image_job_id" in plans[-1] and "image_team_shared" not in plans[-1]
+
+
+@pytest.mark.parametrize("scope", ["mine", "team", "public"])
+@pytest.mark.parametrize("who", ["owner", "teammate", "outsider", "anonymous", "staff"])
+def test_the_narrowed_rule_shows_exactly_what_the_visibility_rule_shows(
+    scope, who, owner, teammate, outsider, staff
+):
+    from django.contrib.auth.models import AnonymousUser
+
+    from generation.selectors import image_visibility_within_q, images_visible_to, user_team_ids
+
+    for user in (owner, teammate, outsider):
+        for visibility in ("private", "team", "public"):
+            for state in Image.Moderation.values:
+                image = make_job(user, visibility=visibility).images.get()
+                Image.objects.filter(pk=image.pk).update(moderation_state=state)
+    viewer = {"owner": owner, "teammate": teammate, "outsider": outsider, "staff": staff}.get(
+        who, AnonymousUser()
+    )
+    scope_q = {
+        "mine": Q(user_id=getattr(viewer, "pk", None)),
+        "team": Q(team_id__in=user_team_ids(viewer), visibility__in=["team", "public"]),
+        "public": Q(visibility="public"),
+    }[scope]
+    expected = set(images_visible_to(viewer).filter(scope_q).values_list("pk", flat=True))
+    narrowed = Image.objects.filter(image_visibility_within_q(viewer, scope=scope), scope_q)
+    assert set(narrowed.values_list("pk", flat=True)) == expected
