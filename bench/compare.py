@@ -38,6 +38,7 @@ from bench.common import (
     CHILDREN,
     REPO,
     Site,
+    child_pids,
     cpu_seconds,
     free_port,
     install_signal_handlers,
@@ -319,14 +320,18 @@ def serve(sides: dict, *, seconds: float, clients: int = 50) -> dict:
         for name, (_, url) in servers.items():  # warm
             asyncio.run(_reads(url, keys[name], clients=2, seconds=1))
         runs = {name: [] for name in servers}
+        cpu = {name: 0.0 for name in servers}
         for turn_index in range(2):
             turn = ("before", "after") if turn_index == 0 else ("after", "before")
             for name in turn:
+                pids = _tree(servers[name][0].popen.pid)
+                used = cpu_seconds(*pids)
                 runs[name].append(
                     asyncio.run(
                         _reads(servers[name][1], keys[name], clients=clients, seconds=seconds / 2)
                     )
                 )
+                cpu[name] += cpu_seconds(*pids) - used
     finally:
         for child, _ in servers.values():
             CHILDREN.stop(child)
@@ -341,8 +346,19 @@ def serve(sides: dict, *, seconds: float, clients: int = 50) -> dict:
             "p95_ms": ms(percentile(latencies, 95)),
             "p99_ms": ms(percentile(latencies, 99)),
             "errors": sum(part["errors"] for part in parts),
+            "cpu_ms_per_request": round(cpu[name] * 1000 / max(1, len(latencies)), 2),
         }
     return {"clients": clients, "seconds_per_side": seconds, "servers": out}
+
+
+def _tree(pid: int) -> list[int]:
+    """A process and all its descendants (gunicorn's workers under `timeout`)."""
+    pids, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        pids.append(current)
+        queue += child_pids(current)
+    return pids
 
 
 # --- Mixed load: browse, search, submit and poll from 50 users ---------------------------------
@@ -589,7 +605,7 @@ def render(results: dict) -> str:
                     (f"submit 50 clients {shape}: {key}", sides["before"][key], sides["after"][key])
                 )
     if "serve" in r:
-        for key in ("per_s", "p50_ms", "p95_ms", "p99_ms", "errors"):
+        for key in ("per_s", "p50_ms", "p95_ms", "p99_ms", "errors", "cpu_ms_per_request"):
             s = r["serve"]["servers"]
             rows.append(
                 (f"make run server, API reads x50: {key}", s["before"][key], s["after"][key])
