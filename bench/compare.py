@@ -607,6 +607,8 @@ def render(results: dict) -> str:
     if "serve" in r:
         for key in ("per_s", "p50_ms", "p95_ms", "p99_ms", "errors", "cpu_ms_per_request"):
             s = r["serve"]["servers"]
+            if key not in s["before"]:
+                continue
             rows.append(
                 (f"make run server, API reads x50: {key}", s["before"][key], s["after"][key])
             )
@@ -622,6 +624,8 @@ def render(results: dict) -> str:
         rows.append(("mixed 50 users: errors", m["before"]["errors"], m["after"]["errors"]))
     if "pipeline" in r:
         for latency, sides in r["pipeline"].items():
+            if not isinstance(sides, dict):
+                continue
             for key in ("portal/direct", "worker_cpu_ms_per_image", "worker_peak_mb", "failed"):
                 rows.append(
                     (
