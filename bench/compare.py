@@ -291,10 +291,16 @@ async def _reads(url: str, key: str, *, clients: int, seconds: float) -> dict:
 
 def serve(sides: dict, *, seconds: float, clients: int = 50) -> dict:
     """`make run`'s server of each version with its zero-config defaults (DEBUG on): the
-    base's runserver, the change's gunicorn."""
+    base's runserver, the change's gunicorn; and the change's gunicorn with DEBUG off (the
+    production settings), all three in turn."""
     servers, keys = {}, {}
-    for name, side in sides.items():
-        site = side["serve_site"]
+    variants = {
+        "before": ("before", "serve_site"),
+        "after": ("after", "serve_site"),
+        "after, DEBUG off": ("after", "site"),
+    }
+    for name, (version, site_key) in variants.items():
+        site = sides[version][site_key]
         keys[name] = site.api_key("bench-reads")
         port = free_port()
         url = f"http://127.0.0.1:{port}"
@@ -322,7 +328,7 @@ def serve(sides: dict, *, seconds: float, clients: int = 50) -> dict:
         runs = {name: [] for name in servers}
         cpu = {name: 0.0 for name in servers}
         for turn_index in range(2):
-            turn = ("before", "after") if turn_index == 0 else ("after", "before")
+            turn = list(servers) if turn_index == 0 else list(reversed(servers))
             for name in turn:
                 pids = _tree(servers[name][0].popen.pid)
                 used = cpu_seconds(*pids)
@@ -340,7 +346,7 @@ def serve(sides: dict, *, seconds: float, clients: int = 50) -> dict:
         latencies = [v for part in parts for v in part["latencies"]]
         elapsed = sum(part["elapsed"] for part in parts)
         out[name] = {
-            "server": "runserver" if name == "before" else "gunicorn 3x2 gthread",
+            "server": "runserver" if name == "before" else f"gunicorn 3x2 gthread ({name})",
             "per_s": round(len(latencies) / elapsed, 1),
             "p50_ms": ms(percentile(latencies, 50)),
             "p95_ms": ms(percentile(latencies, 95)),
@@ -609,6 +615,14 @@ def render(results: dict) -> str:
             s = r["serve"]["servers"]
             if key not in s["before"]:
                 continue
+            if "after, DEBUG off" in s:
+                rows.append(
+                    (
+                        f"make run server, API reads x50 (DEBUG off after): {key}",
+                        s["before"][key],
+                        s["after, DEBUG off"][key],
+                    )
+                )
             rows.append(
                 (f"make run server, API reads x50: {key}", s["before"][key], s["after"][key])
             )
