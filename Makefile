@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-deps test-postgres test-integration lint format browser bench clean \
+.PHONY: install run dev test test-deps test-postgres test-integration lint format browser bench clean \
 	reliability reliability-report
 
 $(STAMP): pyproject.toml
@@ -18,16 +18,34 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Web server on $(HOST):$(PORT) plus one Huey consumer (and, with QWEN_IMAGE_BACKEND=local, the
-# GPU queue's consumer); Ctrl-C stops them all.
+# `make run`: gunicorn on $(HOST):$(PORT) plus one Huey consumer (and, with
+# QWEN_IMAGE_BACKEND=local, the GPU queue's consumer), static files served by WhiteNoise;
+# Ctrl-C stops them all. Django's development server (reloads on edits): `make dev`.
+# 3 gthread workers x 2 threads: on two cores three processes keep both busy while one waits
+# for SQLite's write lock (bench/submit.py); WEB_CONCURRENCY and GUNICORN_THREADS override.
+WEB_CONCURRENCY ?= 3
+GUNICORN_THREADS ?= 2
+CONSUMER = $(PY) manage.py run_huey --workers 2 --worker-type thread
+GPU_CONSUMER = if [ "$$QWEN_IMAGE_BACKEND" = local ]; then $(PY) manage.py run_gpu_worker & GPU_PID=$$!; fi
+
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
+	@$(PY) manage.py collectstatic --noinput -v 0
 	@rm -rf var/prometheus  # /metrics counters start afresh (docs/production.md)
 	@echo "Qwen Image Studio on http://$(HOST):$(PORT)/ (create a user: see README, \"First steps\")"
-	@$(PY) manage.py run_huey --workers 2 --worker-type thread & HUEY_PID=$$!; GPU_PID=; \
-	if [ "$$QWEN_IMAGE_BACKEND" = local ]; then $(PY) manage.py run_gpu_worker & GPU_PID=$$!; fi; \
+	@$(CONSUMER) & HUEY_PID=$$!; GPU_PID=; $(GPU_CONSUMER); \
 	trap 'kill -INT $$HUEY_PID $$GPU_PID 2>/dev/null; wait $$HUEY_PID $$GPU_PID' EXIT INT TERM; \
-	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
+	GUNICORN_BIND=$(HOST):$(PORT) WEB_CONCURRENCY=$(WEB_CONCURRENCY) \
+	GUNICORN_THREADS=$(GUNICORN_THREADS) GUNICORN_GRACEFUL_TIMEOUT=5 \
+	$(VENV)/bin/gunicorn -c config/gunicorn.conf.py
+
+dev: $(STAMP)
+	$(PY) manage.py migrate --noinput
+	@rm -rf var/prometheus
+	@echo "Qwen Image Studio (development server) on http://$(HOST):$(PORT)/"
+	@$(CONSUMER) & HUEY_PID=$$!; GPU_PID=; $(GPU_CONSUMER); \
+	trap 'kill -INT $$HUEY_PID $$GPU_PID 2>/dev/null; wait $$HUEY_PID $$GPU_PID' EXIT INT TERM; \
+	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # Debian's Chromium drives the browser tests (Playwright cannot download browsers here).
 browser:
@@ -80,8 +98,11 @@ reliability: $(STAMP) browser
 reliability-report: $(STAMP)
 	$(PY) -m tests.reliability.report
 
+# `make bench BASE=<git ref>`: the same benchmarks on BASE and on HEAD, side by side
+# (bench/compare.py); without BASE, this version alone.
 bench: $(STAMP)
-	$(PY) -m bench
+	@if [ -n "$(BASE)" ]; then $(PY) -m bench.compare --base $(BASE) $(BENCH_ARGS); \
+	else $(PY) -m bench $(BENCH_ARGS); fi
 
 clean:
 	rm -rf $(VENV) var

@@ -29,6 +29,10 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # No preload: each worker imports Django itself, so no connection is shared across a fork.
 preload_app = False
+# gunicorn 27's control socket sits at one path per user (~/.gunicorn/gunicorn.ctl), which two
+# servers on one machine would share; nothing here uses it, and with it Ctrl-C left a worker
+# to be killed after the graceful timeout.
+control_socket_disable = True
 
 
 # /metrics (core/metrics.py): the processes of this host share counters through files in

@@ -9,6 +9,10 @@ from pathlib import Path
 import dj_database_url
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
+from config.memory import limit_malloc_arenas
+
+# Before any worker thread starts allocating (config/memory.py).
+limit_malloc_arenas(env_int("QWEN_MALLOC_ARENAS", 2))
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("QWEN_STUDIO_VAR_DIR", str(BASE_DIR / "var")))

@@ -55,13 +55,16 @@ def _image(request, image_id) -> Image:
 
 
 def _image_out(image: Image, request, favorite_ids: set[int]) -> dict:
-    parent_id = image.job.parent_image_id
+    # Lists annotate the parent's public id (gallery.selectors.images_list); one image loads it.
+    parent = getattr(image, "parent_public_id", None)
+    if parent is None and image.job.parent_image_id:
+        parent = image.job.parent_image.public_id
     return {
         # Signed URLs: an API client has no session to fetch the pages' file URLs with.
         **image_payload(image, request, urls=image_signed_urls),
         "prompt": image.job.prompt,
         "favorite": image.pk in favorite_ids,
-        "parent_image_id": str(image.job.parent_image.public_id) if parent_id else None,
+        "parent_image_id": str(parent) if parent else None,
     }
 
 

@@ -293,7 +293,7 @@ def jobs_create(
         output_compression=payload.output_compression,
         end_user=payload.user or "",
     )
-    job.refresh_from_db()
+    # No refresh_from_db: the job answers as it was written (queued) or found (a replay).
     response["Location"] = request.build_absolute_uri(_job_path(job))
     if not created:
         response["Idempotent-Replayed"] = "true"

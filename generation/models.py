@@ -15,6 +15,34 @@ class Visibility(models.TextChoices):
     PUBLIC = "public", "Public"
 
 
+# Visibilities a team's members see of each other's images, in the order the partial index
+# image_team_shared states them (the gallery's team scope repeats its condition).
+SHARED_VISIBILITIES = (Visibility.TEAM, Visibility.PUBLIC)
+_CONSTANT = re.compile(r"^[a-z_]+$")
+
+
+class InConstants(models.Lookup):
+    """`field__in_constants=(...)`: IN with the values written into the SQL, not bound.
+
+    SQLite uses a partial index only when the query states the index's condition term for
+    term, and it cannot compare a bound parameter with the index's literal: with parameters
+    the team scope sorted a whole team (270 ms at a million images) instead of walking
+    image_team_shared (0.1 ms). Only for constants of the code (lower-case words).
+    """
+
+    lookup_name = "in_constants"
+
+    def as_sql(self, compiler, connection):
+        lhs, params = self.process_lhs(compiler, connection)
+        values = [str(value) for value in self.rhs]
+        if not values or not all(_CONSTANT.match(value) for value in values):
+            raise ValueError("in_constants takes lower-case word constants only.")
+        return f"{lhs} IN ({', '.join(repr(value) for value in values)})", params
+
+    def get_prep_lookup(self):
+        return self.rhs
+
+
 class Job(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -268,7 +296,14 @@ class Image(models.Model):
         ]
         indexes = [
             models.Index(fields=["user", "-created_at", "-id"], name="image_user_created"),
-            models.Index(fields=["team", "-created_at", "-id"], name="image_team_created"),
+            # The team scope lists a team's shared images (team or public): a partial index
+            # walks only those, in page order; the gallery repeats its condition term for term
+            # (gallery.selectors.images.SHARED), which SQLite needs to use it.
+            models.Index(
+                fields=["team", "-created_at", "-id"],
+                condition=models.Q(visibility__in=SHARED_VISIBILITIES),
+                name="image_team_shared",
+            ),
             models.Index(
                 fields=["visibility", "-created_at", "-id"], name="image_visibility_created"
             ),
@@ -295,6 +330,9 @@ class Image(models.Model):
     @property
     def stored_bytes(self) -> int:
         return self.byte_size + self.thumbnail_byte_size
+
+
+Image._meta.get_field("visibility").register_lookup(InConstants)
 
 
 class ModerationDecision(models.Model):

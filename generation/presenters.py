@@ -3,8 +3,7 @@ API and webhooks."""
 
 from collections.abc import Callable
 
-from django.urls import reverse
-
+from core.urls import public_path
 from generation.models import Image, Job, WebhookDelivery
 from generation.params import GenerationParams
 from generation.signed_urls import image_signed_urls
@@ -18,8 +17,8 @@ def job_params(job: Job, *, params: GenerationParams | None = None) -> dict:
 
 
 def image_urls(image: Image, request=None) -> dict:
-    url = reverse("image-file", args=[image.public_id])
-    thumb = reverse("image-thumbnail", args=[image.public_id])
+    url = public_path("image-file", image.public_id)
+    thumb = public_path("image-thumbnail", image.public_id)
     if request is not None:
         url, thumb = request.build_absolute_uri(url), request.build_absolute_uri(thumb)
     return {"url": url, "thumbnail_url": thumb}

@@ -171,7 +171,9 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> dict[str, flo
                 "job": str(job.public_id),
             }
             processed = process(result.data, parameters=parameters)
-            safety = image_safety_check(processed.pil, provider_nsfw=result.provider_nsfw)
+            safety = image_safety_check(
+                processed.pil, provider_nsfw=result.provider_nsfw, preview=processed.preview
+            )
             phases["process"] += time.monotonic() - clock
             clock = time.monotonic()
             processed, stamp = _stamp(job, index, processed, parameters)

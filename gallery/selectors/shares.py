@@ -9,7 +9,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from gallery.models import Collection, ShareLink
-from gallery.selectors.images import ImagePage, decode_cursor, encode_cursor
+from gallery.selectors.images import ImagePage, after_cursor, decode_cursor, encode_cursor
 from generation.models import Image
 from generation.selectors import (
     image_visibility_q,
@@ -51,7 +51,7 @@ def share_images_page(*, share: ShareLink, cursor: str | None = None, limit: int
     )
     if cursor:
         moment, pk = decode_cursor(cursor)
-        images = images.filter(Q(sort_at__lt=moment) | Q(sort_at=moment, sort_id__lt=pk))
+        images = images.filter(after_cursor(moment, pk))
     rows = list(images.order_by("-sort_at", "-sort_id")[: limit + 1])
     next_cursor = None
     if len(rows) > limit:

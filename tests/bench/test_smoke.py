@@ -114,3 +114,37 @@ def test_vae_bench_measures_one_decode_per_process():
     assert vae._estimate(32, 32, 2, "plain", "bfloat16") == 2 * vae._estimate(
         32, 32, 2, "slice", "bfloat16"
     )
+
+
+def test_compare_exports_a_version_with_todays_bench(tmp_path):
+    from bench.compare import export
+
+    tree = export("HEAD", tmp_path / "tree")
+    assert (tree / "manage.py").exists() and (tree / "bench" / "agent.py").exists()
+
+
+def test_compare_table_puts_before_and_after_side_by_side():
+    from bench.compare import render
+
+    page = {"p50_ms": 10.0, "p95_ms": 20.0, "queries": 4, "sql_ms": 1.0, "plans": []}
+    results = {
+        "results": {
+            "gallery": {
+                "pages": {
+                    "team grid first": {"before": page, "after": {**page, "p95_ms": 10.0}},
+                    "team grid deep": {"before": {**page, "p50_ms": 25.0}, "after": page},
+                },
+                "upgrade_migrate_s": 8.1,
+            },
+            "worker": {
+                "cpu_ms_per_image": {
+                    "before": {"process": 100.0, "safety": 25.0, "total": 125.0},
+                    "after": {"process": 30.0, "safety": 22.0, "total": 52.0},
+                }
+            },
+        }
+    }
+    table = render(results)
+    assert "| gallery team grid first p95 ms | 20.0 | 10.0 | 0.5 |" in table
+    assert "| gallery team grid deep/first (p50) | 2.5 | 1.0 | 0.4 |" in table
+    assert "| worker CPU ms per image: total | 125.0 | 52.0 | 0.416 |" in table

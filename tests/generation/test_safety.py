@@ -115,7 +115,7 @@ def test_a_blanked_black_image_is_flagged(checker, settings):
 class _Broken:
     name = "broken"
 
-    def check(self, image, *, provider_nsfw):
+    def check(self, image, *, provider_nsfw, preview=None):
         raise RuntimeError("onnxruntime exploded")
 
 
