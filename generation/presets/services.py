@@ -137,7 +137,11 @@ def preset_update(
         raise PresetRuleError("Only its author or the team's admins can change this preset.")
     clean = preset_values_check(values)
     with transaction.atomic():
-        preset = Preset.objects.select_for_update().select_related("current").get(pk=preset.pk)
+        preset = (
+            Preset.objects.select_for_update(of=("self",))
+            .select_related("current")
+            .get(pk=preset.pk)
+        )
         if name is not None:
             preset.name = _name(name)
         if description is not None:
