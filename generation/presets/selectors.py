@@ -55,7 +55,8 @@ def preset_usable(*, user, ref: str) -> PresetVersion:
     try:
         matches = list(presets.filter(public_id=uuid.UUID(ref)))
     except ValueError:
-        matches = list(presets.filter(name=ref))
+        # No preset name holds a NUL (and PostgreSQL cannot even compare one): nothing matches.
+        matches = [] if "\x00" in ref else list(presets.filter(name=ref))
         personal = [p for p in matches if p.team_id is None]
         matches = personal or matches
     if not matches:

@@ -72,6 +72,8 @@ def preset_values_check(values: dict) -> dict:
 
 
 def _name(name: str) -> str:
+    if "\x00" in (name or ""):
+        raise PresetRuleError("The name must not contain NUL characters.", field="name")
     name = (name or "").strip()
     if not name:
         raise PresetRuleError("Give the preset a name.", field="name")
@@ -119,7 +121,7 @@ def preset_create(*, user, name: str, values: dict, team=None, description: str 
             user=user,
             team=team,
             name=_name(name),
-            description=(description or "").strip()[:300],
+            description=(description or "").replace("\x00", "").strip()[:300],
             status=status,
             approved_by=user if team is not None and status == Preset.Status.APPROVED else None,
         )
@@ -145,7 +147,7 @@ def preset_update(
         if name is not None:
             preset.name = _name(name)
         if description is not None:
-            preset.description = description.strip()[:300]
+            preset.description = description.replace("\x00", "").strip()[:300]
         _new_version(preset, clean, user)
         if preset.team_id and team_role(user=user, team=preset.team) not in MANAGER_ROLES:
             preset.status, preset.approved_by = Preset.Status.PENDING, None

@@ -2,6 +2,7 @@
 in the form, the API and the CLI; counted; saved from any image; owned like everything else."""
 
 import io
+import json
 import uuid
 
 import pytest
@@ -444,3 +445,14 @@ def test_staff_manage_presets_in_the_admin(owner, staff_client, team):
     page = staff_client.get(f"/admin/generation/preset/{preset.pk}/change/")
     assert page.status_code == 200 and "studio photo of {prompt}" in page.content.decode()
     assert staff_client.get("/admin/generation/teampromptsettings/").status_code == 200
+
+
+def test_a_preset_name_with_a_nul_byte_is_not_found_not_a_server_error(owner, client):
+    # PostgreSQL cannot compare text holding NUL: the lookup must not reach it (st run found it).
+    response = client.post(
+        "/v1/prompts/enhance",
+        data=json.dumps({"prompt": "a cat", "preset": "bad\x00name"}),
+        content_type="application/json",
+        **bearer(owner),
+    )
+    assert_envelope(response, 404, code="preset_not_found", param="preset")
