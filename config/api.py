@@ -102,6 +102,12 @@ _IMAGE_OPS = {
     "ReportImage": ("post", "/v1/images/{image_id}/report"),
 }
 _SHARE_OPS = {"RevokeShare": ("delete", "/v1/shares/{share_id}")}
+_PRESET_OPS = {
+    "GetPreset": ("get", "/v1/presets/{preset_id}"),
+    "UpdatePreset": ("put", "/v1/presets/{preset_id}"),
+    "ApprovePreset": ("post", "/v1/presets/{preset_id}/approve"),
+    "DeletePreset": ("delete", "/v1/presets/{preset_id}"),
+}
 # (method, path, status) → [(operations, parameter, JSON pointer of the id in the body)]
 _LINKS = {
     ("post", "/v1/jobs", "202"): [(_JOB_OPS, "job_id", "/id")],
@@ -118,6 +124,9 @@ _LINKS = {
     ("patch", "/v1/images/{image_id}", "200"): [(_IMAGE_OPS, "image_id", "/id")],
     ("post", "/v1/images/{image_id}/reseed", "202"): [(_JOB_OPS, "job_id", "/id")],
     ("post", "/v1/images/{image_id}/share", "201"): [(_SHARE_OPS, "share_id", "/id")],
+    ("post", "/v1/presets", "201"): [(_PRESET_OPS, "preset_id", "/id")],
+    ("get", "/v1/presets", "200"): [(_PRESET_OPS, "preset_id", "/data/0/id")],
+    ("put", "/v1/presets/{preset_id}", "200"): [(_PRESET_OPS, "preset_id", "/id")],
 }
 
 

@@ -18,7 +18,7 @@ from generation.params import (
     size_sides,
     size_string_pattern,
 )
-from generation.presets.services import MAX_TEMPLATE_LENGTH
+from generation.presets.services import MAX_TEMPLATE_LENGTH, TEMPLATE_PATTERN
 from generation.sizes import PRESETS
 from generation.webhooks import webhook_url_pattern
 
@@ -81,7 +81,7 @@ class GenerationFieldsIn(Schema):
         ),
     )
     n: JsonInt | None = Field(None, description=_doc("Number of images.", "n"))
-    enhance: bool | None = Field(
+    enhance: StrictBool | None = Field(
         None,
         description=_doc(
             "Rewrite the prompt with the portal's prompt enhancer before drawing (bounded in "
@@ -301,8 +301,8 @@ class WebhookSecretOut(Schema):
 
 
 class EnhanceIn(Schema):
-    prompt: str = Field(description="The prompt to rewrite.")
-    preset: str | None = Field(
+    prompt: StrictStr = Field(description="The prompt to rewrite.")
+    preset: StrictStr | None = Field(
         None, description="A preset's id or name: its template wraps the prompt first."
     )
 
@@ -317,23 +317,25 @@ class EnhanceOut(Schema):
 
 
 class PresetValues(Schema):
-    size: str | None = Field(None, description='Preset name, "WxH" or "auto".')
-    num_inference_steps: int | None = None
-    guidance_scale: float | None = None
-    negative_prompt: str | None = None
+    size: StrictStr | None = Field(None, description='Preset name, "WxH" or "auto".')
+    num_inference_steps: JsonInt | None = None
+    guidance_scale: StrictFloat | None = None
+    negative_prompt: StrictStr | None = None
     acceleration: Literal["none", "regular", "high"] | None = None
-    prompt_template: str | None = Field(
+    prompt_template: StrictStr | None = Field(
         None,
         max_length=MAX_TEMPLATE_LENGTH,
-        description="The prompt sent, with {prompt} where yours goes. Default {prompt}.",
+        description="The prompt sent, with {prompt} where yours goes. Empty or unset: {prompt}.",
     )
-    enhance: bool | None = Field(None, description="Enhancement on or off; empty: per request.")
+    enhance: StrictBool | None = Field(
+        None, description="Enhancement on or off; empty: per request."
+    )
 
 
 class PresetIn(PresetValues):
-    name: str = Field(min_length=1, max_length=80)
-    description: str | None = Field(None, max_length=300)
-    team: bool = Field(
+    name: StrictStr = Field(min_length=1, max_length=80)
+    description: StrictStr | None = Field(None, max_length=300)
+    team: StrictBool = Field(
         False,
         description="Share with your current team (a team owner or admin approves it first, "
         "unless you are one).",
@@ -341,8 +343,8 @@ class PresetIn(PresetValues):
 
 
 class PresetUpdateIn(PresetValues):
-    name: str | None = Field(None, min_length=1, max_length=80)
-    description: str | None = Field(None, max_length=300)
+    name: StrictStr | None = Field(None, min_length=1, max_length=80)
+    description: StrictStr | None = Field(None, max_length=300)
 
 
 class PresetOut(Schema):
@@ -369,7 +371,7 @@ class PresetListOut(Schema):
 
 # --- The limits of GenerationParams, written into the OpenAPI document ----------------------
 
-GENERATION_BODIES = ("ImageGenerationIn", "JobIn", "PresetIn", "PresetUpdateIn")
+GENERATION_BODIES = ("ImageGenerationIn", "JobIn", "PresetIn", "PresetUpdateIn", "EnhanceIn")
 
 
 def _nullable(schema: dict) -> dict:
@@ -435,10 +437,24 @@ def openapi_constraints(components: dict) -> None:
                     schema = _string_sizes_only(schema)  # a preset stores its size as text
                 keep = {k: v for k, v in properties[field].items() if k in ("description", "title")}
                 properties[field] = {**schema, **keep}
+    # The preset rules (presets.services words their refusals; the document states them).
+    for name in ("PresetIn", "PresetUpdateIn"):
+        properties = components.get(name, {}).get("properties", {})
+        _add_pattern(properties.get("name"), prompt_pattern())
+        _add_pattern(properties.get("prompt_template"), TEMPLATE_PATTERN)
+
+
+def _add_pattern(schema: dict | None, pattern: str) -> None:
+    """Add `pattern` to the string form of a (possibly nullable) property schema."""
+    if schema is None:
+        return
+    for option in schema.get("anyOf", [schema]):
+        if option.get("type") == "string":
+            option["pattern"] = pattern
 
 
 def _string_sizes_only(schema: dict) -> dict:
-    """The size schema without its {width, height} form."""
+    """The size schema without its {width, height} form; empty means unset, as null does."""
     sized, null = schema["anyOf"]
     strings = [option for option in sized["anyOf"] if option.get("type") == "string"]
-    return {"anyOf": [{"anyOf": strings}, null]}
+    return {"anyOf": [{"anyOf": [*strings, {"type": "string", "enum": [""]}]}, null]}
