@@ -285,7 +285,13 @@ def reseed_image(request, image_id: uuid.UUID, payload: ReseedIn | None = None):
     image = _image(request, image_id)
     mode = payload.mode if payload else ReseedMode.RESEED
     # QuotaExceeded becomes the API's 429 with Retry-After (config.api).
-    job = services.image_reseed(user=request.auth, image=image, mode=mode, source=Job.Source.API)
+    job = services.image_reseed(
+        user=request.auth,
+        image=image,
+        mode=mode,
+        source=Job.Source.API,
+        api_key=getattr(request, "api_key", None),
+    )
     return Status(202, api_job_payload(job, request))
 
 

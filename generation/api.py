@@ -29,6 +29,7 @@ from generation.models import Image, Job
 from generation.params import GenerationParams, resolve_size
 from generation.presenters import job_payload
 from generation.schemas import (
+    EstimateOut,
     GenerationFieldsIn,
     ImageGenerationIn,
     ImagesResponseOut,
@@ -46,6 +47,10 @@ from generation.webhooks import (
     webhook_secret_rotate,
     webhook_url_check,
 )
+from usage import ledger as usage_ledger
+from usage import prices as usage_prices
+from usage import quotas as usage_quotas
+from usage.selectors import usage_for_jobs
 
 router = Router(tags=["generation"])
 
@@ -118,6 +123,7 @@ def _submit(request, payload, params: GenerationParams, key: str | None, **job_f
             idempotency_key=key or "",
             request_hash=request_hash,
             source=Job.Source.API,
+            api_key=getattr(request, "api_key", None),
             **job_fields,
         )
     except IdempotencyConflict as exc:
@@ -135,16 +141,22 @@ def _job_path(job: Job) -> str:
     return reverse("api:jobs-get", kwargs={"job_id": job.public_id})
 
 
-def api_job_payload(job: Job, request, *, prefetched: bool = False) -> dict:
-    """The job JSON of the API: job_payload with signed image URLs, plus its webhook."""
+def api_job_payload(job: Job, request, *, prefetched: bool = False, usage=None) -> dict:
+    """The job JSON of the API: job_payload with signed image URLs, plus its webhook and what
+    its work used and cost (from the usage ledger; `usage` when read for a whole page)."""
     images = None
     deliveries = None
     if prefetched:
         images = list(job.images.all()) if job.status == Job.Status.SUCCEEDED else []
         deliveries = list(job.webhook_deliveries.all())
+    if usage is None:
+        usage = usage_for_jobs([job.public_id])[job.public_id]
+    work, cost = usage.as_api(settings.USAGE_CURRENCY)
     return {
         **job_payload(job, request, images=images, urls=image_signed_urls),
         "webhook": webhook_payload(job, deliveries),
+        "usage": work,
+        "cost": cost,
     }
 
 
@@ -172,10 +184,21 @@ def images_generations(
         payload.output_format if payload.output_format in ("url", "b64_json") else "url"
     )
     params = params_from(payload)
-    job, _ = _submit(
+    job, created = _submit(
         request, payload, params, idempotency_key, webhook_url=_webhook_url(payload.webhook_url)
     )
-    job = _wait_for(job)
+    if created or not job.is_active:
+        job = _wait_for(job)  # the request that made the job waits within the job's own slot
+    else:
+        # A replay of a running job's key: its wait holds a concurrency slot of its own
+        # (QuotaExceeded, a 429, when none is free), so replays cannot pile up threads.
+        with usage_ledger.wait_hold(
+            user=request.auth,
+            api_key=getattr(request, "api_key", None),
+            job_ref=job.public_id,
+            seconds=settings.API_SYNC_WAIT_SECONDS,
+        ):
+            job = _wait_for(job)
     if job.status == Job.Status.SUCCEEDED:
         return {
             "created": int(job.created_at.timestamp()),
@@ -252,6 +275,48 @@ def jobs_create(
     return Status(202, api_job_payload(job, request))
 
 
+@router.post(
+    "/estimates",
+    response=EstimateOut,
+    url_name="estimates",
+    summary="Estimate the cost of a job without submitting it (dry run)",
+)
+def estimates(request, payload: JobIn):
+    """Takes the body of `POST /v1/jobs`; answers what the job would use and cost with the
+    current prices, and whether your limits (user, team, API key) would accept it now.
+    Nothing is created or reserved."""
+    _check_model(payload.model)
+    params = params_from(payload)
+    estimate = usage_prices.estimate(
+        backend=settings.QWEN_IMAGE_BACKEND,
+        model=settings.QWEN_IMAGE_MODEL,
+        width=params.width,
+        height=params.height,
+        steps=params.num_inference_steps,
+        images=params.n,
+    )
+    scopes = usage_quotas.scopes_for(user=request.auth, api_key=getattr(request, "api_key", None))
+    usages, refusal = usage_quotas.quota_preview(
+        scopes=scopes, images=estimate.images, cost_micros=estimate.total_micros
+    )
+    return {
+        "object": "estimate",
+        **estimate.as_dict(),
+        "allowed": refusal is None,
+        "refusal": (
+            {
+                "status": refusal.status,
+                "code": refusal.code,
+                "message": refusal.message,
+                "retry_after": refusal.retry_after,
+            }
+            if refusal
+            else None
+        ),
+        "budgets": [usage.budget_dict() for usage in usage_quotas.budgets_for(scopes=scopes)],
+    }
+
+
 class JobFilters(pydantic.BaseModel):
     status: Literal["queued", "running", "succeeded", "failed", "canceled"] | None = None
     created_after: dt.datetime | None = None
@@ -303,8 +368,12 @@ def jobs_list(request, filters: Query[JobFilters]):
     )
     has_more = len(jobs) > filters.limit
     jobs = jobs[: filters.limit]
+    usage = usage_for_jobs([job.public_id for job in jobs])
     return {
-        "data": [api_job_payload(job, request, prefetched=True) for job in jobs],
+        "data": [
+            api_job_payload(job, request, prefetched=True, usage=usage[job.public_id])
+            for job in jobs
+        ],
         "has_more": has_more,
         "next_cursor": _cursor_for(jobs[-1]) if has_more else None,
     }
@@ -345,7 +414,7 @@ def jobs_cancel(request, job_id: uuid.UUID):
 def jobs_retry(request, job_id: uuid.UUID):
     job = _job_for(request, job_id)
     try:
-        job = lifecycle.job_retry(job=job)
+        job = lifecycle.job_retry(job=job, api_key=getattr(request, "api_key", None))
     except lifecycle.JobNotRetryable as exc:
         raise ApiError(409, str(exc), code="job_not_retryable") from None
     return Status(202, api_job_payload(job, request))

@@ -8,16 +8,3 @@ class GenerationConfig(AppConfig):
     def ready(self) -> None:
         # Receivers of generation.signals: the queue (tasks) and webhooks.
         from generation import tasks, webhooks  # noqa: F401
-        from generation.models import Image, Job
-        from usage.sources import UsageSource, usage_source_register
-
-        usage_source_register(
-            UsageSource(
-                jobs=Job.objects.all,
-                images=Image.objects.all,
-                active=tuple(Job.ACTIVE),
-                succeeded=Job.Status.SUCCEEDED,
-                failed=Job.Status.FAILED,
-                canceled=Job.Status.CANCELED,
-            )
-        )

@@ -17,7 +17,7 @@ from generation.events import log_job_event
 from generation.models import Image, Job, Visibility
 from generation.moderation import prompt_check
 from generation.params import SEED_MAX, GenerationParams
-from usage.quotas import quota_check
+from usage import ledger
 
 
 def job_create(
@@ -30,16 +30,17 @@ def job_create(
     idempotency_key: str = "",
     request_hash: str = "",
     webhook_url: str = "",
+    api_key=None,
 ) -> Job:
-    """Check the blocklist and quota, fix the seed, write the job `queued`, enqueue it after
-    commit. PromptBlocked and QuotaExceeded say why a job was refused."""
+    """Check the blocklist, fix the seed, and in one transaction check the limits, reserve
+    what the job needs in the usage ledger and write the job `queued`; enqueue it after
+    commit. PromptBlocked and QuotaExceeded (BudgetExceeded) say why a job was refused."""
     prompt_check(prompt=params.prompt)
     if params.seed is None:
         params = params.model_copy(update={"seed": secrets.randbelow(SEED_MAX - params.n + 1)})
     with transaction.atomic():
         profile = lock_user_profile(user=user)
-        quota_check(user=user, images=params.n, profile=profile)
-        job = Job.objects.create(
+        job = Job(
             user=user,
             team=profile.current_team,
             source=source,
@@ -53,9 +54,28 @@ def job_create(
             webhook_url=webhook_url,
             enqueued_at=timezone.now(),
         )
+        _reserve(job, profile=profile, api_key=api_key)
+        job.save(force_insert=True)
         transaction.on_commit(lambda: job_enqueue(job_pk=job.pk))
     log_job_event("created", job, source=source, n=job.n)
     return job
+
+
+def _reserve(job: Job, *, profile, api_key) -> None:
+    """The usage ledger's check and hold for the job's images (QuotaExceeded if refused)."""
+    ledger.job_reserve(
+        user=job.user,
+        profile=profile,
+        team=job.team,
+        api_key=api_key,
+        job_ref=job.public_id,
+        backend=job.backend,
+        model=job.model,
+        width=job.width,
+        height=job.height,
+        steps=job.num_inference_steps,
+        images=job.n,
+    )
 
 
 def job_enqueue(*, job_pk: int, delay: float = 0) -> None:
@@ -79,6 +99,7 @@ def job_fail(*, job: Job, code: str, message: str, expected_attempts: int | None
         updated_at=now,
     )
     if updated:
+        ledger.reservation_close(job_ref=job.public_id, outcome=Job.Status.FAILED)
         job.refresh_from_db()
         log_job_event("failed", job, code=code)
         job_announce_finished(job_pk=job.pk)
@@ -98,6 +119,7 @@ def job_mark_canceled(*, job: Job) -> None:
         status=Job.Status.CANCELED, finished_at=now, lease_expires_at=None, updated_at=now
     )
     if updated:
+        ledger.reservation_close(job_ref=job.public_id, outcome=Job.Status.CANCELED)
         log_job_event("canceled", job)
 
 
@@ -112,6 +134,7 @@ def job_cancel(*, job: Job) -> Job:
     )
     job.refresh_from_db()
     if job.status == Job.Status.CANCELED:
+        ledger.reservation_close(job_ref=job.public_id, outcome=Job.Status.CANCELED)
         log_job_event("canceled", job)
     return job
 
@@ -120,12 +143,12 @@ class JobNotRetryable(Exception):
     pass
 
 
-def job_retry(*, job: Job) -> Job:
-    """Put a failed or canceled job back in the queue with a fresh attempt budget."""
+def job_retry(*, job: Job, api_key=None) -> Job:
+    """Put a failed or canceled job back in the queue with a fresh attempt budget; its work
+    is checked against the limits and reserved again, today."""
     prompt_check(prompt=job.prompt)  # the blocklist may have grown since it was submitted
     with transaction.atomic():
         profile = lock_user_profile(user=job.user)
-        quota_check(user=job.user, images=job.n, profile=profile)
         now = timezone.now()
         updated = Job.objects.filter(
             pk=job.pk, status__in=[Job.Status.FAILED, Job.Status.CANCELED]
@@ -144,6 +167,7 @@ def job_retry(*, job: Job) -> Job:
         )
         if not updated:
             raise JobNotRetryable("Only failed or canceled jobs can be retried.")
+        _reserve(job, profile=profile, api_key=api_key)  # refused: the update rolls back
         transaction.on_commit(lambda: job_enqueue(job_pk=job.pk))
     job.refresh_from_db()
     log_job_event("requeued", job)

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from generation.params import GenerationParams
 from generation.sizes import PRESETS
+from usage.api import BudgetOut
 
 
 def _doc(text: str, name: str) -> str:
@@ -164,6 +165,29 @@ class WebhookOut(Schema):
     deliveries: list[WebhookDeliveryOut]
 
 
+class JobUsageOut(Schema):
+    units: int = Field(
+        description="Units of work that count: calls to the image service that were made (and "
+        "billed), or images made on a local GPU; every attempt's."
+    )
+    calls_refused: int = Field(description="Calls the service refused (not billed).")
+    in_flight: int = Field(description="Units started and not settled yet.")
+    megapixels: float
+    steps: int
+
+
+class CostOut(Schema):
+    amount: float = Field(
+        description="Cost of the job's work so far, plus what is still reserved for images "
+        "not started yet."
+    )
+    currency: str
+    estimated: bool = Field(
+        description="True while work is in flight or reserved, or for jobs from before the "
+        "usage ledger."
+    )
+
+
 class JobOut(Schema):
     id: uuid.UUID
     status: Literal["queued", "running", "succeeded", "failed", "canceled"]
@@ -179,6 +203,42 @@ class JobOut(Schema):
     run_seconds: float | None
     images: list[ImageOut]
     webhook: WebhookOut | None = None
+    usage: JobUsageOut | None = None
+    cost: CostOut | None = None
+
+
+class EstimateUsageOut(Schema):
+    images: int
+    width: int
+    height: int
+    megapixels_per_image: float
+    megapixels: float
+    steps: int
+
+
+class EstimateCostOut(Schema):
+    amount: float
+    per_image: float
+    currency: str
+    estimated: bool
+
+
+class RefusalOut(Schema):
+    status: int = Field(description="What POST /v1/jobs would answer: 429 or 402.")
+    code: str
+    message: str
+    retry_after: int
+
+
+class EstimateOut(Schema):
+    object: Literal["estimate"]
+    backend: str
+    model: str
+    usage: EstimateUsageOut
+    cost: EstimateCostOut
+    allowed: bool = Field(description="Whether your limits would accept the job now.")
+    refusal: RefusalOut | None
+    budgets: list[BudgetOut]
 
 
 class JobListOut(Schema):
