@@ -127,8 +127,8 @@ def _entry_aggregates() -> dict:
         "images": Count("id", filter=work & Q(status=Status.SUCCEEDED)),
         "units": Count("id", filter=work & Q(counted=True)),
         "calls_refused": Count("id", filter=work & Q(status=Status.REJECTED)),
-        "cost_micros": Coalesce(Sum("cost_micros"), Value(0)),
-        "estimated_micros": Coalesce(Sum("cost_micros", filter=Q(estimated=True)), Value(0)),
+        "cost_total": Coalesce(Sum("cost_micros"), Value(0)),
+        "estimated_total": Coalesce(Sum("cost_micros", filter=Q(estimated=True)), Value(0)),
     }
 
 
@@ -167,8 +167,8 @@ def _summary(entries: dict, jobs: dict) -> UsageSummary:
         images=entries["images"] or 0,
         units=entries["units"] or 0,
         calls_refused=entries["calls_refused"] or 0,
-        cost_micros=entries["cost_micros"] or 0,
-        estimated_micros=entries["estimated_micros"] or 0,
+        cost_micros=entries["cost_total"] or 0,
+        estimated_micros=entries["estimated_total"] or 0,
     )
 
 
