@@ -150,7 +150,8 @@ def api_job_payload(job: Job, request, *, prefetched: bool = False, usage=None) 
         images = list(job.images.all()) if job.status == Job.Status.SUCCEEDED else []
         deliveries = list(job.webhook_deliveries.all())
     if usage is None:
-        usage = usage_for_jobs([job.public_id])[job.public_id]
+        active = [job.public_id] if job.is_active else []
+        usage = usage_for_jobs([job.public_id], active_refs=active)[job.public_id]
     work, cost = usage.as_api(settings.USAGE_CURRENCY)
     return {
         **job_payload(job, request, images=images, urls=image_signed_urls),
@@ -368,7 +369,10 @@ def jobs_list(request, filters: Query[JobFilters]):
     )
     has_more = len(jobs) > filters.limit
     jobs = jobs[: filters.limit]
-    usage = usage_for_jobs([job.public_id for job in jobs])
+    usage = usage_for_jobs(
+        [job.public_id for job in jobs],
+        active_refs=[job.public_id for job in jobs if job.is_active],
+    )
     return {
         "data": [
             api_job_payload(job, request, prefetched=True, usage=usage[job.public_id])

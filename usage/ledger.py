@@ -401,7 +401,7 @@ def correction_record(
         if entry is not None
         else {"user": user, "team": team}
     )
-    return LedgerEntry.objects.create(
+    correction = LedgerEntry.objects.create(
         kind=LedgerEntry.Kind.CORRECTION,
         status=Status.RECORDED,
         counted=False,
@@ -414,6 +414,13 @@ def correction_record(
         settled_at=now,
         **scope,
     )
+    if correction.cost_micros > 0:  # a charge can cross a budget threshold
+        alerts.budget_alerts_check(
+            user_id=correction.user_id,
+            team_id=correction.team_id,
+            api_key_id=correction.api_key_id,
+        )
+    return correction
 
 
 def storage_record(

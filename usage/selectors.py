@@ -280,11 +280,16 @@ class JobUsage:
         return usage, cost
 
 
-def usage_for_jobs(job_refs: Iterable[uuid.UUID]) -> dict[uuid.UUID, JobUsage]:
-    """Per job (by public id): what its units used and cost, in two queries for any number."""
+def usage_for_jobs(
+    job_refs: Iterable[uuid.UUID], *, active_refs: Iterable[uuid.UUID] | None = None
+) -> dict[uuid.UUID, JobUsage]:
+    """Per job (by public id): what its units used and cost, in one query for any number (two
+    when some are still active: `active_refs`, the jobs that may hold a reservation; None
+    when the caller does not know)."""
     refs = list(job_refs)
     if not refs:
         return {}
+    held_refs = refs if active_refs is None else list(active_refs)
     work = Q(kind=Kind.WORK)
     rows = {
         row["job_ref"]: row
@@ -301,12 +306,16 @@ def usage_for_jobs(job_refs: Iterable[uuid.UUID]) -> dict[uuid.UUID, JobUsage]:
         )
         .order_by()
     }
-    held = {
-        row["job_ref"]: row
-        for row in Reservation.objects.filter(
-            job_ref__in=refs, kind=Reservation.Kind.JOB, closed_at__isnull=True
-        ).values("job_ref", "images", "images_started", "unit_micros")
-    }
+    held = (
+        {
+            row["job_ref"]: row
+            for row in Reservation.objects.filter(
+                job_ref__in=held_refs, kind=Reservation.Kind.JOB, closed_at__isnull=True
+            ).values("job_ref", "images", "images_started", "unit_micros")
+        }
+        if held_refs
+        else {}
+    )
     result = {}
     for ref in refs:
         row = rows.get(ref)

@@ -196,4 +196,3 @@ class LedgerEntryAdmin(admin.ModelAdmin):
             "totals_url": reverse("admin:usage_ledgerentry_totals"),
         }
         return super().changelist_view(request, extra_context)
-
