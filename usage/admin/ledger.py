@@ -70,7 +70,7 @@ class LedgerEntryAdmin(admin.ModelAdmin):
         "user",
         "team",
         "api_key",
-        "job_ref",
+        "job",
         "backend",
         "model",
         "size",
@@ -84,6 +84,10 @@ class LedgerEntryAdmin(admin.ModelAdmin):
     date_hierarchy = "started_at"
     show_full_result_count = False  # the ledger grows without bound: no COUNT(*) per page
     change_list_template = "admin/usage/ledgerentry/change_list.html"
+
+    @admin.display(description="Job")
+    def job(self, obj):
+        return str(obj.job_ref)[:8] if obj.job_ref else "—"
 
     @admin.display(description="Size")
     def size(self, obj):
