@@ -297,6 +297,8 @@ QUOTA_CONCURRENT_JOBS = env_int("QUOTA_CONCURRENT_JOBS", 4)
 # --- Usage ledger and budgets (docs/usage.md) ---------------------------------------------
 # Prices live in the admin (Usage › Prices); amounts are in this currency.
 USAGE_CURRENCY = env_str("USAGE_CURRENCY", "USD")
+# Each process keeps the price table this long (an admin edit reaches the others within it).
+USAGE_PRICE_CACHE_SECONDS = env_float("USAGE_PRICE_CACHE_SECONDS", 30.0)
 # A money budget for every user without one of their own (e.g. "5.00"); empty: none.
 USAGE_DEFAULT_BUDGET = env_str("USAGE_DEFAULT_BUDGET") or None
 USAGE_DEFAULT_BUDGET_PERIOD = env_str("USAGE_DEFAULT_BUDGET_PERIOD", "month")

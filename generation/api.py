@@ -141,7 +141,9 @@ def _job_path(job: Job) -> str:
     return reverse("api:jobs-get", kwargs={"job_id": job.public_id})
 
 
-def api_job_payload(job: Job, request, *, prefetched: bool = False, usage=None) -> dict:
+def api_job_payload(
+    job: Job, request, *, prefetched: bool = False, usage=None, fresh: bool = False
+) -> dict:
     """The job JSON of the API: job_payload with signed image URLs, plus its webhook and what
     its work used and cost (from the usage ledger; `usage` when read for a whole page)."""
     images = None
@@ -151,7 +153,7 @@ def api_job_payload(job: Job, request, *, prefetched: bool = False, usage=None) 
         deliveries = list(job.webhook_deliveries.all())
     if usage is None:
         active = [job.public_id] if job.is_active else []
-        usage = usage_for_jobs([job.public_id], active_refs=active)[job.public_id]
+        usage = usage_for_jobs([job.public_id], active_refs=active, fresh=fresh)[job.public_id]
     work, cost = usage.as_api(settings.USAGE_CURRENCY)
     return {
         **job_payload(job, request, images=images, urls=image_signed_urls),
@@ -273,7 +275,7 @@ def jobs_create(
     response["Location"] = request.build_absolute_uri(_job_path(job))
     if not created:
         response["Idempotent-Replayed"] = "true"
-    return Status(202, api_job_payload(job, request))
+    return Status(202, api_job_payload(job, request, fresh=created))
 
 
 @router.post(

@@ -61,7 +61,7 @@ def job_create(
     return job
 
 
-def _reserve(job: Job, *, profile, api_key) -> None:
+def _reserve(job: Job, *, profile, api_key, retry: bool = False) -> None:
     """The usage ledger's check and hold for the job's images (QuotaExceeded if refused)."""
     ledger.job_reserve(
         user=job.user,
@@ -75,6 +75,7 @@ def _reserve(job: Job, *, profile, api_key) -> None:
         height=job.height,
         steps=job.num_inference_steps,
         images=job.n,
+        replace=retry,
     )
 
 
@@ -167,7 +168,7 @@ def job_retry(*, job: Job, api_key=None) -> Job:
         )
         if not updated:
             raise JobNotRetryable("Only failed or canceled jobs can be retried.")
-        _reserve(job, profile=profile, api_key=api_key)  # refused: the update rolls back
+        _reserve(job, profile=profile, api_key=api_key, retry=True)  # refused: rolls back
         transaction.on_commit(lambda: job_enqueue(job_pk=job.pk))
     job.refresh_from_db()
     log_job_event("requeued", job)

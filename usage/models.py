@@ -243,25 +243,30 @@ class Reservation(models.Model):
         return f"{self.get_kind_display()} reservation for {self.job_ref}"
 
 
+class EntryKind(models.TextChoices):
+    WORK = "work", "Work"
+    CORRECTION = "correction", "Correction"
+    STORAGE = "storage", "Storage"
+
+
+class EntryStatus(models.TextChoices):
+    STARTED = "started", "Started (in flight)"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed after the work was done"
+    REJECTED = "rejected", "Refused by the provider (not billed)"
+    CANCELED = "canceled", "Canceled after the work started"
+    NOT_SENT = "not_sent", "Never reached the provider"
+    LOST = "lost", "Outcome unknown (worker lost)"
+    RECORDED = "recorded", "Recorded (corrections, storage)"
+
+
 class LedgerEntry(models.Model):
     """One unit of backend work (one upstream call, one local image), a correction or a
     storage change. Written when the work starts, settled when it ends; never deleted.
     """
 
-    class Kind(models.TextChoices):
-        WORK = "work", "Work"
-        CORRECTION = "correction", "Correction"
-        STORAGE = "storage", "Storage"
-
-    class Status(models.TextChoices):
-        STARTED = "started", "Started (in flight)"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed after the work was done"
-        REJECTED = "rejected", "Refused by the provider (not billed)"
-        CANCELED = "canceled", "Canceled after the work started"
-        NOT_SENT = "not_sent", "Never reached the provider"
-        LOST = "lost", "Outcome unknown (worker lost)"
-        RECORDED = "recorded", "Recorded (corrections, storage)"
+    Kind = EntryKind
+    Status = EntryStatus
 
     # Work in these states was (or may have been) done and billed: it counts against quotas.
     COUNTED = (Status.STARTED, Status.SUCCEEDED, Status.FAILED, Status.CANCELED, Status.LOST)
@@ -328,23 +333,10 @@ class LedgerEntry(models.Model):
         verbose_name_plural = "ledger entries"
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind__in=["work", "correction", "storage"]),
-                name="ledger_kind_valid",
+                condition=Q(kind__in=EntryKind.values), name="ledger_kind_valid"
             ),
             models.CheckConstraint(
-                condition=Q(
-                    status__in=[
-                        "started",
-                        "succeeded",
-                        "failed",
-                        "rejected",
-                        "canceled",
-                        "not_sent",
-                        "lost",
-                        "recorded",
-                    ]
-                ),
-                name="ledger_status_valid",
+                condition=Q(status__in=EntryStatus.values), name="ledger_status_valid"
             ),
             models.UniqueConstraint(
                 fields=["job_ref", "attempt", "index"],

@@ -1,9 +1,12 @@
 """Prices: what one unit of work costs on a backend and model, and the estimate of a request."""
 
+import time
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
 from usage.models import Price, amount
 
@@ -79,10 +82,27 @@ class Estimate:
         }
 
 
+# Every submission prices its job: prices are kept per process for USAGE_PRICE_CACHE_SECONDS
+# (an edit in the admin reaches other processes within that time; this one at once).
+_prices: dict[tuple[str, str], tuple[float, Price | None]] = {}
+
+
 def price_for(*, backend: str, model: str) -> Price | None:
     """The row for this backend and model, else the backend's catch-all row, else None."""
+    key = (backend, model)
+    now = time.monotonic()
+    cached = _prices.get(key)
+    if cached is not None and now - cached[0] < settings.USAGE_PRICE_CACHE_SECONDS:
+        return cached[1]
     rows = {p.model: p for p in Price.objects.filter(backend=backend, model__in=[model, ""])}
-    return rows.get(model) or rows.get("")
+    price = rows.get(model) or rows.get("")
+    _prices[key] = (now, price)
+    return price
+
+
+@receiver([post_save, post_delete], sender=Price, dispatch_uid="usage-forget-prices")
+def _forget_prices(**kwargs) -> None:
+    _prices.clear()
 
 
 def unit_cost_micros(price: Price | None, *, width: int, height: int, steps: int) -> int:

@@ -36,7 +36,7 @@ def slow_check(monkeypatch):
         time.sleep(0.05)
         return usages
 
-    monkeypatch.setattr(ledger, "quota_check", slow)
+    monkeypatch.setattr(ledger.reservations, "quota_check", slow)
 
 
 def _in_threads(count: int, work) -> list[str]:

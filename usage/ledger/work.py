@@ -1,20 +1,12 @@
-"""Writes of the ledger: reserve work, record each unit as it starts, settle it when it ends.
-
-Generation calls these (never the other way round): `job_reserve` inside the transaction that
-creates or retries a job, `work_start` when a worker begins an attempt, `WorkMeter.settle`
-when the attempt ends, `reservation_close` when the job ends, `wait_hold` around a synchronous
-API wait, `work_reconcile` from the reaper. Jobs are referred to by their public id.
-"""
+"""Units of work: one `started` entry per unit before an attempt runs, settled when it ends;
+and the reaper's healing of what a crash left open."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import threading
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -22,107 +14,11 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import ApiKey, Profile, Team
-from accounts.services import lock_user_profile
 from usage import alerts
-from usage.models import LedgerEntry, Reservation, micros
+from usage.models import LedgerEntry, Reservation
 from usage.prices import unit_price
-from usage.quotas import quota_check, scopes_for
 
 Status = LedgerEntry.Status
-
-
-def _require_transaction() -> None:
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("Reserve inside the transaction that records the work.")
-
-
-# --- Reservations ---------------------------------------------------------------------------
-
-
-def job_reserve(
-    *,
-    user,
-    profile: Profile,
-    team: Team | None,
-    job_ref: uuid.UUID,
-    backend: str,
-    model: str,
-    width: int,
-    height: int,
-    steps: int,
-    images: int,
-    api_key: ApiKey | None = None,
-) -> Reservation:
-    """Check every limit of the work and hold what it needs, or raise QuotaExceeded.
-
-    `team`: the team the job's work belongs to. Call inside the transaction that creates (or
-    re-queues) the job, after
-    accounts.services.lock_user_profile: the user's submissions are checked one at a time
-    (that row lock on PostgreSQL, IMMEDIATE transactions on SQLite) and the scopes' Limit rows
-    are locked here, so racing submissions can never both pass a limit that fits one.
-    """
-    _require_transaction()
-    now = timezone.now()
-    unit = unit_price(backend=backend, model=model, width=width, height=height, steps=steps)
-    cost = unit.unit_micros * images
-    scopes = scopes_for(user=user, profile=profile, team=team, api_key=api_key, lock=True)
-    usages = quota_check(scopes=scopes, images=images, cost_micros=cost, now=now)
-    # One open hold per job: a retry replaces whatever an earlier run left open.
-    Reservation.objects.filter(
-        kind=Reservation.Kind.JOB, job_ref=job_ref, closed_at__isnull=True
-    ).update(closed_at=now, outcome="replaced")
-    reservation = Reservation.objects.create(
-        kind=Reservation.Kind.JOB,
-        user=user,
-        team=team,
-        api_key=api_key,
-        job_ref=job_ref,
-        images=images,
-        unit_micros=unit.unit_micros,
-        opened_at=now,
-    )
-    alerts.budget_alerts_after(usages, added_micros=cost)
-    return reservation
-
-
-def reservation_close(*, job_ref: uuid.UUID, outcome: str) -> None:
-    """The job ended (succeeded, failed, canceled): its hold is released."""
-    Reservation.objects.filter(
-        kind=Reservation.Kind.JOB, job_ref=job_ref, closed_at__isnull=True
-    ).update(closed_at=timezone.now(), outcome=outcome[:16])
-
-
-@contextlib.contextmanager
-def wait_hold(
-    *, user, job_ref: uuid.UUID, seconds: float, api_key: ApiKey | None = None
-) -> Iterator[Reservation]:
-    """A concurrency slot for a web thread that waits on a job it did not create (an
-    Idempotency-Key replay): QuotaExceeded when none is free. Released on return; a process
-    killed mid-wait loses its slot at `expires_at`."""
-    now = timezone.now()
-    with transaction.atomic():
-        profile = lock_user_profile(user=user)
-        scopes = scopes_for(user=user, profile=profile, api_key=api_key, lock=True)
-        quota_check(scopes=scopes, slot=True, now=now)
-        hold = Reservation.objects.create(
-            kind=Reservation.Kind.WAIT,
-            user=user,
-            team=profile.current_team,
-            api_key=api_key,
-            job_ref=job_ref,
-            opened_at=now,
-            expires_at=now + dt.timedelta(seconds=seconds + settings.USAGE_WAIT_GRACE_SECONDS),
-        )
-    try:
-        yield hold
-    finally:
-        Reservation.objects.filter(pk=hold.pk, closed_at__isnull=True).update(
-            closed_at=timezone.now(), outcome="returned"
-        )
-
-
-# --- Units of work --------------------------------------------------------------------------
 
 
 @dataclass
@@ -363,88 +259,3 @@ def work_reconcile(*, active_job_refs: set[uuid.UUID], as_of: dt.datetime) -> di
         status=Status.LOST, error_code="worker_lost", settled_at=now
     )
     return {"closed": closed, "expired": expired, "lost": lost}
-
-
-# --- Corrections and storage ----------------------------------------------------------------
-
-
-class CorrectionRefused(ValueError):
-    pass
-
-
-def correction_record(
-    *,
-    by,
-    amount: Decimal,
-    reason: str,
-    entry: LedgerEntry | None = None,
-    user=None,
-    team=None,
-) -> LedgerEntry:
-    """A correction: a new row with a (positive or negative) amount and a reason; the ledger
-    itself is never edited. Given an entry, the correction belongs to the same scope and job."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise CorrectionRefused("A correction needs a reason.")
-    if entry is None and user is None and team is None:
-        raise CorrectionRefused("Say which entry, user or team the correction is for.")
-    now = timezone.now()
-    scope = (
-        {
-            "user_id": entry.user_id,
-            "team_id": entry.team_id,
-            "api_key_id": entry.api_key_id,
-            "job_ref": entry.job_ref,
-            "backend": entry.backend,
-            "model": entry.model,
-        }
-        if entry is not None
-        else {"user": user, "team": team}
-    )
-    correction = LedgerEntry.objects.create(
-        kind=LedgerEntry.Kind.CORRECTION,
-        status=Status.RECORDED,
-        counted=False,
-        cost_micros=micros(amount),
-        estimated=False,
-        reason=reason[:2000],
-        corrects=entry,
-        created_by=by,
-        started_at=now,
-        settled_at=now,
-        **scope,
-    )
-    if correction.cost_micros > 0:  # a charge can cross a budget threshold
-        alerts.budget_alerts_check(
-            user_id=correction.user_id,
-            team_id=correction.team_id,
-            api_key_id=correction.api_key_id,
-        )
-    return correction
-
-
-def storage_record(
-    *,
-    user_id: int | None,
-    team_id: int | None,
-    bytes_delta: int,
-    job_ref: uuid.UUID | None = None,
-    reason: str = "",
-) -> LedgerEntry:
-    """Bytes of storage added (+) or freed (-) for a user and team: the service retention
-    (issue 20) records stored images and deletions with; usage.selectors.storage_bytes sums
-    it. Costs nothing until a storage price exists."""
-    now = timezone.now()
-    return LedgerEntry.objects.create(
-        kind=LedgerEntry.Kind.STORAGE,
-        status=Status.RECORDED,
-        counted=False,
-        user_id=user_id,
-        team_id=team_id,
-        job_ref=job_ref,
-        storage_bytes=int(bytes_delta),
-        estimated=False,
-        reason=reason[:2000],
-        started_at=now,
-        settled_at=now,
-    )

@@ -1,29 +1,17 @@
-"""Reads of the ledger for pages, exports and the API: per day, per member, per key, per job,
-totals by backend, model and team. Everything counts from usage's own rows."""
+"""Reads for the usage pages: per day, summaries per user, team and member, per API key."""
 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from django.db.models import (
-    Avg,
-    Count,
-    DurationField,
-    ExpressionWrapper,
-    F,
-    Q,
-    Sum,
-    Value,
-)
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from accounts.models import ApiKey, Membership, Team
 from accounts.selectors import team_members
-from usage.models import LedgerEntry, Reservation, amount
+from usage.models import LedgerEntry, Reservation
 
 USAGE_DAYS = 30
 PERIODS = (7, 30, 90)  # the windows the usage pages offer
@@ -248,162 +236,3 @@ def usage_by_key(*, user=None, team: Team | None = None, days: int = USAGE_DAYS)
         for row in rows
         if row["api_key_id"] in keys
     ]
-
-
-# --- Jobs in the API ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class JobUsage:
-    units: int  # units that count (calls made and billed, local images)
-    calls_refused: int
-    in_flight: int
-    megapixels: float
-    steps: int
-    cost_micros: int
-    reserved_micros: int  # what is still held for images not started yet
-    estimated: bool
-
-    def as_api(self, currency: str) -> tuple[dict, dict]:
-        usage = {
-            "units": self.units,
-            "calls_refused": self.calls_refused,
-            "in_flight": self.in_flight,
-            "megapixels": round(self.megapixels, 6),
-            "steps": self.steps,
-        }
-        cost = {
-            "amount": float(amount(self.cost_micros + self.reserved_micros)),
-            "currency": currency,
-            "estimated": self.estimated or self.in_flight > 0 or self.reserved_micros > 0,
-        }
-        return usage, cost
-
-
-def usage_for_jobs(
-    job_refs: Iterable[uuid.UUID], *, active_refs: Iterable[uuid.UUID] | None = None
-) -> dict[uuid.UUID, JobUsage]:
-    """Per job (by public id): what its units used and cost, in one query for any number (two
-    when some are still active: `active_refs`, the jobs that may hold a reservation; None
-    when the caller does not know)."""
-    refs = list(job_refs)
-    if not refs:
-        return {}
-    held_refs = refs if active_refs is None else list(active_refs)
-    work = Q(kind=Kind.WORK)
-    rows = {
-        row["job_ref"]: row
-        for row in LedgerEntry.objects.filter(job_ref__in=refs)
-        .values("job_ref")
-        .annotate(
-            units=Count("id", filter=work & Q(counted=True)),
-            refused=Count("id", filter=work & Q(status=Status.REJECTED)),
-            in_flight=Count("id", filter=work & Q(status=Status.STARTED)),
-            pixels=Coalesce(Sum(F("width") * F("height"), filter=work & Q(counted=True)), Value(0)),
-            steps=Coalesce(Sum("steps", filter=work & Q(counted=True)), Value(0)),
-            cost=Coalesce(Sum("cost_micros"), Value(0)),
-            estimated=Count("id", filter=Q(estimated=True) & ~Q(cost_micros=0)),
-        )
-        .order_by()
-    }
-    held = (
-        {
-            row["job_ref"]: row
-            for row in Reservation.objects.filter(
-                job_ref__in=held_refs, kind=Reservation.Kind.JOB, closed_at__isnull=True
-            ).values("job_ref", "images", "images_started", "unit_micros")
-        }
-        if held_refs
-        else {}
-    )
-    result = {}
-    for ref in refs:
-        row = rows.get(ref)
-        hold = held.get(ref)
-        pending = max(0, hold["images"] - hold["images_started"]) if hold else 0
-        result[ref] = JobUsage(
-            units=row["units"] if row else 0,
-            calls_refused=row["refused"] if row else 0,
-            in_flight=row["in_flight"] if row else 0,
-            megapixels=(row["pixels"] / 1_000_000) if row else 0.0,
-            steps=row["steps"] if row else 0,
-            cost_micros=row["cost"] if row else 0,
-            reserved_micros=pending * hold["unit_micros"] if hold else 0,
-            estimated=bool(row and row["estimated"]),
-        )
-    return result
-
-
-# --- Exports and staff totals ---------------------------------------------------------------
-
-
-def ledger_rows(
-    *,
-    since: dt.datetime,
-    until: dt.datetime | None = None,
-    user=None,
-    team: Team | None = None,
-) -> Iterator[LedgerEntry]:
-    """Every ledger row of a scope in [since, until), oldest first, streamed."""
-    rows = entries_for(user=user, team=team).filter(started_at__gte=since)
-    if until is not None:
-        rows = rows.filter(started_at__lt=until)
-    return (
-        rows.select_related("user", "team", "api_key")
-        .order_by("started_at", "id")
-        .iterator(chunk_size=2000)
-    )
-
-
-@dataclass(frozen=True)
-class TotalRow:
-    group: dict
-    units: int
-    images: int
-    calls_refused: int
-    megapixels: float
-    cost_micros: int
-    estimated_micros: int
-
-
-def ledger_totals(
-    *, since: dt.datetime, until: dt.datetime, by: tuple[str, ...] = ("backend", "model")
-) -> list[TotalRow]:
-    """Staff totals over [since, until), grouped by backend and model, or by team."""
-    fields = {"backend": "backend", "model": "model", "team": "team__name"}
-    names = [fields[name] for name in by]
-    work = Q(kind=Kind.WORK)
-    rows = (
-        LedgerEntry.objects.filter(started_at__gte=since, started_at__lt=until)
-        .values(*names)
-        .annotate(
-            units=Count("id", filter=work & Q(counted=True)),
-            images=Count("id", filter=work & Q(status=Status.SUCCEEDED)),
-            refused=Count("id", filter=work & Q(status=Status.REJECTED)),
-            pixels=Coalesce(Sum(F("width") * F("height"), filter=work & Q(counted=True)), Value(0)),
-            cost=Coalesce(Sum("cost_micros"), Value(0)),
-            estimated=Coalesce(Sum("cost_micros", filter=Q(estimated=True)), Value(0)),
-        )
-        .order_by("-cost", *names)
-    )
-    return [
-        TotalRow(
-            group={name: row[field] for name, field in zip(by, names, strict=True)},
-            units=row["units"],
-            images=row["images"],
-            calls_refused=row["refused"],
-            megapixels=row["pixels"] / 1_000_000,
-            cost_micros=row["cost"],
-            estimated_micros=row["estimated"],
-        )
-        for row in rows
-    ]
-
-
-def storage_bytes(*, user=None, team: Team | None = None) -> int:
-    """Bytes of storage recorded for a scope (usage.ledger.storage_record)."""
-    return (
-        entries_for(user=user, team=team)
-        .filter(kind=Kind.STORAGE)
-        .aggregate(total=Coalesce(Sum("storage_bytes"), Value(0)))["total"]
-    )
