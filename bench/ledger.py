@@ -76,7 +76,18 @@ def run(*, before: str, rounds: int, clients: int, seconds: float) -> dict:
             runs["ledger+budgets"].append(
                 _submit(REPO, clients=clients, seconds=seconds, budgets=True)
             )
-    shapes = {}
+    summary = summarize(runs)
+    return {
+        "params": {"before": before, "rounds": rounds, "clients": clients, "seconds": seconds},
+        "runs": runs,
+        "summary": summary,
+        "checks": [],
+    }
+
+
+def summarize(runs: dict[str, list[dict]]) -> list[tuple]:
+    """Medians per load shape of each tree's runs, and this tree's ratios to `before`."""
+    shapes: dict[str, dict] = {}
     for name, results in runs.items():
         for result in results:
             for level in result["levels"]:
@@ -90,10 +101,10 @@ def run(*, before: str, rounds: int, clients: int, seconds: float) -> dict:
             for name, values in by_name.items()
         }
         base = median["before"]
-        for name in ("before", "ledger", "ledger+budgets"):
+        for name in runs:
             m = median[name]
             summary.append((f"{shape}, {name}: p50 / p95 ms", f"{m['p50_ms']} / {m['p95_ms']}"))
-        for name in ("ledger", "ledger+budgets"):
+        for name in [n for n in runs if n != "before"]:
             m = median[name]
             summary.append(
                 (
@@ -109,16 +120,11 @@ def run(*, before: str, rounds: int, clients: int, seconds: float) -> dict:
             )
         summary.append(
             (
-                f"{shape}: errors before / ledger / +budgets",
+                f"{shape}: errors " + " / ".join(runs),
                 " / ".join(str(sum(by_name[n]["errors"])) for n in runs),
             )
         )
-    return {
-        "params": {"before": before, "rounds": rounds, "clients": clients, "seconds": seconds},
-        "runs": runs,
-        "summary": summary,
-        "checks": [],
-    }
+    return summary
 
 
 def main(argv: list[str] | None = None) -> dict:

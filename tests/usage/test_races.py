@@ -180,3 +180,26 @@ def test_a_waiting_replay_holds_a_slot_a_new_job_cannot_take(settings, monkeypat
     ):
         make_job(user, run=False)
     make_job(user, run=False)  # the wait returned: its slot is free
+
+
+def test_members_of_one_team_racing_cannot_pass_the_team_budget(slow_check, priced):
+    """Different users take different profile locks: the team's Limit row is what makes them
+    queue (a row lock on PostgreSQL, the single writer on SQLite)."""
+    from accounts.models import Team
+
+    team = Team.objects.create(name="Racers")
+    members = [make_user(f"member{i}", team=team) for i in range(5)]
+    budget(team=team, budget=Decimal("0.03"), budget_period="month")
+
+    def work(i, prepared):
+        if prepared is None:
+            return "ready"
+        try:
+            lifecycle.job_create(user=members[i % 5], params=make_params())
+        except QuotaExceeded as refused:
+            assert refused.scope == "team"
+            return "refused"
+        return "created"
+
+    assert _in_threads(10, work) == ["created"] * 3 + ["refused"] * 7
+    assert Reservation.objects.filter(team=team).count() == 3
