@@ -167,6 +167,10 @@ class Limit(models.Model):
             )
 
 
+# What the limits check reads of an open hold (usage.quotas.scope_usage).
+HOLD_COLUMNS = ["expires_at", "images", "images_started", "unit_micros"]
+
+
 class Reservation(models.Model):
     """What an active job (or a synchronous API wait) holds: a concurrency slot, and the images
     and money it is expected to spend until its work is recorded in the ledger.
@@ -219,24 +223,26 @@ class Reservation(models.Model):
             ),
         ]
         indexes = [
+            # The limits check reads open holds per scope: these partial indexes hold every
+            # column it needs (covering), so the planner takes them over the page indexes.
             models.Index(
-                fields=["user", "opened_at"],
+                fields=["user", *HOLD_COLUMNS],
                 condition=Q(closed_at__isnull=True),
                 name="reservation_open_user",
             ),
             models.Index(
-                fields=["team", "opened_at"],
-                condition=Q(closed_at__isnull=True),
+                fields=["team", *HOLD_COLUMNS],
+                condition=Q(closed_at__isnull=True, team__isnull=False),
                 name="reservation_open_team",
             ),
             models.Index(
-                fields=["api_key", "opened_at"],
-                condition=Q(closed_at__isnull=True),
+                fields=["api_key", *HOLD_COLUMNS],
+                condition=Q(closed_at__isnull=True, api_key__isnull=False),
                 name="reservation_open_key",
             ),
+            # The usage pages (jobs per period); open holds by job use the unique index above.
             models.Index(fields=["user", "opened_at"], name="reservation_user_opened"),
             models.Index(fields=["team", "opened_at"], name="reservation_team_opened"),
-            models.Index(fields=["job_ref"], name="reservation_job_ref"),
         ]
 
     def __str__(self) -> str:

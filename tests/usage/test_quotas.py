@@ -238,3 +238,29 @@ def test_a_job_made_by_a_member_who_left_still_counts_for_the_team(owner, teamma
     Membership.objects.filter(user=teammate, team=team).delete()
     with pytest.raises(QuotaExceeded):
         make_job(owner, n=1)
+
+
+def test_the_limits_check_reads_only_open_holds(owner):
+    """Every submission reads the scope's open holds: through the partial index of open ones,
+    never through every hold the user ever had."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from usage.quotas import _usage_sql
+
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL's planner chooses with statistics")
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    for kind, index in (
+        ("user", "reservation_open_user"),
+        ("team", "reservation_open_team"),
+        ("api_key", "reservation_open_key"),
+    ):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "EXPLAIN QUERY PLAN " + _usage_sql(kind, "sqlite"),
+                [1, "work", True, now, 1, now, 1, now],
+            )
+            plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+        assert f"usage_reservation USING INDEX {index}" in plan, plan
+        assert "SCAN" not in plan, plan
