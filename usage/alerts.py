@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from accounts.models import Membership
 from accounts.services import MANAGER_ROLES
-from core.hosts import HostNotAllowed, webhook_url_allowed
+from core.webhook_urls import WebhookUrlRejected, webhook_url_check
 from usage import signals
 from usage.models import BudgetAlert, Limit, amount
 from usage.periods import period_start
@@ -220,8 +220,8 @@ class AlertNotDelivered(Exception):
 
 def _post(limit: Limit, payload: dict) -> str:
     try:
-        url = webhook_url_allowed(limit.alert_webhook_url)
-    except HostNotAllowed as exc:
+        url = webhook_url_check(limit.alert_webhook_url)
+    except WebhookUrlRejected as exc:
         return f"refused: {exc}"
     body = json.dumps(payload, separators=(",", ":")).encode()
     stamp = int(time.time())

@@ -9,17 +9,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import time_machine
 
+from core.webhook_urls import WebhookUrlRejected, host_allowed, webhook_url_check
 from generation import runner, tasks, webhooks
 from generation.backends import BackendError
 from generation.models import WebhookDelivery
 from generation.webhooks import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
-    WebhookUrlRejected,
-    host_allowed,
     webhook_signature,
     webhook_signature_verify,
-    webhook_url_check,
 )
 from tests.apiclient import bearer, post_json
 
@@ -52,7 +50,10 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/jobs"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # shutdown() waits for serve_forever's next poll: 0.5 s by default, for every test.
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
 
     def __enter__(self):
         self.thread.start()

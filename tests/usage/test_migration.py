@@ -16,7 +16,7 @@ from usage.selectors import usage_summary
 
 pytestmark = [pytest.mark.migrations, pytest.mark.django_db(transaction=True)]
 
-BEFORE = [("generation", "0004_job_user_status_index"), ("usage", None)]
+BEFORE = [("generation", "0009_image_team_shared_index"), ("usage", None)]
 
 
 def test_existing_jobs_and_images_are_carried_into_the_ledger():
@@ -67,6 +67,25 @@ def test_existing_jobs_and_images_are_carried_into_the_ledger():
     running = job("running", n=3, attempts=1, started_at=now)
     queued = job("queued")
     old_job = job("succeeded", attempts=1, started_at=now - dt.timedelta(days=3), finished_at=now)
+    # Trashed work was still spent: it counts.
+    trashed = job("succeeded", attempts=1, started_at=now, finished_at=now, deleted_at=now)
+    # A revised prompt whose `auto` size was chosen again: priced at the size it ran at.
+    revised = job(
+        "succeeded",
+        attempts=1,
+        started_at=now,
+        finished_at=now,
+        enhance=True,
+        enhancement="enhanced",
+        revised_prompt="a wide harbour at dusk",
+        size_auto=True,
+        width=2000,
+        height=500,
+    )
+    # The local backend refused before its pipeline ran: no work, not counted.
+    too_long = job(
+        "failed", attempts=1, started_at=now, finished_at=now, error_code="prompt_too_long"
+    )
 
     executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())
@@ -83,7 +102,10 @@ def test_existing_jobs_and_images_are_carried_into_the_ledger():
     assert rows(broken) == [("failed", True, 20_972, True)]
     assert rows(running) == [("started", True, 20_972, True)] * 3
     assert rows(queued) == []
-    assert LedgerEntry.objects.count() == 2 + 1 + 1 + 3 + 1
+    assert rows(trashed) == [("succeeded", True, 20_972, True)]
+    assert rows(revised) == [("succeeded", True, 20_000, True)]  # 1 MP at $0.02
+    assert rows(too_long) == [("rejected", False, 0, True)]
+    assert LedgerEntry.objects.count() == 2 + 1 + 1 + 3 + 1 + 3
     holds = {h.job_ref: h for h in Reservation.objects.all()}
     assert holds[queued.public_id].closed_at is None and holds[running.public_id].closed_at is None
     assert holds[done.public_id].outcome == "succeeded" and holds[done.public_id].estimated
@@ -92,7 +114,7 @@ def test_existing_jobs_and_images_are_carried_into_the_ledger():
     # active jobs hold two slots.
     user = get_user_model().objects.get(username="alice")
     quota = quota_for(user=user)
-    assert (quota.images_today, quota.active_jobs) == (2 + 1 + 3 + 1, 2)
+    assert (quota.images_today, quota.active_jobs) == (2 + 1 + 3 + 1 + 2, 2)
     summary = usage_summary(user=user)
-    assert summary.images == 3 and summary.estimated_micros == summary.cost_micros > 0
+    assert summary.images == 5 and summary.estimated_micros == summary.cost_micros > 0
     assert old_job  # three days back: counted in the 30-day summary, not today

@@ -3,7 +3,7 @@
 from django import forms
 from django.contrib import admin
 
-from core.hosts import HostNotAllowed, webhook_url_allowed
+from core.webhook_urls import WebhookUrlRejected, webhook_url_check
 from usage.models import BudgetAlert, Limit, Price, Reservation
 
 
@@ -50,8 +50,8 @@ class LimitForm(forms.ModelForm):
         if not url:
             return ""
         try:
-            return webhook_url_allowed(url)
-        except HostNotAllowed as exc:
+            return webhook_url_check(url)
+        except WebhookUrlRejected as exc:
             raise forms.ValidationError(str(exc)) from None
 
 

@@ -9,6 +9,12 @@ succeeded, `failed` or `canceled` (counted) for jobs that ended after their work
 for jobs running now. Queued jobs have no work yet. How many calls earlier attempts made is
 not known: one unit per image is recorded, and the entries say they are estimates.
 
+Every job row is carried, trashed ones too (their `deleted_at` is set, the work was still
+spent); a job whose prompt was revised (enhanced, accepted or edited) is priced at the size
+it ran at, which is the size on its row. A local job that failed before its pipeline ran (the
+model missing, a prompt too long for the encoder, a GPU without room) did no work: recorded
+as `rejected`, like a refusal by the service.
+
 Written here, in generation, because generation is what records work in usage (the allowed
 direction); usage's own migrations know nothing of jobs. The rules are frozen in this file.
 """
@@ -30,6 +36,13 @@ REFUSED = {
     "upstream_rejected",
     "upstream_unreachable",
     "not_configured",
+    # The local backend refused before its pipeline ran (main's issue 21).
+    "prompt_too_long",
+    "local_model_unavailable",
+    "local_model_invalid",
+    "lightning_unavailable",
+    "invalid_size",
+    "gpu_busy",
 }
 BATCH = 1000
 
@@ -146,7 +159,7 @@ def carry(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("generation", "0004_job_user_status_index"),
+        ("generation", "0009_image_team_shared_index"),
         ("usage", "0002_default_prices"),
     ]
 
