@@ -8,4 +8,8 @@ class UsageConfig(AppConfig):
 
     def ready(self) -> None:
         # The receiver of usage.signals (the queue), in every process that records usage.
-        from usage import tasks  # noqa: F401
+        from core.metrics import scrape_collector_register
+        from usage import metrics, tasks  # noqa: F401
+
+        # The ledger's totals on /metrics (read at scrape time).
+        scrape_collector_register(metrics.collect)
