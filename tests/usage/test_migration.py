@@ -32,18 +32,17 @@ def test_existing_jobs_and_images_are_carried_into_the_ledger():
     Profile.objects.create(user=alice, current_team=team)
 
     def job(status, n=1, **extra):
+        values = {"width": 1024, "height": 1024, **extra}
         return Job.objects.create(
             user=alice,
             team=team,
             backend="remote",
             model="qwen-image",
             prompt=status,
-            width=1024,
-            height=1024,
             seed=1,
             n=n,
             status=status,
-            **extra,
+            **values,
         )
 
     done = job("succeeded", n=2, attempts=1, started_at=now, finished_at=now)
