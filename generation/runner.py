@@ -68,10 +68,12 @@ class _Reporter:
     _last_progress: float = 0.0
     _last_cancel_check: float = 0.0
     _canceled: bool = False
-    began: bool = False  # the backend reported progress: its work has started
+    # The backend reported progress past 0: its work has started. A bare 0.0 (a lease renewal
+    # after the local model's load, before its prompt and memory checks) is not work.
+    began: bool = False
 
     def progress(self, fraction: float) -> None:
-        self.began = True
+        self.began = self.began or fraction > 0
         fraction = max(0.0, min(1.0, float(fraction)))
         now = time.monotonic()
         if fraction < 1.0 and now - self._last_write < self.min_interval:

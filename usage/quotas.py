@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import ApiKey, Profile
@@ -229,6 +230,36 @@ def open_reservations(now: dt.datetime | None = None):
     return Reservation.objects.filter(closed_at__isnull=True).filter(
         Q(expires_at__isnull=True) | Q(expires_at__gt=now)
     )
+
+
+def quota_annotations(*, user_ref: str) -> dict:
+    """The rule above as per-row subqueries for lists of users (the admin's "Images today"
+    and "Active jobs"; no query per row): units counted today, slots held now."""
+    now = timezone.now()
+    units = (
+        LedgerEntry.objects.filter(
+            user_id=OuterRef(user_ref),
+            kind=LedgerEntry.Kind.WORK,
+            counted=True,
+            started_at__gte=day_start(now),
+        )
+        .order_by()
+        .values("user_id")
+        .annotate(total=Count("id"))
+        .values("total")
+    )
+    active = (
+        open_reservations(now)
+        .filter(user_id=OuterRef(user_ref))
+        .order_by()
+        .values("user_id")
+        .annotate(total=Count("id"))
+        .values("total")
+    )
+    return {
+        "images_today": Coalesce(Subquery(units, output_field=IntegerField()), Value(0)),
+        "active_jobs": Coalesce(Subquery(active, output_field=IntegerField()), Value(0)),
+    }
 
 
 # Table and column names come from the models; every value is a parameter.

@@ -4,48 +4,14 @@ profile lists, and each user's, team's and API key's usage limits inline."""
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
-from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from accounts.admin import ApiKeyAdmin, ProfileAdmin, StudioUserAdmin, TeamAdmin
 from accounts.models import ApiKey, Profile, Team
-from core.time import day_start
 from usage.admin.limits import LimitForm
-from usage.models import LedgerEntry, Limit
-from usage.quotas import open_reservations
+from usage.models import Limit
+from usage.quotas import quota_annotations
 
 User = get_user_model()
-
-
-def _usage_annotations(user_ref: str) -> dict:
-    """Images today and active jobs per user as subqueries (no query per row), counted by the
-    same rule as the quota (usage.quotas)."""
-    now = timezone.now()
-    units = (
-        LedgerEntry.objects.filter(
-            user_id=OuterRef(user_ref),
-            kind=LedgerEntry.Kind.WORK,
-            counted=True,
-            started_at__gte=day_start(now),
-        )
-        .order_by()
-        .values("user_id")
-        .annotate(total=Count("id"))
-        .values("total")
-    )
-    active = (
-        open_reservations(now)
-        .filter(user_id=OuterRef(user_ref))
-        .order_by()
-        .values("user_id")
-        .annotate(total=Count("id"))
-        .values("total")
-    )
-    return {
-        "images_today": Coalesce(Subquery(units, output_field=IntegerField()), Value(0)),
-        "active_jobs": Coalesce(Subquery(active, output_field=IntegerField()), Value(0)),
-    }
 
 
 class UsageColumns:
@@ -54,7 +20,7 @@ class UsageColumns:
     user_ref = "pk"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(**_usage_annotations(self.user_ref))
+        return super().get_queryset(request).annotate(**quota_annotations(user_ref=self.user_ref))
 
     @admin.display(description="Images today", ordering="images_today")
     def images_today(self, obj):
