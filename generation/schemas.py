@@ -9,6 +9,7 @@ from ninja import Schema
 from pydantic import Field, StrictBool, StrictFloat, StrictStr
 
 from core.http import JsonInt
+from core.webhook_urls import webhook_url_pattern
 from generation.params import (
     NO_NUL_PATTERN,
     SEED_MAX,
@@ -20,7 +21,7 @@ from generation.params import (
 )
 from generation.presets.services import MAX_TEMPLATE_LENGTH, TEMPLATE_PATTERN
 from generation.sizes import PRESETS
-from generation.webhooks import webhook_url_pattern
+from usage.api import BudgetOut
 
 
 def _doc(text: str, name: str) -> str:
@@ -265,6 +266,29 @@ class WebhookOut(Schema):
     deliveries: list[WebhookDeliveryOut]
 
 
+class JobUsageOut(Schema):
+    units: int = Field(
+        description="Units of work that count: calls to the image service that were made (and "
+        "billed), or images made on a local GPU; every attempt's."
+    )
+    calls_refused: int = Field(description="Calls the service refused (not billed).")
+    in_flight: int = Field(description="Units started and not settled yet.")
+    megapixels: float
+    steps: int
+
+
+class CostOut(Schema):
+    amount: float = Field(
+        description="Cost of the job's work so far, plus what is still reserved for images "
+        "not started yet."
+    )
+    currency: str
+    estimated: bool = Field(
+        description="True while work is in flight or reserved, or for jobs from before the "
+        "usage ledger."
+    )
+
+
 class JobOut(Schema):
     id: uuid.UUID
     status: Literal["queued", "running", "succeeded", "failed", "canceled"]
@@ -285,6 +309,42 @@ class JobOut(Schema):
     )
     preset: PresetRefOut | None = Field(None, description="The preset version the job used.")
     output_format: Literal["png", "jpeg", "webp"] = "png"
+    usage: JobUsageOut | None = None
+    cost: CostOut | None = None
+
+
+class EstimateUsageOut(Schema):
+    images: int
+    width: int
+    height: int
+    megapixels_per_image: float
+    megapixels: float
+    steps: int
+
+
+class EstimateCostOut(Schema):
+    amount: float
+    per_image: float
+    currency: str
+    estimated: bool
+
+
+class RefusalOut(Schema):
+    status: int = Field(description="What POST /v1/jobs would answer: 429 or 402.")
+    code: str
+    message: str
+    retry_after: int
+
+
+class EstimateOut(Schema):
+    object: Literal["estimate"]
+    backend: str
+    model: str
+    usage: EstimateUsageOut
+    cost: EstimateCostOut
+    allowed: bool = Field(description="Whether your limits would accept the job now.")
+    refusal: RefusalOut | None
+    budgets: list[BudgetOut]
 
 
 class JobListOut(Schema):
