@@ -31,3 +31,14 @@ def get_or_404(lookup: Callable[[], T], message: str = "Not found.") -> T:
         return lookup()
     except (ObjectDoesNotExist, ValidationError, ValueError):
         raise Http404(message) from None
+
+
+class Gone(Exception):
+    """Something that existed and is gone for good (a revoked or expired share link): a 410
+    page saying why (config.middleware.GoneMiddleware renders it). `reason` is a short word
+    the page keys on ("revoked", "expired"), `message` a sentence for people."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message

@@ -16,3 +16,8 @@ class GalleryConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_ensure_search_index, sender=self, dispatch_uid="gallery-search")
+        # The Create feed's stars (generation may not import the gallery).
+        from gallery.selectors import favorite_image_ids
+        from generation.hooks import favorite_ids_register
+
+        favorite_ids_register(favorite_image_ids)

@@ -57,6 +57,11 @@ def jobs_visible_to(user) -> QuerySet[Job]:
     return Job.objects.filter(user=user)
 
 
+def jobs_active_count(*, user) -> int:
+    """The user's own queued and running jobs (the nav's "Jobs (2 running)")."""
+    return Job.objects.filter(user=user, status__in=Job.ACTIVE).count()
+
+
 def job_get_for_user(*, user, public_id) -> Job:
     return jobs_visible_to(user).get(public_id=public_id)
 
@@ -66,18 +71,23 @@ def jobs_page_for_user(
     user,
     limit: int,
     status: str | None = None,
+    statuses: list[str] | None = None,
     created_after: dt.datetime | None = None,
     created_before: dt.datetime | None = None,
     after: tuple[dt.datetime, int] | None = None,
+    own_only: bool = False,
 ) -> list[Job]:
     """Newest first, keyset-paginated after (created_at, id) of the previous page's last job.
 
     Returns up to limit + 1 jobs (the extra one says there is a next page), with their images
-    and webhook deliveries prefetched; no COUNT.
+    and webhook deliveries prefetched; no COUNT. `own_only`: the user's own jobs even for
+    staff (the My jobs page).
     """
-    jobs = jobs_visible_to(user)
+    jobs = Job.objects.filter(user=user) if own_only else jobs_visible_to(user)
     if status:
         jobs = jobs.filter(status=status)
+    if statuses:
+        jobs = jobs.filter(status__in=statuses)
     if created_after:
         jobs = jobs.filter(created_at__gt=created_after)
     if created_before:
@@ -90,6 +100,68 @@ def jobs_page_for_user(
             Prefetch("images", queryset=Image.objects.order_by("index")), "webhook_deliveries"
         )[: limit + 1]
     )
+
+
+# --- The Create page's feed ----------------------------------------------------------------
+
+
+def _with_images(jobs: QuerySet[Job]) -> QuerySet[Job]:
+    return jobs.prefetch_related(Prefetch("images", queryset=Image.objects.order_by("index")))
+
+
+def jobs_feed_for_user(*, user, limit: int = 12) -> list[Job]:
+    """The newest of the user's own jobs, whatever their state, with their images."""
+    return list(_with_images(Job.objects.filter(user=user)).order_by("-created_at", "-id")[:limit])
+
+
+def jobs_by_ids_for_user(*, user, public_ids: list) -> list[Job]:
+    """The jobs among `public_ids` the user may see (the live feed's one poll), with images."""
+    if not public_ids:
+        return []
+    return list(_with_images(jobs_visible_to(user).filter(public_id__in=public_ids)))
+
+
+@dataclass(frozen=True)
+class QueueEstimate:
+    position: int  # 1 = next in line
+    wait_seconds: float | None  # None until the backend has finished a job to learn from
+
+
+RUN_TIME_SAMPLE = 20
+
+
+def recent_run_seconds(*, backend: str) -> float | None:
+    """Mean run time of the backend's last RUN_TIME_SAMPLE succeeded jobs (None: no history).
+    Uses the (status, lease) index's status prefix; a few hundred microseconds."""
+    rows = (
+        Job.objects.filter(status=Job.Status.SUCCEEDED, backend=backend, started_at__isnull=False)
+        .order_by("-finished_at")
+        .values_list("started_at", "finished_at")[:RUN_TIME_SAMPLE]
+    )
+    runs = [(end - start).total_seconds() for start, end in rows if end]
+    return sum(runs) / len(runs) if runs else None
+
+
+def job_queue_estimates(*, jobs: list[Job], workers: int) -> dict[int, QueueEstimate]:
+    """For each queued job: its place among all queued jobs (by enqueue time; fair-use
+    priorities can move it a little) and a rough wait from recent run times:
+    (jobs ahead + jobs running) / workers × mean run time. A few COUNTs, only for queued jobs."""
+    queued = [job for job in jobs if job.status == Job.Status.QUEUED]
+    if not queued:
+        return {}
+    running = Job.objects.filter(status=Job.Status.RUNNING).count()
+    mean_by_backend: dict[str, float | None] = {}
+    estimates = {}
+    for job in queued:
+        ahead = Job.objects.filter(
+            status=Job.Status.QUEUED, enqueued_at__lt=job.enqueued_at or job.created_at
+        ).count()
+        if job.backend not in mean_by_backend:
+            mean_by_backend[job.backend] = recent_run_seconds(backend=job.backend)
+        mean = mean_by_backend[job.backend]
+        wait = None if mean is None else (ahead + running) / max(1, workers) * mean
+        estimates[job.pk] = QueueEstimate(position=ahead + 1, wait_seconds=wait)
+    return estimates
 
 
 def recent_images_for_user(*, user, limit: int = 24) -> QuerySet[Image]:

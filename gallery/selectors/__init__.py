@@ -50,6 +50,7 @@ from gallery.selectors.images import (  # noqa: F401
 )
 from gallery.selectors.shares import (  # noqa: F401
     share_get_active,
+    share_get_by_token,
     share_get_for_owner,
     share_image_get,
     share_image_q,

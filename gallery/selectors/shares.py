@@ -32,6 +32,12 @@ def share_get_active(*, token: str) -> ShareLink:
     )
 
 
+def share_get_by_token(*, token: str) -> ShareLink:
+    """The link for a token whatever its state (the page says revoked or expired); an unknown
+    token → ShareLink.DoesNotExist."""
+    return ShareLink.objects.select_related("collection", "user").get(token=token)
+
+
 def share_images(share: ShareLink) -> QuerySet[Image]:
     images = Image.objects.filter(share_image_q(share)).select_related("job")
     if share.image_id:

@@ -69,7 +69,10 @@ def image_favorite(request, public_id):
 @login_required
 def image_use_settings(request, public_id):
     image = access.image_read(request, public_id)
-    request.session["generate_initial"] = selectors.image_generate_initial(image)
+    initial = selectors.image_generate_initial(image)
+    if wants_json(request):  # the Create feed fills its form in place
+        return JsonResponse({"initial": initial})
+    request.session["generate_initial"] = initial
     messages.info(request, "The form holds this image's settings, seed included.")
     return redirect("generate")
 
@@ -80,14 +83,20 @@ def image_reseed(request, public_id):
     image = access.image_read(request, public_id)
     mode = request.POST.get("mode", ReseedMode.RESEED)
     if mode not in ReseedMode.__members__.values():
+        if wants_json(request):
+            return JsonResponse({"error": "Unknown action."}, status=400)
         messages.error(request, "Unknown action.")
         return redirect("image-detail", public_id=image.public_id)
     try:
         job = services.image_reseed(user=request.user, image=image, mode=mode)
     except (QuotaExceeded, PromptBlocked) as error:
+        if wants_json(request):
+            return JsonResponse({"error": error.message}, status=429)
         messages.error(request, error.message)
         return redirect("image-detail", public_id=image.public_id)
-    return redirect("job-detail", public_id=job.public_id)
+    if wants_json(request):  # the Create feed adds the new job's card at the top
+        return JsonResponse({"job_id": str(job.public_id)}, status=201)
+    return redirect(safe_next(request, reverse("job-detail", args=[job.public_id])))
 
 
 @require_POST
@@ -114,8 +123,12 @@ def image_delete(request, public_id):
     try:
         services.image_delete(user=request.user, image=image)
     except NotAllowed as error:
+        if wants_json(request):
+            return JsonResponse({"error": error.message}, status=403)
         messages.error(request, error.message)
         return redirect("image-detail", public_id=image.public_id)
+    if wants_json(request):
+        return JsonResponse({"deleted": True})
     messages.success(request, "Image deleted.")
     return redirect(safe_next(request, reverse("gallery")))
 

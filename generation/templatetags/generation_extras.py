@@ -46,3 +46,9 @@ def reveal_button(context, image, compact: bool = False) -> dict:
         "show_label": "Show" if compact else f"{label} · Show",
         "label": label,
     }
+
+
+@register.filter
+def in_set(value, collection) -> bool:
+    """`{{ image.pk|in_set:starred }}`: membership test for a set passed in the context."""
+    return value in (collection or ())
