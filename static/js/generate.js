@@ -9,6 +9,12 @@
   var custom = document.getElementById("custom-size");
   var LAST = "qis:last-prompt";
 
+  // --- Phone: the settings fold under the prompt (open when one of them has an error).
+  var fold = form.querySelector("[data-fold-on-phone]");
+  if (fold && !fold.hasAttribute("data-has-errors") && window.matchMedia("(max-width: 767px)").matches) {
+    fold.open = false;
+  }
+
   // --- Size choices: a box drawn in each preset's aspect ratio; width/height for "custom".
   form.querySelectorAll(".aspect").forEach(function (box) {
     var match = box.parentElement.textContent.match(/(\d+)×(\d+)/);
