@@ -21,6 +21,7 @@ install: $(STAMP)
 # Web server on $(HOST):$(PORT) plus one Huey consumer; Ctrl-C stops both.
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
+	@echo "http://$(HOST):$(PORT)" > $${QWEN_STUDIO_VAR_DIR:-var}/site-url  # CLI links (SITE_URL unset)
 	@echo "Qwen Image Studio on http://$(HOST):$(PORT)/ (create a user: see README, \"First steps\")"
 	@$(PY) manage.py run_huey --workers 2 --worker-type thread & HUEY_PID=$$!; \
 	trap 'kill -INT $$HUEY_PID 2>/dev/null; wait $$HUEY_PID' EXIT INT TERM; \

@@ -365,7 +365,14 @@ METRICS_TOKEN = env_str("METRICS_TOKEN")
 
 # --- REST API and webhooks ----------------------------------------------------------------
 # Absolute base URL of the portal, for links made outside a request (webhooks, the CLI).
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Unset: the address `make run` last served on (it writes var/site-url), so the CLI's links
+# point at the running server whatever its port.
+_SITE_URL_FILE = VAR_DIR / "site-url"
+SITE_URL = (
+    env_str("SITE_URL")
+    or (_SITE_URL_FILE.read_text().strip() if _SITE_URL_FILE.exists() else "")
+    or "http://127.0.0.1:8000"
+).rstrip("/")
 # How long POST /v1/images/generations waits for its job before answering with the job id.
 API_SYNC_WAIT_SECONDS = env_float("API_SYNC_WAIT_SECONDS", 120.0)
 API_SYNC_POLL_SECONDS = env_float("API_SYNC_POLL_SECONDS", 0.25)

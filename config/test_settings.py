@@ -34,3 +34,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": tempfile.mkdtemp(prefix="qwen-test-db-") + "/test.sqlite3"
     }
+
+# Links made outside a request: fixed, whatever var/site-url a local `make run` left behind.
+SITE_URL = "http://127.0.0.1:8000"

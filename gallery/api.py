@@ -8,6 +8,7 @@ from typing import Literal
 from django.http import Http404
 from django.urls import reverse
 from ninja import Field, Query, Router, Schema, Status
+from pydantic import ConfigDict
 
 from accounts.auth import api_auth
 from core.errors import ApiError, ErrorOut
@@ -20,7 +21,7 @@ from generation.api import api_job_payload
 from generation.models import Image, Job, Report
 from generation.moderation import ReportRefused, image_report
 from generation.presenters import image_payload
-from generation.schemas import ImageOut, JobOut
+from generation.schemas import ImageOut, JobOut, example_body
 from generation.selectors import image_get_for_user
 from generation.signed_urls import image_signed_urls
 
@@ -77,10 +78,14 @@ class ImageQuery(Schema):
 
 
 class VisibilityIn(Schema):
+    model_config = ConfigDict(json_schema_extra=example_body({"visibility": "team"}))
+
     visibility: Literal["private", "team", "public"]
 
 
 class ReseedIn(Schema):
+    model_config = ConfigDict(json_schema_extra=example_body({"mode": "variations"}))
+
     mode: Literal["reseed", "variations", "exact"] = Field(
         "reseed",
         description=(
@@ -91,6 +96,8 @@ class ReseedIn(Schema):
 
 
 class FavoriteIn(Schema):
+    model_config = ConfigDict(json_schema_extra=example_body({"favorite": True}))
+
     favorite: bool = True
 
 
@@ -100,12 +107,18 @@ class FavoriteOut(Schema):
 
 
 class ShareIn(Schema):
+    model_config = ConfigDict(json_schema_extra=example_body({"expires_in": 86400}))
+
     expires_in: int | None = Field(
         None, ge=60, le=366 * 86400, description="Seconds until the link stops working."
     )
 
 
 class ReportIn(Schema):
+    model_config = ConfigDict(
+        json_schema_extra=example_body({"reason": "rights", "note": "Shows a trademarked logo."})
+    )
+
     reason: Literal["sexual", "violence", "hate", "illegal", "rights", "other"] = Field(
         ...,
         description="sexual, violence, hate, illegal, rights (copyright, trademark, "
@@ -136,6 +149,12 @@ class ShareOut(Schema):
 
 
 class CollectionIn(Schema):
+    model_config = ConfigDict(
+        json_schema_extra=example_body(
+            {"name": "Moodboard", "visibility": "private", "image_ids": []}
+        )
+    )
+
     name: str = Field(..., min_length=1, max_length=100)
     visibility: Literal["private", "team", "public"] = "private"
     image_ids: list[uuid.UUID] = Field(default_factory=list, max_length=500)

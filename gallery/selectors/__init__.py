@@ -2,6 +2,7 @@
 are filtered and paged. Split by subject; import from here."""
 
 from gallery.selectors.collections import (  # noqa: F401
+    collection_ids_holding,
     collection_get_for_user,
     collection_get_owned,
     collection_visibility_q,
@@ -43,6 +44,7 @@ from gallery.selectors.images import (  # noqa: F401
     favorite_image_ids,
     image_is_favorite,
     image_is_visible_to,
+    image_neighbours,
     image_open_report_count_for,
     images_for_archive,
     images_list,

@@ -2,7 +2,7 @@
 
 import base64
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.db.models import (
@@ -99,6 +99,29 @@ def _filtered(images: QuerySet[Image], filters: ImageFilters) -> QuerySet[Image]
     if filters.flagged:
         images = images.filter(moderation_state__in=FLAGGED_STATES)
     return images
+
+
+def image_neighbours(
+    *, user, filters: ImageFilters, image: Image
+) -> tuple[Image | None, Image | None]:
+    """The images before and after `image` in the grid's order for `filters` (the viewer's
+    previous/next); (None, None) when the image is not among them. Three small keyset
+    queries, whatever the gallery's size."""
+    images, time_field, id_field = _scoped(user=user, filters=filters)
+    here = (
+        _filtered(images, filters)
+        .filter(pk=image.pk)
+        .annotate(sort_at=F(time_field), sort_id=F(id_field))
+        .values_list("sort_at", "sort_id")
+        .first()
+    )
+    if here is None:
+        return None, None
+    cursor = encode_cursor(*here)
+    after = images_list(user=user, filters=filters, cursor=cursor, limit=1).images
+    flipped = replace(filters, sort="oldest" if filters.sort == "newest" else "newest")
+    before = images_list(user=user, filters=flipped, cursor=cursor, limit=1).images
+    return (before[0] if before else None), (after[0] if after else None)
 
 
 def images_list(

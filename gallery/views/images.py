@@ -2,6 +2,7 @@
 visibility, delete, collect, report). Its files are served by generation.files."""
 
 import json
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.http import safe_next, wants_json
 from gallery import selectors, services
+from gallery.selectors import FilterError
 from gallery.services import NotAllowed, ReseedMode
 from gallery.views import access
 from gallery.views.params import SHARE_EXPIRY_CHOICES
@@ -21,10 +23,28 @@ from generation.moderation import PromptBlocked
 from usage.quotas import QuotaExceeded
 
 
+def _viewer(request, image) -> dict:
+    """Previous/next within the gallery query the image was opened from (its filters ride
+    in the query string; none: the viewer's default grid), and the way back to that grid."""
+    try:
+        filters = selectors.image_filters_parse(user=request.user, data=request.GET)
+    except FilterError:
+        filters = selectors.image_filters_default(user=request.user)
+    before, after = selectors.image_neighbours(user=request.user, filters=filters, image=image)
+    query = urlencode({key: value for key, value in filters.query().items() if value})
+    if filters.collection is not None:
+        back = reverse("collection-detail", args=[filters.collection.public_id])
+    else:
+        back = f"{reverse('gallery')}?{query}"
+    return {"prev_image": before, "next_image": after, "view_query": query, "back_url": back}
+
+
 @require_GET
 def image_detail(request, public_id):
     image = access.image_read(request, public_id)
     user = request.user
+    my_collections = list(selectors.collections_owned_by(user=user))
+    holding = selectors.collection_ids_holding(user=user, image=image) if my_collections else set()
     lineage = selectors.image_lineage(user=user, image=image)
     params = selectors.image_params(image)
     return render(
@@ -39,8 +59,9 @@ def image_detail(request, public_id):
             "reproduction": selectors.image_reproduction(image=image, parent=lineage.parent),
             "is_favorite": selectors.image_is_favorite(user=user, image=image),
             "is_owner": selectors.user_owns(user=user, obj=image),
-            "my_collections": list(selectors.collections_owned_by(user=user)),
+            "my_collections": [(c, c.pk in holding) for c in my_collections],
             "shares": selectors.shares_of_image(user=user, image=image),
+            **_viewer(request, image),
             "visibility_choices": Visibility.choices,
             "share_expiry_choices": SHARE_EXPIRY_CHOICES,
             **report_context(request, image),

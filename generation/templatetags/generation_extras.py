@@ -52,3 +52,15 @@ def reveal_button(context, image, compact: bool = False) -> dict:
 def in_set(value, collection) -> bool:
     """`{{ image.pk|in_set:starred }}`: membership test for a set passed in the context."""
     return value in (collection or ())
+
+
+ASPECT_STEPS = [round(0.25 + 0.05 * i, 2) for i in range(76)]  # 0.25 … 4.00, gallery.css
+
+
+@register.filter
+def aspect_class(image) -> str:
+    """`ar-133` for a 4:3 image: the justified grid gives the tile a share of its row in
+    proportion to its aspect ratio (a class, since the CSP forbids style attributes)."""
+    ratio = image.width / image.height if image.height else 1.0
+    step = min(ASPECT_STEPS, key=lambda value: abs(value - ratio))
+    return f"ar-{round(step * 100)}"
