@@ -2,9 +2,9 @@
 are filtered and paged. Split by subject; import from here."""
 
 from gallery.selectors.collections import (  # noqa: F401
-    collection_ids_holding,
     collection_get_for_user,
     collection_get_owned,
+    collection_ids_holding,
     collection_visibility_q,
     collections_list,
     collections_owned_by,
