@@ -19,8 +19,13 @@ def sensitive(request) -> dict:
     """`show_sensitive`: looked up only by pages that show held images (lazy)."""
 
     def show() -> bool:
-        user = getattr(request, "user", None)
-        return bool(user and user.is_authenticated and profile_for(user).show_sensitive)
+        # Once per request: the Create feed renders each card as a template of its own.
+        if not hasattr(request, "_show_sensitive"):
+            user = getattr(request, "user", None)
+            request._show_sensitive = bool(
+                user and user.is_authenticated and profile_for(user).show_sensitive
+            )
+        return request._show_sensitive
 
     return {"show_sensitive": SimpleLazyObject(show)}
 

@@ -105,20 +105,25 @@ def jobs_page_for_user(
 # --- The Create page's feed ----------------------------------------------------------------
 
 
-def _with_images(jobs: QuerySet[Job]) -> QuerySet[Job]:
-    return jobs.prefetch_related(Prefetch("images", queryset=Image.objects.order_by("index")))
+def _jobs_with_images(jobs: QuerySet[Job]) -> list[Job]:
+    """The jobs, each image knowing its job without another query."""
+    rows = list(jobs.prefetch_related(Prefetch("images", queryset=Image.objects.order_by("index"))))
+    for job in rows:
+        for image in job.images.all():
+            image.job = job
+    return rows
 
 
 def jobs_feed_for_user(*, user, limit: int = 12) -> list[Job]:
     """The newest of the user's own jobs, whatever their state, with their images."""
-    return list(_with_images(Job.objects.filter(user=user)).order_by("-created_at", "-id")[:limit])
+    return _jobs_with_images(Job.objects.filter(user=user).order_by("-created_at", "-id")[:limit])
 
 
 def jobs_by_ids_for_user(*, user, public_ids: list) -> list[Job]:
     """The jobs among `public_ids` the user may see (the live feed's one poll), with images."""
     if not public_ids:
         return []
-    return list(_with_images(jobs_visible_to(user).filter(public_id__in=public_ids)))
+    return _jobs_with_images(jobs_visible_to(user).filter(public_id__in=public_ids))
 
 
 @dataclass(frozen=True)

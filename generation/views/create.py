@@ -43,8 +43,14 @@ def generate(request):
         job = _submit(form, request)
         if job is not None:
             if wants_json(request):
+                estimates = selectors.job_queue_estimates(
+                    jobs=[job], workers=settings.HUEY_WORKERS
+                )
                 return JsonResponse(
-                    {"job": job_live_payload(job, request), "html": feed_card(request, job)},
+                    {
+                        "job": job_live_payload(job, request, estimates.get(job.pk)),
+                        "html": feed_cards(request, [job])[job.pk],
+                    },
                     status=201,
                 )
             request.session[SESSION_KEPT] = form.kept_values()
@@ -121,9 +127,14 @@ def feed_entries(request, jobs: list[Job]) -> list[dict]:
     return entries
 
 
-def feed_card(request, job: Job) -> str:
-    [entry] = feed_entries(request, [job])
-    return render_to_string("generation/create/_job_card.html", {"entry": entry}, request=request)
+def feed_cards(request, jobs: list[Job]) -> dict[int, str]:
+    """Each job's card, drawn by the server (the page and the poll share one template)."""
+    return {
+        entry["job"].pk: render_to_string(
+            "generation/create/_job_card.html", {"entry": entry}, request=request
+        )
+        for entry in feed_entries(request, jobs)
+    }
 
 
 @never_cache
@@ -138,11 +149,13 @@ def feed_live(request):
         known[public_id] = key
     jobs = selectors.jobs_by_ids_for_user(user=request.user, public_ids=_uuids(known))
     estimates = selectors.job_queue_estimates(jobs=jobs, workers=settings.HUEY_WORKERS)
+    changed = [job for job in jobs if job_render_key(job) != known.get(str(job.public_id))]
+    cards = feed_cards(request, changed)
     answer = []
     for job in jobs:
         payload = job_live_payload(job, request, estimates.get(job.pk))
-        if payload["render_key"] != known.get(str(job.public_id)):
-            payload["html"] = feed_card(request, job)
+        if job.pk in cards:
+            payload["html"] = cards[job.pk]
         answer.append(payload)
     active = sum(1 for job in jobs if job.is_active)
     return JsonResponse({"jobs": answer, "active": active, "poll_ms": POLL_MS})
