@@ -43,9 +43,7 @@ def generate(request):
         job = _submit(form, request)
         if job is not None:
             if wants_json(request):
-                estimates = selectors.job_queue_estimates(
-                    jobs=[job], workers=settings.HUEY_WORKERS
-                )
+                estimates = selectors.job_queue_estimates(jobs=[job], workers=settings.HUEY_WORKERS)
                 return JsonResponse(
                     {
                         "job": job_live_payload(job, request, estimates.get(job.pk)),
