@@ -314,6 +314,8 @@ GENERATION_LEASE_SECONDS = env_int("GENERATION_LEASE_SECONDS", int(QWEN_IMAGE_CA
 GENERATION_REQUEUE_AFTER_SECONDS = env_int("GENERATION_REQUEUE_AFTER_SECONDS", 300)
 GENERATION_REAPER_INTERVAL_MINUTES = env_int("GENERATION_REAPER_INTERVAL_MINUTES", 1)
 GENERATION_THUMBNAIL_SIZE = env_int("GENERATION_THUMBNAIL_SIZE", 384)
+# Queue places and waits on the pages are recounted at most this often per process (s).
+GENERATION_QUEUE_ESTIMATE_TTL = env_float("GENERATION_QUEUE_ESTIMATE_TTL", 2.0)
 
 # --- Safety and moderation (docs/moderation.md) -------------------------------------------
 # The checker run on every stored image: "opennsfw" (the open_nsfw classifier on onnxruntime,

@@ -37,3 +37,5 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 # Links made outside a request: fixed, whatever var/site-url a local `make run` left behind.
 SITE_URL = "http://127.0.0.1:8000"
+# Every test counts the queue afresh.
+GENERATION_QUEUE_ESTIMATE_TTL = 0

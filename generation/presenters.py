@@ -140,7 +140,8 @@ def job_phase(job: Job, estimate=None) -> str:
 
 def job_render_key(job: Job) -> str:
     """Changes whenever the job's card must be drawn again (not on mere progress)."""
-    return f"{job.status}.{int(job.cancel_requested)}.{len(job.images.all())}"
+    ready = len(job.ready_images or []) if job.status == Job.Status.RUNNING else 0
+    return f"{job.status}.{int(job.cancel_requested)}.{len(job.images.all())}.{ready}"
 
 
 def job_live_payload(job: Job, request=None, estimate=None) -> dict:
@@ -154,5 +155,7 @@ def job_live_payload(job: Job, request=None, estimate=None) -> dict:
         if estimate and estimate.wait_seconds is not None
         else None,
         "cancel_requested": job.cancel_requested,
+        # Images stored before the job ends (their thumbnails: /jobs/<id>/preview/<index>/).
+        "ready_images": list(job.ready_images or []) if job.status == Job.Status.RUNNING else [],
         "render_key": job_render_key(job),
     }

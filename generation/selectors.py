@@ -1,8 +1,10 @@
 """Reads: which jobs and images a user may see. Every view and API call goes through these."""
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
@@ -133,6 +135,23 @@ class QueueEstimate:
 
 
 RUN_TIME_SAMPLE = 20
+_memo: dict = {}
+
+
+def _memoized(key: tuple, compute, *, ttl: float):
+    """A value computed at most once per `ttl` seconds in this process: every open Create
+    page polls, and the queue's counts need not be fresher than the poll interval."""
+    if ttl <= 0:
+        return compute()
+    now = time.monotonic()
+    hit = _memo.get(key)
+    if hit is not None and now - hit[0] < ttl:
+        return hit[1]
+    value = compute()
+    if len(_memo) > 10_000:  # old jobs' entries: drop them all now and then
+        _memo.clear()
+    _memo[key] = (now, value)
+    return value
 
 
 def recent_run_seconds(*, backend: str) -> float | None:
@@ -154,16 +173,22 @@ def job_queue_estimates(*, jobs: list[Job], workers: int) -> dict[int, QueueEsti
     queued = [job for job in jobs if job.status == Job.Status.QUEUED]
     if not queued:
         return {}
-    running = Job.objects.filter(status=Job.Status.RUNNING).count()
-    mean_by_backend: dict[str, float | None] = {}
+    ttl = settings.GENERATION_QUEUE_ESTIMATE_TTL
+    running = _memoized(("running",), Job.objects.filter(status=Job.Status.RUNNING).count, ttl=ttl)
     estimates = {}
     for job in queued:
-        ahead = Job.objects.filter(
-            status=Job.Status.QUEUED, enqueued_at__lt=job.enqueued_at or job.created_at
-        ).count()
-        if job.backend not in mean_by_backend:
-            mean_by_backend[job.backend] = recent_run_seconds(backend=job.backend)
-        mean = mean_by_backend[job.backend]
+        ahead = _memoized(
+            ("ahead", job.pk),
+            Job.objects.filter(
+                status=Job.Status.QUEUED, enqueued_at__lt=job.enqueued_at or job.created_at
+            ).count,
+            ttl=ttl,
+        )
+        mean = _memoized(
+            ("mean", job.backend),
+            lambda backend=job.backend: recent_run_seconds(backend=backend),
+            ttl=ttl * 15,
+        )
         wait = None if mean is None else (ahead + running) / max(1, workers) * mean
         estimates[job.pk] = QueueEstimate(position=ahead + 1, wait_seconds=wait)
     return estimates

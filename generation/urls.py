@@ -11,6 +11,7 @@ urlpatterns = [
     path("jobs/<uuid:public_id>/cancel/", jobs.job_cancel, name="job-cancel"),
     path("jobs/<uuid:public_id>/retry/", jobs.job_retry, name="job-retry"),
     path("jobs/<uuid:public_id>/edit/", jobs.job_edit, name="job-edit"),
+    path("jobs/<uuid:public_id>/preview/<int:index>/", files.job_preview, name="job-preview"),
     path("images/<uuid:public_id>/file/", files.image_file, name="image-file"),
     path("images/<uuid:public_id>/thumbnail/", files.image_thumbnail, name="image-thumbnail"),
     path("moderation/", moderation.moderation_queue, name="moderation-queue"),

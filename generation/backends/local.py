@@ -43,6 +43,7 @@ from generation.backends.base import (
     Canceled,
     GeneratedImage,
     GenerationRequest,
+    ImageCallback,
     ProgressCallback,
 )
 
@@ -251,6 +252,7 @@ class LocalBackend:
         *,
         on_progress: ProgressCallback,
         should_cancel: CancelCheck,
+        on_image: ImageCallback | None = None,
     ) -> list[GeneratedImage]:
         if request.width % SIDE_MULTIPLE or request.height % SIDE_MULTIPLE:
             raise BackendError(
@@ -271,10 +273,11 @@ class LocalBackend:
                 on_progress(0.0)  # a model load takes minutes: this renews the job's lease
             pictures = self._run(pipe, plan, request, on_progress, should_cancel)
         # Encoding happens outside the lock so the next job can start on the device.
-        results = [
-            GeneratedImage(data=_png(picture), seed=seed)
-            for picture, seed in zip(pictures, request.seeds, strict=True)
-        ]
+        results = []
+        for index, (picture, seed) in enumerate(zip(pictures, request.seeds, strict=True)):
+            results.append(GeneratedImage(data=_png(picture), seed=seed))
+            if on_image is not None:
+                on_image(index, results[-1])
         on_progress(1.0)
         return results
 

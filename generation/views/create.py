@@ -26,7 +26,8 @@ from usage.quotas import QuotaExceeded
 
 FEED_LENGTH = 12
 LIVE_MAX_JOBS = 24  # ids one poll may ask about
-POLL_MS = 1500  # how often a page with running jobs asks (docs/benchmarks.md, "Live feed")
+POLL_MS = 1500  # how often a page asks while one of its jobs runs or is about to
+POLL_MS_QUEUED = 5000  # … while its jobs wait further down the queue (docs/studio.md)
 SESSION_KEPT = "generate_initial"
 
 
@@ -109,13 +110,14 @@ def feed_entries(request, jobs: list[Job]) -> list[dict]:
     entries = []
     for job in jobs:
         stored = list(job.images.all())
+        running = job.status == Job.Status.RUNNING
+        ready = set(job.ready_images or []) if running else set()
         entries.append(
             {
                 "job": job,
                 "images": stored,
-                "placeholders": range(max(0, job.n - len(stored)))
-                if job.status in (Job.Status.QUEUED, Job.Status.RUNNING)
-                else range(0),
+                # Until the job ends: a stored image's thumbnail, else a placeholder.
+                "slots": [index in ready for index in range(job.n)] if job.is_active else [],
                 "phase": job_phase(job, estimates.get(job.pk)),
                 "advice": job_advice(job) if job.status == Job.Status.FAILED else "",
                 "starred": starred,
@@ -156,7 +158,21 @@ def feed_live(request):
             payload["html"] = cards[job.pk]
         answer.append(payload)
     active = sum(1 for job in jobs if job.is_active)
-    return JsonResponse({"jobs": answer, "active": active, "poll_ms": POLL_MS})
+    return JsonResponse({"jobs": answer, "active": active, "poll_ms": _poll_ms(jobs, estimates)})
+
+
+def _poll_ms(jobs: list[Job], estimates: dict) -> int:
+    """Often while something is about to change on the page (a job runs, or is next for a
+    worker); less often while its jobs wait further back. At most HUEY_WORKERS jobs run at
+    once, so at most that many pages poll at the fast rate, however many are open."""
+    soon = settings.HUEY_WORKERS
+    for job in jobs:
+        if job.status == Job.Status.RUNNING:
+            return POLL_MS
+        estimate = estimates.get(job.pk)
+        if job.status == Job.Status.QUEUED and (estimate is None or estimate.position <= soon):
+            return POLL_MS
+    return POLL_MS_QUEUED
 
 
 def _uuids(values) -> list[str]:
