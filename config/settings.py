@@ -414,9 +414,9 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
 if HTTPS:
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
     # Load balancers and Prometheus probe the processes directly over plain HTTP.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
