@@ -21,7 +21,7 @@ from generation.models import Job
 from generation.moderation import PromptBlocked
 from generation.params import GenerationParams
 from generation.presenters import job_advice, job_live_payload, job_payload, job_phase
-from generation.views.create import SESSION_KEPT
+from generation.views.create import SESSION_KEPT, feed_entries
 from usage.quotas import QuotaExceeded
 
 JOBS_PAGE_SIZE = 25
@@ -101,6 +101,8 @@ def job_detail(request, public_id):
             "payload": job_payload(job, request),
             "phase": job_phase(job, estimates.get(job.pk)),
             "advice": job_advice(job) if job.status == Job.Status.FAILED else "",
+            # A finished job's images come with the feed's actions.
+            "entry": feed_entries(request, [job])[0] if not job.is_active else None,
             "webhook_deliveries": list(job.webhook_deliveries.all()) if job.webhook_url else [],
         },
     )

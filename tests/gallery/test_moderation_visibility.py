@@ -88,7 +88,7 @@ def test_owner_sees_their_flagged_image_blurred_with_a_badge(flagged, owner_clie
     recent = owner_client.get(reverse("generate")).content.decode()
     assert 'class="feed-tile held sensitive"' in recent
     job = owner_client.get(reverse("job-detail", args=[flagged.job.public_id])).content.decode()
-    assert 'class=" held sensitive"' in job and 'data-blur-held="1"' in job
+    assert 'class="feed-tile held sensitive"' in job and 'data-blur-held="1"' in job
 
 
 def test_show_sensitive_preference_turns_the_blur_off(flagged, owner, owner_client):
@@ -99,7 +99,7 @@ def test_show_sensitive_preference_turns_the_blur_off(flagged, owner, owner_clie
     assert re.search(rf'<li class="tile[^"]* held" data-id="{flagged.public_id}"', mine)
     job = owner_client.get(reverse("job-detail", args=[flagged.job.public_id])).content.decode()
     images = job.split('id="job-images"')[1].split("</ul>")[0]
-    assert 'data-blur-held="0"' in images and 'class=" held"' in images
+    assert 'data-blur-held="0"' in images and 'class="feed-tile held"' in images
 
 
 def test_the_profile_form_controls_the_preference(flagged, owner, owner_client):

@@ -167,3 +167,12 @@ def test_nav_counts_my_running_jobs_and_the_quota_meter_links_to_them(owner, own
         f'<a href="{reverse("job-list")}?status=active">2 of 4 jobs running or queued</a>'
         in profile
     )
+
+
+def test_a_finished_job_page_offers_the_image_actions(owner, owner_client):
+    job = make_job(owner, n=2)
+    page = owner_client.get(reverse("job-detail", args=[job.public_id])).content.decode()
+    image = job.images.get(index=0)
+    for name in ("image-favorite", "image-reseed", "image-use-settings", "image-delete"):
+        assert reverse(name, args=[image.public_id]) in page
+    assert f'name="next" value="{reverse("job-detail", args=[job.public_id])}"' in page
