@@ -1,5 +1,6 @@
 """Test settings: fast hashing, no delays, media in a temp folder, tasks run immediately."""
 
+import os
 import tempfile
 
 from config.settings import *  # noqa: F403
@@ -39,3 +40,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 SITE_URL = "http://127.0.0.1:8000"
 # Every test counts the queue afresh.
 GENERATION_QUEUE_ESTIMATE_TTL = 0
+# The development signing certificate is made once per test run, in a temp folder.
+PROVENANCE_DIR = tempfile.mkdtemp(prefix="qwen-test-provenance-")
+
+# Prompt enhancement is off unless a test turns it on (against its own fake chat server).
+PROMPT_ENHANCER = ""
+
+# Metrics: a fresh multiprocess folder per run (before anything imports prometheus_client).
+PROMETHEUS_MULTIPROC_DIR = tempfile.mkdtemp(prefix="qwen-test-prometheus-")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
+METRICS_TOKEN = "test-metrics-token"

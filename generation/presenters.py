@@ -1,11 +1,12 @@
-"""JSON shapes of jobs and images, shared by the job page's live view and the API."""
+"""JSON shapes of jobs, images and webhook deliveries, shared by the job page's live view, the
+API and webhooks."""
 
 from collections.abc import Callable
 
-from django.urls import reverse
-
-from generation.models import Image, Job
+from core.urls import public_path
+from generation.models import Image, Job, WebhookDelivery
 from generation.params import GenerationParams
+from generation.signed_urls import image_signed_urls
 
 
 def job_params(job: Job, *, params: GenerationParams | None = None) -> dict:
@@ -16,8 +17,8 @@ def job_params(job: Job, *, params: GenerationParams | None = None) -> dict:
 
 
 def image_urls(image: Image, request=None) -> dict:
-    url = reverse("image-file", args=[image.public_id])
-    thumb = reverse("image-thumbnail", args=[image.public_id])
+    url = public_path("image-file", image.public_id)
+    thumb = public_path("image-thumbnail", image.public_id)
     if request is not None:
         url, thumb = request.build_absolute_uri(url), request.build_absolute_uri(thumb)
     return {"url": url, "thumbnail_url": thumb}
@@ -50,7 +51,11 @@ def job_payload(
     job: Job, request=None, images: list[Image] | None = None, urls: UrlBuilder | None = None
 ) -> dict:
     if images is None:
-        images = list(job.images.order_by("index")) if job.status == Job.Status.SUCCEEDED else []
+        images = (
+            list(job.images.filter(deleted_at__isnull=True).order_by("index"))
+            if job.status == Job.Status.SUCCEEDED
+            else []
+        )
     return {
         "id": str(job.public_id),
         "status": job.status,
@@ -69,6 +74,65 @@ def job_payload(
         "wait_seconds": job.wait_seconds,
         "run_seconds": job.duration_seconds,
         "images": [image_payload(image, request, urls) for image in images],
+        "enhancement": (
+            {"status": job.enhancement, "note": job.enhancement_note} if job.enhancement else None
+        ),
+        "preset": _preset_ref(job),
+        "output_format": job.output_format,
+    }
+
+
+def _preset_ref(job: Job) -> dict | None:
+    if job.preset_id is None:
+        return None
+    version = job.preset
+    return {
+        "id": str(version.preset.public_id),
+        "name": version.preset.name,
+        "version": version.number,
+    }
+
+
+def webhook_payload(job: Job, deliveries: list[WebhookDelivery] | None = None) -> dict | None:
+    """The job's webhook and its deliveries, as the owner sees them in the job JSON."""
+    if not job.webhook_url:
+        return None
+    if deliveries is None:
+        deliveries = list(job.webhook_deliveries.all())
+    return {
+        "url": job.webhook_url,
+        "deliveries": [
+            {
+                "id": str(d.public_id),
+                "event": d.event,
+                "status": d.status,
+                "attempts": d.attempts,
+                "last_status_code": d.last_status_code,
+                "last_error": d.last_error,
+                "created_at": d.created_at.isoformat(),
+                "last_attempt_at": d.last_attempt_at.isoformat() if d.last_attempt_at else None,
+                "next_attempt_at": (
+                    d.next_attempt_at.isoformat()
+                    if d.next_attempt_at and d.status == WebhookDelivery.Status.PENDING
+                    else None
+                ),
+                "delivered_at": d.delivered_at.isoformat() if d.delivered_at else None,
+            }
+            for d in deliveries
+        ],
+    }
+
+
+def api_job_payload(job: Job, request, *, prefetched: bool = False) -> dict:
+    """The job JSON of the API: job_payload with signed image URLs, plus its webhook."""
+    images = None
+    deliveries = None
+    if prefetched:
+        images = list(job.images.all()) if job.status == Job.Status.SUCCEEDED else []
+        deliveries = list(job.webhook_deliveries.all())
+    return {
+        **job_payload(job, request, images=images, urls=image_signed_urls),
+        "webhook": webhook_payload(job, deliveries),
     }
 
 
@@ -155,6 +219,8 @@ def job_live_payload(job: Job, request=None, estimate=None) -> dict:
         if estimate and estimate.wait_seconds is not None
         else None,
         "cancel_requested": job.cancel_requested,
+        # No consumer serves the job's queue (a local job without a GPU worker): say so.
+        "notice": estimate.notice if estimate else "",
         # Images stored before the job ends (their thumbnails: /jobs/<id>/preview/<index>/).
         "ready_images": list(job.ready_images or []) if job.status == Job.Status.RUNNING else [],
         "render_key": job_render_key(job),

@@ -5,7 +5,9 @@ clear message. Nothing here leaves a job `running` without a lease or a half-wri
 """
 
 import contextlib
+import dataclasses
 import datetime as dt
+import hashlib
 import inspect
 import time
 from dataclasses import dataclass
@@ -19,11 +21,14 @@ from django.utils import timezone
 
 from generation import lifecycle
 from generation.backends import BackendError, Canceled, GeneratedImage, get_backend
+from generation.backends import metrics as backend_metrics
+from generation.enhancement import job_enhance
 from generation.events import log_job_event
 from generation.imaging import InvalidImage, ProcessedImage, process
 from generation.models import Image, Job
 from generation.params import GenerationParams
 from generation.presenters import job_params
+from generation.provenance import provenance_apply
 from generation.safety import image_safety_check
 
 
@@ -45,6 +50,11 @@ def job_claim(*, job_id: int) -> Job | None:
         updated_at=now,
     )
     if updated != 1:
+        # A queued job whose cancel was requested is never claimed: end it here, or it
+        # would wait in the queue for ever.
+        job = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED, cancel_requested=True)
+        if stale := job.first():
+            lifecycle.job_mark_canceled(job=stale, from_statuses=(Job.Status.QUEUED,))
         return None
     return Job.objects.get(pk=job_id)
 
@@ -89,32 +99,47 @@ def job_run(*, job_id: int) -> None:
     log_job_event("claimed", job)
     started = time.monotonic()
     reporter = _Reporter(job)
-    storer = _Storer(job)
+    storer = None
     try:
         backend = get_backend(job.backend)
-        request = GenerationParams.from_job(job).backend_request(model=job.model)
+        job_enhance(job=job)  # bounded; falls back to the original prompt, never raises
+        params = GenerationParams.from_job(job)
+        request = params.backend_request(model=job.model)
+        storer = _Storer(job, params)
+        # Backends that hand over each image as it is ready take `on_image`: the runner
+        # stores it at once and the pages show it before the job ends.
         streams = _accepts_on_image(backend)
-        results = backend.generate(
-            request,
-            on_progress=reporter.progress,
-            should_cancel=reporter.should_cancel,
-            **({"on_image": storer.add} if streams else {}),
-        )
+        try:
+            results = backend.generate(
+                request,
+                on_progress=reporter.progress,
+                should_cancel=reporter.should_cancel,
+                **({"on_image": storer.add} if streams else {}),
+            )
+        except BackendError as error:
+            backend_metrics.backend_call_observed(
+                backend=job.backend,
+                seconds=time.monotonic() - started,
+                code=error.code,
+                retryable=error.retryable,
+            )
+            raise
         generated = time.monotonic()
+        backend_metrics.backend_call_observed(backend=job.backend, seconds=generated - started)
         if Job.objects.filter(pk=job.pk, cancel_requested=True).exists():
             raise Canceled()
         phases = _job_store_results(job, results, storer)
     except Canceled:
-        storer.discard()
+        _discard(storer)
         lifecycle.job_mark_canceled(job=job)
     except BackendError as error:
-        storer.discard()
+        _discard(storer)
         _job_handle_error(job, error)
     except InvalidImage as error:
-        storer.discard()
+        _discard(storer)
         _job_handle_error(job, BackendError(str(error), code="invalid_image", retryable=True))
     except Exception as error:  # a bug or an unexpected fault must not leave the job running
-        storer.discard()
+        _discard(storer)
         _job_handle_error(
             job,
             BackendError(
@@ -139,20 +164,27 @@ def job_run(*, job_id: int) -> None:
 
 
 def _accepts_on_image(backend) -> bool:
-    """Backends that hand over each image as it is ready take an `on_image` callback."""
+    """Backends that hand over each image as it is ready take an `on_image` callback (all of
+    ours do); one without it hands everything over at the end."""
     try:
         return "on_image" in inspect.signature(backend.generate).parameters
     except (TypeError, ValueError):
         return False
 
 
-class _Storer:
-    """Processes, checks and writes each image as the backend delivers it (files now, rows at
-    the end with `succeeded`), and tells the pages which ones they may already show."""
+def _discard(storer: "_Storer | None") -> None:
+    if storer is not None:
+        storer.discard()
 
-    def __init__(self, job: Job) -> None:
+
+class _Storer:
+    """Processes, checks, signs and writes each image as the backend delivers it (files now,
+    rows at the end with `succeeded`), and tells the pages which ones they may already show
+    (Job.ready_images: the unflagged ones; /jobs/<id>/preview/<n>/ serves their thumbnails)."""
+
+    def __init__(self, job: Job, params: GenerationParams) -> None:
         self.job = job
-        self.params = GenerationParams.from_job(job)
+        self.params = params
         self.rows: dict[int, Image] = {}
         self.written: list[str] = []
         self.phases = {"process": 0.0, "store": 0.0}
@@ -167,8 +199,13 @@ class _Storer:
             "job": str(job.public_id),
         }
         processed = process(result.data, parameters=parameters)
-        safety = image_safety_check(processed.pil, provider_nsfw=result.provider_nsfw)
+        safety = image_safety_check(
+            processed.pil, provider_nsfw=result.provider_nsfw, preview=processed.preview
+        )
         self.phases["process"] += time.monotonic() - clock
+        clock = time.monotonic()
+        processed, stamp = _stamp(job, index, processed, parameters)
+        self.phases["provenance"] = self.phases.get("provenance", 0.0) + time.monotonic() - clock
         clock = time.monotonic()
         file_name, thumb_name = _write_files(job, index, processed, self.written)
         self.phases["store"] += time.monotonic() - clock
@@ -184,9 +221,12 @@ class _Storer:
             width=processed.width,
             height=processed.height,
             byte_size=len(processed.png),
+            thumbnail_byte_size=len(processed.thumbnail),
+            provenance=stamp.state,
+            provenance_note=stamp.note[:500],
             sha256=processed.sha256,
             pixel_sha256=processed.pixel_sha256,
-            revised_prompt=result.revised_prompt or "",
+            revised_prompt=result.revised_prompt or job.revised_prompt,
             provider_nsfw=result.provider_nsfw,
             safety_score=safety.score,
             safety_note=safety.note[:500],
@@ -210,8 +250,8 @@ def _job_store_results(
     job: Job, results: list[GeneratedImage], storer: _Storer
 ) -> dict[str, float] | None:
     """Process and store the images not stored yet, then the rows and `succeeded` in one
-    transaction; the time spent ({"process": s, "store": s}), or None when another worker
-    took the job over (its run logs the outcome)."""
+    transaction; the time spent ({"process": s, "store": s, "provenance": s}), or None when
+    another worker took the job over (its run logs the outcome)."""
     if len(results) != job.n:
         raise BackendError(
             f"The backend returned {len(results)} images; {job.n} were requested.",
@@ -264,6 +304,32 @@ class _LostJob(Exception):
     pass
 
 
+# What the C2PA manifest carries of the parameters: how it was made, not what was asked for
+# (the prompt stays in the PNG's text as before, out of the signed claim).
+_MANIFEST_LEAVES_OUT = {"prompt", "negative_prompt"}
+
+
+def _stamp(job: Job, index: int, processed: ProcessedImage, parameters: dict):
+    """XMP + C2PA on the PNG (generation.provenance); never raises for a signing fault."""
+    stamp = provenance_apply(
+        png=processed.png,
+        title=f"{job.public_id}-{index}.png",
+        model=job.model,
+        backend=job.backend,
+        generation={
+            **{k: v for k, v in parameters.items() if k not in _MANIFEST_LEAVES_OUT},
+            "index": index,
+        },
+        # An edit passes its source images here (Source), making the action c2pa.edited.
+        sources=(),
+        creator=job.user.get_username() if settings.PROVENANCE_INCLUDE_CREATOR else None,
+    )
+    processed = dataclasses.replace(
+        processed, png=stamp.png, sha256=hashlib.sha256(stamp.png).hexdigest()
+    )
+    return processed, stamp
+
+
 def _write_files(job: Job, index: int, processed: ProcessedImage, written: list[str]):
     base = f"images/{job.public_id}/{index}"  # generation.files.preview_thumbnail_name too
     file_name = default_storage.save(f"{base}.png", ContentFile(processed.png))
@@ -286,12 +352,16 @@ def _backoff(attempt: int) -> float:
 
 
 def _job_handle_error(job: Job, error: BackendError) -> None:
+    # A cancel requested while the call ran wins over a retry or a failure: the user asked
+    # for it to stop, and a retried job with the flag set would never be claimed again.
+    if lifecycle.job_cancel_if_requested(job=job):
+        return
     now = timezone.now()
     if error.retryable and job.attempts < settings.GENERATION_MAX_ATTEMPTS:
         delay = max(error.retry_after or 0.0, _backoff(job.attempts))
         delay = min(delay, max(settings.GENERATION_RETRY_MAX_DELAY, error.retry_after or 0.0))
         updated = Job.objects.filter(
-            pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts
+            pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts, cancel_requested=False
         ).update(
             status=Job.Status.QUEUED,
             lease_expires_at=None,
@@ -304,6 +374,8 @@ def _job_handle_error(job: Job, error: BackendError) -> None:
         if updated:
             log_job_event("retried", job, code=error.code, delay=delay)
             transaction.on_commit(lambda: lifecycle.job_enqueue(job_pk=job.pk, delay=delay))
+        else:  # canceled in the meantime (or another attempt owns it: then this is a no-op)
+            lifecycle.job_cancel_if_requested(job=job)
         return
     message = error.message
     if error.retryable:

@@ -4,6 +4,7 @@ visibility, delete, collect, report). Its files are served by generation.files."
 import json
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
@@ -16,10 +17,11 @@ from gallery import selectors, services
 from gallery.selectors import FilterError
 from gallery.services import NotAllowed, ReseedMode
 from gallery.views import access
-from gallery.views.params import SHARE_EXPIRY_CHOICES
+from gallery.views.params import SHARE_EXPIRY_CHOICES, visibility_choices
 from gallery.views.reports import report_context, report_file
-from generation.models import Visibility
+from gallery.views.trash import offer_undo
 from generation.moderation import PromptBlocked
+from generation.provenance import image_provenance
 from usage.quotas import QuotaExceeded
 
 
@@ -62,11 +64,13 @@ def image_detail(request, public_id):
             "my_collections": [(c, c.pk in holding) for c in my_collections],
             "shares": selectors.shares_of_image(user=user, image=image),
             **_viewer(request, image),
-            "visibility_choices": Visibility.choices,
+            "visibility_choices": visibility_choices(request.user),
             "share_expiry_choices": SHARE_EXPIRY_CHOICES,
             **report_context(request, image),
             "report_url": reverse("image-report", args=[image.public_id]),
             "open_report_count": selectors.image_open_report_count_for(user=user, image=image),
+            "provenance": image_provenance(image=image),
+            "trash_days": settings.TRASH_DAYS,
         },
     )
 
@@ -110,9 +114,10 @@ def image_reseed(request, public_id):
         return redirect("image-detail", public_id=image.public_id)
     try:
         job = services.image_reseed(user=request.user, image=image, mode=mode)
-    except (QuotaExceeded, PromptBlocked) as error:
+    except (QuotaExceeded, PromptBlocked, services.ReseedRefused) as error:
         if wants_json(request):
-            return JsonResponse({"error": error.message}, status=429)
+            status = 429 if isinstance(error, QuotaExceeded) else 409
+            return JsonResponse({"error": error.message}, status=status)
         messages.error(request, error.message)
         return redirect("image-detail", public_id=image.public_id)
     if wants_json(request):  # the Create feed adds the new job's card at the top
@@ -140,6 +145,7 @@ def image_visibility(request, public_id):
 @require_POST
 @login_required
 def image_delete(request, public_id):
+    """To the trash, with an Undo on the next page."""
     image = access.image_read(request, public_id)
     try:
         services.image_delete(user=request.user, image=image)
@@ -148,9 +154,20 @@ def image_delete(request, public_id):
             return JsonResponse({"error": error.message}, status=403)
         messages.error(request, error.message)
         return redirect("image-detail", public_id=image.public_id)
-    if wants_json(request):
-        return JsonResponse({"deleted": True})
-    messages.success(request, "Image deleted.")
+    message = "Image moved to the trash."
+    if wants_json(request):  # the Create feed marks the tile and offers the same Undo
+        return JsonResponse(
+            {
+                "deleted": True,
+                "message": message,
+                "undo": {
+                    "url": reverse("trash-restore"),
+                    "kind": "images",
+                    "ids": [str(image.public_id)],
+                },
+            }
+        )
+    offer_undo(request, kind="images", ids=[image.public_id], message=message)
     return redirect(safe_next(request, reverse("gallery")))
 
 

@@ -16,11 +16,15 @@ from django.views.decorators.http import require_GET
 
 from accounts.services import profile_for
 from core.http import wants_json
-from generation import hooks, lifecycle, selectors
+from generation import lifecycle, selectors
 from generation.forms import GenerationForm
 from generation.models import Job
 from generation.moderation import PromptBlocked
 from generation.presenters import job_advice, job_live_payload, job_phase, job_render_key
+from generation.preset_views import preset_choices
+from generation.presets.selectors import presets_usable_by
+from generation.prompts.enhancer import enhancer_enabled
+from generation.signals import favorite_ids
 from generation.sizes import PRESETS
 from usage.quotas import QuotaExceeded
 
@@ -35,10 +39,12 @@ SESSION_KEPT = "generate_initial"
 @login_required
 def generate(request):
     profile = profile_for(request.user)
+    presets = list(presets_usable_by(user=request.user, team=profile.current_team))
     form = GenerationForm(
         request.POST if request.method == "POST" else None,
         initial=request.session.pop(SESSION_KEPT, None) if request.method != "POST" else None,
         team=profile.current_team,
+        presets=presets,
     )
     if request.method == "POST":
         job = _submit(form, request)
@@ -63,6 +69,8 @@ def generate(request):
         {
             "form": form,
             "presets": PRESETS,
+            "enhancer_enabled": enhancer_enabled(),
+            "preset_values": preset_choices(presets),
             "feed": feed_entries(request, jobs),
             "poll_ms": POLL_MS,
         },
@@ -74,7 +82,11 @@ def _submit(form: GenerationForm, request) -> Job | None:
         return None
     try:
         return lifecycle.job_create(
-            user=request.user, params=form.params, visibility=form.cleaned_data["visibility"]
+            user=request.user,
+            params=form.params,
+            visibility=form.cleaned_data["visibility"],
+            preset=form.preset_version,
+            revision=form.cleaned_data.get("revision") or Job.Enhancement.ACCEPTED,
         )
     except PromptBlocked as exc:
         form.add_error("prompt", exc.message)
@@ -106,7 +118,7 @@ def feed_entries(request, jobs: list[Job]) -> list[dict]:
     starred images, and a placeholder for each image not stored yet."""
     estimates = selectors.job_queue_estimates(jobs=jobs, workers=settings.HUEY_WORKERS)
     images = [image for job in jobs for image in job.images.all()]
-    starred = hooks.favorite_ids(user=request.user, images=images)
+    starred = favorite_ids(user=request.user, images=images)
     entries = []
     for job in jobs:
         stored = list(job.images.all())

@@ -10,7 +10,7 @@ from generation.models import Job
 
 
 def _serve(request, public_id, field: str):
-    return image_file_response(image_read(request, public_id), field)
+    return image_file_response(image_read(request, public_id), field, viewer=request.user)
 
 
 @require_GET

@@ -98,7 +98,10 @@ def job_detail(request, public_id):
         "generation/job_detail.html",
         {
             "job": job,
-            "payload": job_payload(job, request),
+            "payload": {
+                **job_payload(job, request),
+                "notice": estimates[job.pk].notice if job.pk in estimates else "",
+            },
             "phase": job_phase(job, estimates.get(job.pk)),
             "advice": job_advice(job) if job.status == Job.Status.FAILED else "",
             # A finished job's images come with the feed's actions.

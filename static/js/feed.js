@@ -127,10 +127,7 @@
         window.QISFill(body.initial);
         announce.textContent = "The form holds this image's settings.";
       } else if (body.deleted) {
-        var tile = target.closest("li");
-        tile.classList.add("deleted");
-        tile.innerHTML = "<p class='held-removed'>Deleted</p>";
-        announce.textContent = "Image deleted";
+        trashed(target.closest("li"), body);
       } else if (body.id && body.status) {
         var card = document.getElementById("job-" + body.id);
         if (card) { card.dataset.active = "1"; card.dataset.renderKey = ""; }
@@ -138,6 +135,40 @@
       }
     }).catch(function () { target.submit(); });
   });
+
+  // A deleted image goes to the trash: its tile says so and offers Undo (the same restore
+  // the page's undo toast posts to without JavaScript).
+  function trashed(tile, body) {
+    var token = form.querySelector("[name=csrfmiddlewaretoken]").value;
+    var card = tile.closest("li.job-card");
+    tile.classList.add("deleted");
+    tile.textContent = "";
+    var note = document.createElement("p");
+    note.className = "held-removed";
+    note.textContent = "In the trash";
+    var undo = document.createElement("button");
+    undo.type = "button";
+    undo.className = "secondary small";
+    undo.textContent = "Undo";
+    undo.addEventListener("click", function () {
+      var data = new FormData();
+      data.append("csrfmiddlewaretoken", token);
+      data.append("kind", body.undo.kind);
+      body.undo.ids.forEach(function (id) { data.append("ids", id); });
+      fetch(body.undo.url, {
+        method: "POST", body: data, credentials: "same-origin", headers: { Accept: "application/json" }
+      }).then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
+        .then(function (answer) {
+          announce.textContent = answer.message;
+          if (card) addById(card.dataset.jobId);
+        })
+        .catch(function () { announce.textContent = "Undo did not work: restore it from the Trash page."; });
+    });
+    tile.appendChild(note);
+    tile.appendChild(undo);
+    undo.focus();
+    announce.textContent = body.message || "Image moved to the trash.";
+  }
 
   window.QISFeed = { add: add };
   schedule(pollMs);
