@@ -182,9 +182,9 @@ class _Storer:
     rows at the end with `succeeded`), and tells the pages which ones they may already show
     (Job.ready_images: the unflagged ones; /jobs/<id>/preview/<n>/ serves their thumbnails)."""
 
-    def __init__(self, job: Job, params: GenerationParams) -> None:
+    def __init__(self, job: Job, params: GenerationParams | None = None) -> None:
         self.job = job
-        self.params = params
+        self.params = params or GenerationParams.from_job(job)
         self.rows: dict[int, Image] = {}
         self.written: list[str] = []
         self.phases = {"process": 0.0, "store": 0.0}

@@ -332,6 +332,10 @@ class WebhookSecretOut(Schema):
 
 
 class EnhanceIn(Schema):
+    model_config = ConfigDict(
+        json_schema_extra=example_body({"prompt": 'a brass owl reading a map, "OPEN" on the sign'})
+    )
+
     prompt: str = Field(description="The prompt to rewrite.")
     preset: str | None = Field(
         None, description="A preset's id or name: its template wraps the prompt first."
@@ -362,6 +366,17 @@ class PresetValues(Schema):
 
 
 class PresetIn(PresetValues):
+    model_config = ConfigDict(
+        json_schema_extra=example_body(
+            {
+                "name": "Studio photo",
+                "prompt_template": "studio photo of {prompt}, softbox light",
+                "size": "square_hd",
+                "num_inference_steps": 30,
+            }
+        )
+    )
+
     name: str = Field(min_length=1, max_length=80)
     description: str | None = Field(None, max_length=300)
     team: bool = Field(
@@ -372,6 +387,12 @@ class PresetIn(PresetValues):
 
 
 class PresetUpdateIn(PresetValues):
+    model_config = ConfigDict(
+        json_schema_extra=example_body(
+            {"prompt_template": "studio photo of {prompt}, rim light", "guidance_scale": 4.0}
+        )
+    )
+
     name: str | None = Field(None, min_length=1, max_length=80)
     description: str | None = Field(None, max_length=300)
 

@@ -4,6 +4,7 @@ import pytest
 from django.test import Client
 
 from config.api import api
+from generation.presets.services import preset_create
 from tests.apiclient import bearer
 from tests.factories import make_image
 
@@ -33,12 +34,14 @@ def test_every_operation_with_a_body_has_an_example_that_works(owner, teammate, 
     headers = bearer(owner)
     mine = make_image(owner)
     theirs = make_image(teammate, visibility="public")  # one may report others' images only
+    preset = preset_create(user=owner, name="Docs example", values={})
     client = Client()
     examples = _examples()
     assert len(examples) >= 8
     for method, path, body in examples:
         image = theirs if path.endswith("/report") else mine
         url = path.replace("{image_id}", str(image.public_id))
+        url = url.replace("{preset_id}", str(preset.public_id))
         response = getattr(client, method)(
             url, data=body, content_type="application/json", **headers
         )

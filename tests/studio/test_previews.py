@@ -91,7 +91,9 @@ def test_previews_are_the_owners_only(
 
 def test_an_image_held_by_the_safety_checker_is_not_shown_early(owner, owner_client, monkeypatch):
     monkeypatch.setattr(
-        runner, "image_safety_check", lambda pil, provider_nsfw=None: SafetyResult(0.99, True, "x")
+        runner,
+        "image_safety_check",
+        lambda pil, provider_nsfw=None, preview=None: SafetyResult(0.99, True, "x"),
     )
     job = _running(owner)
     runner._Storer(job).add(0, _one())

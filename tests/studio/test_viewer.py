@@ -84,9 +84,21 @@ def test_feed_actions_answer_json(owner, owner_client, django_capture_on_commit_
     assert owner_client.post(reverse("image-favorite", args=[image.public_id]), **json).json() == {
         "favorite": True
     }
-    assert owner_client.post(reverse("image-delete", args=[image.public_id]), **json).json() == {
-        "deleted": True
+    # Delete moves the image to the trash; the answer carries the same Undo the page offers.
+    deleted = owner_client.post(reverse("image-delete", args=[image.public_id]), **json).json()
+    assert deleted["deleted"] is True
+    assert deleted["undo"] == {
+        "url": reverse("trash-restore"),
+        "kind": "images",
+        "ids": [str(image.public_id)],
     }
+    image.refresh_from_db()
+    assert image.deleted_at is not None
+    undo = deleted["undo"]
+    restored = owner_client.post(undo["url"], {"kind": undo["kind"], "ids": undo["ids"]}, **json)
+    assert restored.json()["restored"] == 1
+    image.refresh_from_db()
+    assert image.deleted_at is None
 
 
 def test_a_reseed_from_the_feed_returns_to_the_feed(owner, owner_client):
