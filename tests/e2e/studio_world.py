@@ -1,5 +1,6 @@
 """A small world for the studio's browser tests: an owner with a team, images, a collection,
-a failed and a canceled job, a live and a revoked share link; and every page to visit."""
+a failed and a canceled job, a live and a revoked share link, things in the trash, a preset;
+and every page to visit."""
 
 from dataclasses import dataclass
 
@@ -7,6 +8,8 @@ from django.urls import reverse
 
 from gallery import services
 from generation.models import Image, Job
+from generation.presets.services import preset_create
+from generation.retention import jobs_trash
 from tests.factories import PASSWORD, make_image, make_job, make_team, make_user
 
 
@@ -49,6 +52,16 @@ def build_world(*, staff: bool = False) -> World:
     Image.objects.filter(job__in=[failed, canceled]).delete()
     failed.refresh_from_db()
     canceled.refresh_from_db()
+    # The trash: an image, and a whole job with its images (each restorable from the page).
+    trashed = make_image(owner, prompt="a trashed lighthouse at dusk", size="landscape_4_3")
+    services.image_delete(user=owner, image=trashed)
+    gone = make_image(owner, prompt="a trashed job of two teapots", n=2)
+    jobs_trash(user=owner, job_ids=[gone.job.public_id])
+    preset = preset_create(
+        user=owner,
+        name="Studio photo",
+        values={"prompt_template": "studio photo of {prompt}, softbox light", "size": "auto"},
+    )
     share = services.share_create(user=owner, image=image)
     revoked = services.share_create(user=owner, image=images[2])
     services.share_revoke(user=owner, share=revoked)
@@ -65,6 +78,11 @@ def build_world(*, staff: bool = False) -> World:
         reverse("team-list"),
         reverse("team-detail", args=[team.public_id]),
         reverse("usage"),
+        reverse("trash"),
+        reverse("preset-list"),
+        reverse("preset-detail", args=[preset.public_id]),
+        reverse("team-prompts", args=[team.public_id]),
+        reverse("image-provenance", args=[image.public_id]),
         "/no/such/page/",
     ]
     if staff:
