@@ -71,6 +71,9 @@ def test_the_owner_sees_a_stored_image_before_the_job_ends(owner, owner_client):
     url = reverse("job-preview", args=[job.public_id, 1])
     response = owner_client.get(url)
     assert response.status_code == 200 and response["Content-Type"] == "image/webp"
+    # Served like every image file: never sniffed, kept privately, and not for long.
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Cache-Control"] == "private, max-age=60"
     assert owner_client.get(reverse("job-preview", args=[job.public_id, 0])).status_code == 404
     live = owner_client.get(reverse("job-live"), {"job": f"{job.public_id}:"}).json()["jobs"][0]
     assert live["ready_images"] == [1]
