@@ -141,6 +141,7 @@
   function trashed(tile, body) {
     var token = form.querySelector("[name=csrfmiddlewaretoken]").value;
     var card = tile.closest("li.job-card");
+    tile.style.minHeight = tile.offsetHeight + "px";  // the row keeps its height: no jump
     tile.classList.add("deleted");
     tile.textContent = "";
     var note = document.createElement("p");
@@ -148,7 +149,7 @@
     note.textContent = "In the trash";
     var undo = document.createElement("button");
     undo.type = "button";
-    undo.className = "secondary small";
+    undo.className = "small";
     undo.textContent = "Undo";
     undo.addEventListener("click", function () {
       var data = new FormData();
