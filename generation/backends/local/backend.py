@@ -239,7 +239,7 @@ class LocalBackend:
         )
         return pictures
 
-    def _decode(self, pipe, latents, request, job_memory, progress, should_cancel, on_picture):
+    def _decode(self, pipe, latents, request, job_memory, progress, should_cancel, on_picture=None):
         """The VAE decode, one image at a time (its memory never grows with n); each picture
         goes to `on_picture(index, picture)` as soon as it is decoded."""
         torch, _ = import_stack()
