@@ -414,6 +414,23 @@ MODERATION_QUEUE_PAGE_SIZE = env_int("MODERATION_QUEUE_PAGE_SIZE", 50)
 QUOTA_IMAGES_PER_DAY = env_int("QUOTA_IMAGES_PER_DAY", 200)
 QUOTA_CONCURRENT_JOBS = env_int("QUOTA_CONCURRENT_JOBS", 4)
 
+# --- Usage ledger and budgets (docs/usage.md) ---------------------------------------------
+# Prices live in the admin (Usage › Prices); amounts are in this currency.
+USAGE_CURRENCY = env_str("USAGE_CURRENCY", "USD")
+# Each process keeps the price table this long (an admin edit reaches the others within it).
+USAGE_PRICE_CACHE_SECONDS = env_float("USAGE_PRICE_CACHE_SECONDS", 30.0)
+# A money budget for every user without one of their own (e.g. "5.00"); empty: none.
+USAGE_DEFAULT_BUDGET = env_str("USAGE_DEFAULT_BUDGET") or None
+USAGE_DEFAULT_BUDGET_PERIOD = env_str("USAGE_DEFAULT_BUDGET_PERIOD", "month")
+if USAGE_DEFAULT_BUDGET_PERIOD not in {"day", "month"}:
+    raise RuntimeError("USAGE_DEFAULT_BUDGET_PERIOD must be day or month")
+USAGE_SOFT_THRESHOLD_PERCENT = env_int("USAGE_SOFT_THRESHOLD_PERCENT", 80)
+# A synchronous API wait holds a concurrency slot until it returns, or this long past its
+# deadline if its web process died.
+USAGE_WAIT_GRACE_SECONDS = env_int("USAGE_WAIT_GRACE_SECONDS", 30)
+# The reaper releases holds of ended jobs opened more than this long ago.
+USAGE_RECONCILE_MARGIN_SECONDS = env_int("USAGE_RECONCILE_MARGIN_SECONDS", 60)
+
 # --- Accounts -----------------------------------------------------------------------------
 # Who may create an account: "open" (anyone), "invite" (only with a team invite link) or
 # "closed" (admins create users). Open in development, closed in production by default.

@@ -14,6 +14,7 @@ if "tests.fakes" not in INSTALLED_APPS:
 QWEN_IMAGE_BACKEND = "demo"
 QWEN_IMAGE_DEMO_STEP_DELAY = 0.0
 GENERATION_RETRY_BASE_DELAY = 0.0
+USAGE_PRICE_CACHE_SECONDS = 0.0  # every test sees the prices it set
 MEDIA_ROOT = tempfile.mkdtemp(prefix="qwen-test-media-")
 STORAGES = {
     "default": {

@@ -136,7 +136,12 @@ VARIATIONS = 4
 
 
 def image_reseed(
-    *, user, image: Image, mode: str = ReseedMode.RESEED, source: str = Job.Source.WEB
+    *,
+    user,
+    image: Image,
+    mode: str = ReseedMode.RESEED,
+    source: str = Job.Source.WEB,
+    api_key=None,
 ) -> Job:
     """A new job from this image's parameters, linked to it as its parent.
 
@@ -166,6 +171,7 @@ def image_reseed(
         source=source,
         visibility=visibility,
         parent_image=image,
+        api_key=api_key,
     )
 
 

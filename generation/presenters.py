@@ -3,10 +3,13 @@ API and webhooks."""
 
 from collections.abc import Callable
 
+from django.conf import settings
+
 from core.urls import public_path
 from generation.models import Image, Job, WebhookDelivery
 from generation.params import GenerationParams
 from generation.signed_urls import image_signed_urls
+from usage.selectors import usage_for_jobs
 
 
 def job_params(job: Job, *, params: GenerationParams | None = None) -> dict:
@@ -123,16 +126,25 @@ def webhook_payload(job: Job, deliveries: list[WebhookDelivery] | None = None) -
     }
 
 
-def api_job_payload(job: Job, request, *, prefetched: bool = False) -> dict:
-    """The job JSON of the API: job_payload with signed image URLs, plus its webhook."""
+def api_job_payload(
+    job: Job, request, *, prefetched: bool = False, usage=None, fresh: bool = False
+) -> dict:
+    """The job JSON of the API: job_payload with signed image URLs, plus its webhook and what
+    its work used and cost (from the usage ledger; `usage` when read for a whole page)."""
     images = None
     deliveries = None
     if prefetched:
         images = list(job.images.all()) if job.status == Job.Status.SUCCEEDED else []
         deliveries = list(job.webhook_deliveries.all())
+    if usage is None:
+        active = [job.public_id] if job.is_active else []
+        usage = usage_for_jobs([job.public_id], active_refs=active, fresh=fresh)[job.public_id]
+    work, cost = usage.as_api(settings.USAGE_CURRENCY)
     return {
         **job_payload(job, request, images=images, urls=image_signed_urls),
         "webhook": webhook_payload(job, deliveries),
+        "usage": work,
+        "cost": cost,
     }
 
 

@@ -30,6 +30,7 @@ from generation.params import GenerationParams
 from generation.presenters import job_params
 from generation.provenance import provenance_apply
 from generation.safety import image_safety_check
+from usage import ledger
 
 
 def job_claim(*, job_id: int) -> Job | None:
@@ -69,8 +70,12 @@ class _Reporter:
     _last_progress: float = 0.0
     _last_cancel_check: float = 0.0
     _canceled: bool = False
+    # The backend reported progress past 0: its work has started. A bare 0.0 (a lease renewal
+    # after the local model's load, before its prompt and memory checks) is not work.
+    began: bool = False
 
     def progress(self, fraction: float) -> None:
+        self.began = self.began or fraction > 0
         fraction = max(0.0, min(1.0, float(fraction)))
         now = time.monotonic()
         if fraction < 1.0 and now - self._last_write < self.min_interval:
@@ -92,7 +97,8 @@ class _Reporter:
 
 
 def job_run(*, job_id: int) -> None:
-    """Claim the job, run it on its backend, store the images, mark it finished."""
+    """Claim the job, run it on its backend, store the images, mark it finished. Every unit
+    of the attempt is in the usage ledger before the backend starts, and settled after."""
     job = job_claim(job_id=job_id)
     if job is None:
         return
@@ -100,11 +106,16 @@ def job_run(*, job_id: int) -> None:
     started = time.monotonic()
     reporter = _Reporter(job)
     storer = None
+    meter = None
     try:
         backend = get_backend(job.backend)
         job_enhance(job=job)  # bounded; falls back to the original prompt, never raises
+        # After the enhancer: an `auto` size may have been chosen again from the revision.
+        meter = _work_start(job, backend)
         params = GenerationParams.from_job(job)
         request = params.backend_request(model=job.model)
+        if meter.per_call:
+            request = dataclasses.replace(request, meter=meter)
         storer = _Storer(job, params)
         # Backends that hand over each image as it is ready take `on_image`: the runner
         # stores it at once and the pages show it before the job ends.
@@ -131,15 +142,19 @@ def job_run(*, job_id: int) -> None:
         phases = _job_store_results(job, results, storer)
     except Canceled:
         _discard(storer)
+        _settle(meter, "canceled", began=reporter.began)
         lifecycle.job_mark_canceled(job=job)
     except BackendError as error:
         _discard(storer)
+        _settle(meter, "failed", code=error.code, began=reporter.began)
         _job_handle_error(job, error)
     except InvalidImage as error:
         _discard(storer)
+        _settle(meter, "failed", code="invalid_image", began=reporter.began)
         _job_handle_error(job, BackendError(str(error), code="invalid_image", retryable=True))
     except Exception as error:  # a bug or an unexpected fault must not leave the job running
         _discard(storer)
+        _settle(meter, "failed", code="internal_error", began=reporter.began)
         _job_handle_error(
             job,
             BackendError(
@@ -151,7 +166,9 @@ def job_run(*, job_id: int) -> None:
         raise
     else:
         if phases is None:
+            _settle(meter, "lost_lease", code="lost_lease")
             return
+        _settle(meter, "succeeded")
         # Where the time went (seconds): the backend call, decoding/re-encoding/thumbnails and
         # the safety check, then files and rows. bench/pipeline.py reads these.
         log_job_event(
@@ -161,6 +178,29 @@ def job_run(*, job_id: int) -> None:
             generate=generated - started,
             **phases,
         )
+
+
+def _work_start(job: Job, backend) -> ledger.WorkMeter:
+    """One `started` ledger entry per unit of this attempt: per upstream call for a backend
+    that reports its calls, per image otherwise."""
+    return ledger.work_start(
+        job_ref=job.public_id,
+        attempt=job.attempts,
+        user_id=job.user_id,
+        team_id=job.team_id,
+        backend=job.backend,
+        model=job.model,
+        width=job.width,
+        height=job.height,
+        steps=job.num_inference_steps,
+        images=job.n,
+        per_call=getattr(backend, "reports_calls", False),
+    )
+
+
+def _settle(meter, outcome: str, *, code: str = "", began: bool = True) -> None:
+    if meter is not None:
+        meter.settle(outcome=outcome, code=code, began=began)
 
 
 def _accepts_on_image(backend) -> bool:
@@ -296,6 +336,7 @@ def _job_store_results(
     except BaseException:
         storer.discard()
         raise
+    ledger.reservation_close(job_ref=job.public_id, outcome=Job.Status.SUCCEEDED)
     lifecycle.job_announce_finished(job_pk=job.pk)
     return phases
 

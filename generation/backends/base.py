@@ -5,6 +5,27 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 
+class CallMeter(Protocol):
+    """Where a backend that makes one upstream call per image reports each call (the runner
+    passes usage.ledger.WorkMeter): `call_sending` just before the request leaves, then
+    `call_ended` once: `sent` False when it never reached the provider (connection refused),
+    `status` the HTTP status of the provider's answer (None without one), `ok` when it
+    delivered an image, `stopped` when the call was abandoned (cancel, or a sibling failed)."""
+
+    def call_sending(self, index: int) -> bool: ...
+
+    def call_ended(
+        self,
+        index: int,
+        *,
+        sent: bool,
+        status: int | None = None,
+        ok: bool = False,
+        stopped: bool = False,
+        code: str = "",
+    ) -> None: ...
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
     model: str
@@ -18,6 +39,8 @@ class GenerationRequest:
     enable_safety_checker: bool
     # One seed per image: image i must be reproducible on its own from seeds[i].
     seeds: list[int] = field(default_factory=list)
+    # Set by the runner for backends with `reports_calls = True` (the usage ledger's meter).
+    meter: CallMeter | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -47,6 +70,7 @@ class BackendError(Exception):
         retryable: bool,
         retry_after: float | None = None,
         status: int | None = None,
+        sent: bool = True,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -54,6 +78,8 @@ class BackendError(Exception):
         self.retryable = retryable
         self.retry_after = retry_after
         self.status = status
+        # False when the request never reached the service (connection refused): not billed.
+        self.sent = sent
 
 
 class Canceled(Exception):

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bench import gallery, live, memory, pipeline, provenance, submit
+from bench import gallery, ledger, live, memory, pipeline, provenance, submit
 from bench.common import CHILDREN, Site, percentile, result_rows, table
 
 
@@ -69,6 +69,38 @@ def test_submit_measures_latency_and_errors(site):
         assert level["requests"] > 0
         assert level["errors"] == 0, level["error_kinds"]
         assert level["p95_ms"] >= level["p50_ms"]
+
+
+def test_submit_with_budgets_on_every_scope(site):
+    result = submit.run(
+        clients=(2,), seconds=0.5, interval=None, web_workers=1, site=site, budgets=True
+    )
+    (level,) = result["levels"]
+    assert level["requests"] > 0 and level["errors"] == 0, level["error_kinds"]
+    assert result["params"]["budgets"] is True
+
+
+def test_ledger_summary_compares_each_tree_with_the_one_before():
+    def run(p50, cpu):
+        return {
+            "levels": [
+                {
+                    "shape": "closed loop",
+                    "p50_ms": p50,
+                    "p95_ms": 2 * p50,
+                    "per_s": 10.0,
+                    "web_cpu_ms_per_request": cpu,
+                    "errors": 0,
+                }
+            ]
+        }
+
+    runs = {"before": [run(10, 2), run(30, 4)], "ledger": [run(22, 3), run(22, 3.6)]}
+    summary = dict(ledger.summarize(runs))
+    assert summary["closed loop, before: p50 / p95 ms"] == "20.0 / 40.0"
+    assert summary["closed loop, ledger/before: p50, p95"] == "1.1, 1.1"
+    assert summary["closed loop, ledger/before: web CPU per request"] == 1.1
+    assert summary["closed loop: errors before / ledger"] == "0 / 0"
 
 
 def test_gallery_pages_and_queries(db):

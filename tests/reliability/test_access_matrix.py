@@ -375,10 +375,14 @@ PAGES: dict[str, Route] = {
         "POST", url("api-key-revoke", lambda w: w.key.public_id), OWNER_ONLY_ACTION
     ),
     "usage": Route("GET", url("usage"), signed_in(200)),
+    "usage-export": Route("GET", url("usage-export"), signed_in(200)),  # each their own rows
     "team-list": Route("GET", url("team-list"), signed_in(200)),
     "team-detail": Route("GET", url("team-detail", team_id), roles(LOGIN, 404, 200, 404, 200)),
     "team-switch": Route("POST", url("team-switch", team_id), roles(LOGIN, 404, 302, 404, 302)),
     "team-usage": Route("GET", url("team-usage", team_id), roles(LOGIN, 404, 403, 404, 200)),
+    "team-usage-export": Route(
+        "GET", url("team-usage-export", team_id), roles(LOGIN, 404, 403, 404, 200)
+    ),
     "team-invite-new": Route(
         "POST",
         url("team-invite-new", team_id),
@@ -423,6 +427,12 @@ API: dict[tuple[str, str], Route] = {
         "POST",
         lambda w: "/v1/images/generations",
         roles(401, 504, 504, 504, 504),  # accepted, then the (zero) wait runs out in tests
+        data=lambda w: {"prompt": "api matrix", "size": "square"},
+    ),
+    ("POST", "/v1/estimates"): Route(
+        "POST",
+        lambda w: "/v1/estimates",
+        roles(401, 200, 200, 200, 200),  # a dry run about the caller's own limits
         data=lambda w: {"prompt": "api matrix", "size": "square"},
     ),
     ("POST", "/v1/jobs"): Route(

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("generation", "0009_image_team_shared_index"),
+        ("generation", "0010_carry_jobs_into_usage_ledger"),
     ]
 
     operations = [
