@@ -6,6 +6,8 @@
     python -m bench.site limits NAME          -> budgets on NAME, NAME's team and keys
     python -m bench.site images NAME COUNT KB -> {"ids": [...], "sessionid": "..."}
         (COUNT stored images of ~KB each, and a signed-in session of NAME to fetch them)
+    python -m bench.site pages COUNT JOBS     -> {"pages": [{"sessionid", "jobs": [...]}]}
+        (COUNT users, each signed in with JOBS queued jobs: the open Create pages of bench.live)
 
 Only ever run with QWEN_STUDIO_VAR_DIR pointing at a benchmark's temporary var dir.
 """
@@ -64,6 +66,31 @@ def cmd_prepare(*args: str) -> dict:
     if "--collectstatic" in args:
         call_command("collectstatic", interactive=False, verbosity=0)
     return {"keys": {name: cmd_user(name)["key"] for name in names}}
+
+
+def cmd_pages(count: str, jobs: str) -> dict:
+    """COUNT signed-in users, each with JOBS queued jobs (no consumer runs: they stay queued,
+    the poll's most expensive state, with a queue position to count)."""
+    from generation import lifecycle
+    from generation.params import GenerationParams
+
+    pages = []
+    for i in range(int(count)):
+        user = bench_user(f"bench-page-{i}")
+        made = [
+            lifecycle.job_create(
+                user=user,
+                params=GenerationParams(prompt=f"page {i} job {j}", size="landscape_4_3", n=2),
+            )
+            for j in range(int(jobs))
+        ]
+        pages.append(
+            {
+                "sessionid": cmd_session(user.username)["sessionid"],
+                "jobs": [str(job.public_id) for job in made],
+            }
+        )
+    return {"pages": pages}
 
 
 def cmd_session(username: str) -> dict:
@@ -195,6 +222,7 @@ COMMANDS = {
     "user": cmd_user,
     "images": cmd_images,
     "keys": cmd_keys,
+    "pages": cmd_pages,
     "limits": cmd_limits,
 }
 

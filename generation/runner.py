@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
+import inspect
 import time
 from dataclasses import dataclass
 
@@ -46,6 +47,7 @@ def job_claim(*, job_id: int) -> Job | None:
         lease_expires_at=lease,
         started_at=now,
         progress=0.0,
+        ready_images=[],
         updated_at=now,
     )
     if updated != 1:
@@ -103,18 +105,27 @@ def job_run(*, job_id: int) -> None:
     log_job_event("claimed", job)
     started = time.monotonic()
     reporter = _Reporter(job)
+    storer = None
     meter = None
     try:
         backend = get_backend(job.backend)
         job_enhance(job=job)  # bounded; falls back to the original prompt, never raises
         # After the enhancer: an `auto` size may have been chosen again from the revision.
         meter = _work_start(job, backend)
-        request = GenerationParams.from_job(job).backend_request(model=job.model)
+        params = GenerationParams.from_job(job)
+        request = params.backend_request(model=job.model)
         if meter.per_call:
             request = dataclasses.replace(request, meter=meter)
+        storer = _Storer(job, params)
+        # Backends that hand over each image as it is ready take `on_image`: the runner
+        # stores it at once and the pages show it before the job ends.
+        streams = _accepts_on_image(backend)
         try:
             results = backend.generate(
-                request, on_progress=reporter.progress, should_cancel=reporter.should_cancel
+                request,
+                on_progress=reporter.progress,
+                should_cancel=reporter.should_cancel,
+                **({"on_image": storer.add} if streams else {}),
             )
         except BackendError as error:
             backend_metrics.backend_call_observed(
@@ -128,17 +139,21 @@ def job_run(*, job_id: int) -> None:
         backend_metrics.backend_call_observed(backend=job.backend, seconds=generated - started)
         if Job.objects.filter(pk=job.pk, cancel_requested=True).exists():
             raise Canceled()
-        phases = _job_store_results(job, results)
+        phases = _job_store_results(job, results, storer)
     except Canceled:
+        _discard(storer)
         _settle(meter, "canceled", began=reporter.began)
         lifecycle.job_mark_canceled(job=job)
     except BackendError as error:
+        _discard(storer)
         _settle(meter, "failed", code=error.code, began=reporter.began)
         _job_handle_error(job, error)
     except InvalidImage as error:
+        _discard(storer)
         _settle(meter, "failed", code="invalid_image", began=reporter.began)
         _job_handle_error(job, BackendError(str(error), code="invalid_image", retryable=True))
     except Exception as error:  # a bug or an unexpected fault must not leave the job running
+        _discard(storer)
         _settle(meter, "failed", code="internal_error", began=reporter.began)
         _job_handle_error(
             job,
@@ -188,8 +203,94 @@ def _settle(meter, outcome: str, *, code: str = "", began: bool = True) -> None:
         meter.settle(outcome=outcome, code=code, began=began)
 
 
-def _job_store_results(job: Job, results: list[GeneratedImage]) -> dict[str, float] | None:
-    """Process and store the images; {"process": s, "store": s} spent on each, or None when
+def _accepts_on_image(backend) -> bool:
+    """Backends that hand over each image as it is ready take an `on_image` callback (all of
+    ours do); one without it hands everything over at the end."""
+    try:
+        return "on_image" in inspect.signature(backend.generate).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _discard(storer: "_Storer | None") -> None:
+    if storer is not None:
+        storer.discard()
+
+
+class _Storer:
+    """Processes, checks, signs and writes each image as the backend delivers it (files now,
+    rows at the end with `succeeded`), and tells the pages which ones they may already show
+    (Job.ready_images: the unflagged ones; /jobs/<id>/preview/<n>/ serves their thumbnails)."""
+
+    def __init__(self, job: Job, params: GenerationParams | None = None) -> None:
+        self.job = job
+        self.params = params or GenerationParams.from_job(job)
+        self.rows: dict[int, Image] = {}
+        self.written: list[str] = []
+        self.phases = {"process": 0.0, "store": 0.0}
+
+    def add(self, index: int, result: GeneratedImage) -> None:
+        if index in self.rows:
+            return
+        job = self.job
+        clock = time.monotonic()
+        parameters = {
+            **job_params(job, params=self.params.for_image(result.seed)),
+            "job": str(job.public_id),
+        }
+        processed = process(result.data, parameters=parameters)
+        safety = image_safety_check(
+            processed.pil, provider_nsfw=result.provider_nsfw, preview=processed.preview
+        )
+        self.phases["process"] += time.monotonic() - clock
+        clock = time.monotonic()
+        processed, stamp = _stamp(job, index, processed, parameters)
+        self.phases["provenance"] = self.phases.get("provenance", 0.0) + time.monotonic() - clock
+        clock = time.monotonic()
+        file_name, thumb_name = _write_files(job, index, processed, self.written)
+        self.phases["store"] += time.monotonic() - clock
+        self.rows[index] = Image(
+            job=job,
+            index=index,
+            user_id=job.user_id,
+            team_id=job.team_id,
+            visibility=job.visibility,
+            seed=result.seed,
+            file=file_name,
+            thumbnail=thumb_name,
+            width=processed.width,
+            height=processed.height,
+            byte_size=len(processed.png),
+            thumbnail_byte_size=len(processed.thumbnail),
+            provenance=stamp.state,
+            provenance_note=stamp.note[:500],
+            sha256=processed.sha256,
+            pixel_sha256=processed.pixel_sha256,
+            revised_prompt=result.revised_prompt or job.revised_prompt,
+            provider_nsfw=result.provider_nsfw,
+            safety_score=safety.score,
+            safety_note=safety.note[:500],
+            moderation_state=(
+                Image.Moderation.FLAGGED if safety.flagged else Image.Moderation.CLEAR
+            ),
+            review_requested_at=timezone.now() if safety.flagged else None,
+        )
+        shown = sorted(i for i, row in self.rows.items() if row.moderation_state in Image.SHOWABLE)
+        Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts).update(
+            ready_images=shown
+        )
+
+    def discard(self) -> None:
+        """The run ends without success: its files go (a retry writes the same names)."""
+        _delete_files(self.written)
+        self.written.clear()
+
+
+def _job_store_results(
+    job: Job, results: list[GeneratedImage], storer: _Storer
+) -> dict[str, float] | None:
+    """Process and store the images not stored yet, then the rows and `succeeded` in one
+    transaction; the time spent ({"process": s, "store": s, "provenance": s}), or None when
     another worker took the job over (its run logs the outcome)."""
     if len(results) != job.n:
         raise BackendError(
@@ -199,56 +300,11 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> dict[str, flo
         )
     # Our own check runs on every image. enable_safety_checker only asks the provider to run
     # its checker; whatever it reports (has_nsfw_concepts, a blanked image) is used too.
-    written: list[str] = []
-    rows: list[Image] = []
-    phases = {"process": 0.0, "store": 0.0}
-    params = GenerationParams.from_job(job)
+    phases = storer.phases
     try:
         for index, result in enumerate(results):
-            clock = time.monotonic()
-            parameters = {
-                **job_params(job, params=params.for_image(result.seed)),
-                "job": str(job.public_id),
-            }
-            processed = process(result.data, parameters=parameters)
-            safety = image_safety_check(
-                processed.pil, provider_nsfw=result.provider_nsfw, preview=processed.preview
-            )
-            phases["process"] += time.monotonic() - clock
-            clock = time.monotonic()
-            processed, stamp = _stamp(job, index, processed, parameters)
-            phases["provenance"] = phases.get("provenance", 0.0) + time.monotonic() - clock
-            clock = time.monotonic()
-            file_name, thumb_name = _write_files(job, index, processed, written)
-            phases["store"] += time.monotonic() - clock
-            rows.append(
-                Image(
-                    job=job,
-                    index=index,
-                    user_id=job.user_id,
-                    team_id=job.team_id,
-                    visibility=job.visibility,
-                    seed=result.seed,
-                    file=file_name,
-                    thumbnail=thumb_name,
-                    width=processed.width,
-                    height=processed.height,
-                    byte_size=len(processed.png),
-                    thumbnail_byte_size=len(processed.thumbnail),
-                    provenance=stamp.state,
-                    provenance_note=stamp.note[:500],
-                    sha256=processed.sha256,
-                    pixel_sha256=processed.pixel_sha256,
-                    revised_prompt=result.revised_prompt or job.revised_prompt,
-                    provider_nsfw=result.provider_nsfw,
-                    safety_score=safety.score,
-                    safety_note=safety.note[:500],
-                    moderation_state=(
-                        Image.Moderation.FLAGGED if safety.flagged else Image.Moderation.CLEAR
-                    ),
-                    review_requested_at=timezone.now() if safety.flagged else None,
-                )
-            )
+            storer.add(index, result)
+        rows = [storer.rows[index] for index in range(len(results))]
         clock = time.monotonic()
         with transaction.atomic():
             now = timezone.now()
@@ -257,6 +313,7 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> dict[str, flo
             ).update(
                 status=Job.Status.SUCCEEDED,
                 progress=1.0,
+                ready_images=[],
                 finished_at=now,
                 lease_expires_at=None,
                 error_code="",
@@ -272,12 +329,12 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> dict[str, flo
         # second case it writes the same deterministic names, so only a cancel deletes files.
         job.refresh_from_db()
         if job.cancel_requested:
-            _delete_files(written)
+            storer.discard()
             raise Canceled() from None
         log_job_event("lost_lease", job)
         return None
     except BaseException:
-        _delete_files(written)
+        storer.discard()
         raise
     ledger.reservation_close(job_ref=job.public_id, outcome=Job.Status.SUCCEEDED)
     lifecycle.job_announce_finished(job_pk=job.pk)
@@ -315,7 +372,7 @@ def _stamp(job: Job, index: int, processed: ProcessedImage, parameters: dict):
 
 
 def _write_files(job: Job, index: int, processed: ProcessedImage, written: list[str]):
-    base = f"images/{job.public_id}/{index}"
+    base = f"images/{job.public_id}/{index}"  # generation.files.preview_thumbnail_name too
     file_name = default_storage.save(f"{base}.png", ContentFile(processed.png))
     written.append(file_name)
     thumb_name = default_storage.save(f"{base}.thumb.webp", ContentFile(processed.thumbnail))

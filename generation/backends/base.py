@@ -53,6 +53,10 @@ class GeneratedImage:
 
 ProgressCallback = Callable[[float], None]
 CancelCheck = Callable[[], bool]
+# Called with (index, image) as soon as one image of the request is ready, before the others:
+# the runner stores it at once, so the pages can show it while the rest are still drawn.
+# Optional: a backend whose generate() takes no `on_image` hands everything over at the end.
+ImageCallback = Callable[[int, "GeneratedImage"], None]
 
 
 class BackendError(Exception):
@@ -91,4 +95,5 @@ class Backend(Protocol):
         *,
         on_progress: ProgressCallback,
         should_cancel: CancelCheck,
+        on_image: ImageCallback | None = None,
     ) -> list[GeneratedImage]: ...

@@ -13,6 +13,7 @@ from generation.backends.base import (
     Canceled,
     GeneratedImage,
     GenerationRequest,
+    ImageCallback,
     ProgressCallback,
 )
 
@@ -59,6 +60,7 @@ class DemoBackend:
         *,
         on_progress: ProgressCallback,
         should_cancel: CancelCheck,
+        on_image: ImageCallback | None = None,
     ) -> list[GeneratedImage]:
         for step in range(DEMO_STEPS):
             if should_cancel():
@@ -67,8 +69,10 @@ class DemoBackend:
                 time.sleep(self.step_delay)
             on_progress((step + 1) / DEMO_STEPS)
         results = []
-        for seed in request.seeds:
+        for index, seed in enumerate(request.seeds):
             buffer = io.BytesIO()
             draw(request.prompt, seed, request.width, request.height).save(buffer, "PNG")
             results.append(GeneratedImage(data=buffer.getvalue(), seed=seed))
+            if on_image is not None:
+                on_image(index, results[-1])
         return results

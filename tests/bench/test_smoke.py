@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bench import gallery, ledger, memory, pipeline, provenance, submit
+from bench import gallery, ledger, live, memory, pipeline, provenance, submit
 from bench.common import CHILDREN, Site, percentile, result_rows, table
 
 
@@ -48,6 +48,16 @@ def test_pipeline_and_memory_run_and_report(site):
     assert len(mem["checks"]) == 2
     assert "memory" in table(result_rows("memory", mem))
     json.dumps(result)  # what results.json will hold
+
+
+@pytest.mark.slow  # a site of its own: gunicorn
+def test_live_polls_every_open_page(site):
+    result = live.run(pages=3, jobs=1, seconds=1.0, interval=0.3, web_workers=1, site=site)
+    loaded = result["loaded"]
+    assert loaded["polls"] > 0 and loaded["errors"] == 0, loaded["error_kinds"]
+    assert loaded["sse_threads_needed"] == 3
+    assert {check["name"] for check in result["checks"]} >= {"poll errors"}
+    assert "live" in table(result_rows("live", result))
 
 
 @pytest.mark.slow  # a site of its own: gunicorn

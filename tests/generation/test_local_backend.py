@@ -352,6 +352,30 @@ def test_the_form_and_the_api_default_to_the_local_models_own_settings(
     )
 
 
+def test_each_image_is_handed_over_as_soon_as_it_is_decoded(tiny):
+    """The decode loop hands each image to on_image before decoding the next, so the runner
+    stores it and the Create feed shows it while the others are still being made."""
+    backend = LocalBackend(LocalConfig(model=str(tiny.model), device="cpu"))
+    request = _request(num_inference_steps=2, seeds=[5, 6, 7])
+    events: list = []
+    results = backend.generate(
+        request,
+        on_progress=lambda fraction: events.append(("progress", fraction)),
+        should_cancel=lambda: False,
+        on_image=lambda index, image: events.append(("image", index, image.seed, image.data)),
+    )
+    handed = [event for event in events if event[0] == "image"]
+    assert [(index, seed) for _, index, seed, _ in handed] == [(0, 5), (1, 6), (2, 7)]
+    assert [data for *_, data in handed] == [result.data for result in results]
+    # Image 0 arrives before the decode of the others is reported, and all before the end.
+    first = events.index(handed[0])
+    assert ("progress", 1.0) not in events[:first]
+    assert any(event[0] == "progress" for event in events[first:])
+    # Handing over changes nothing in the pixels.
+    plain = backend.generate(request, on_progress=lambda f: None, should_cancel=lambda: False)
+    assert [image.data for image in plain] == [result.data for result in results]
+
+
 # --- The usage ledger (issue 15): one unit per image made on the GPU --------------------------
 
 

@@ -223,6 +223,15 @@ PAGES: dict[str, Route] = {
     "job-detail": Route("GET", url("job-detail", job_id), OWNED_PAGE),
     "job-status": Route("GET", url("job-status", job_id), OWNED_PAGE),
     "job-cancel": Route("POST", url("job-cancel", job_id), OWNED_ACTION),
+    "job-list": Route("GET", url("job-list"), signed_in(200)),  # each sees only their own
+    "job-live": Route(
+        "GET", lambda w: reverse("job-live") + f"?job={w.job.public_id}:", signed_in(200)
+    ),
+    # Staff are shown the job but a retry would spend the owner's quota: a message, no change.
+    "job-retry": Route("POST", url("job-retry", job_id), OWNED_ACTION),
+    "job-edit": Route("POST", url("job-edit", job_id), OWNED_ACTION),
+    # Previews exist only while the job runs: the finished job's are a 404 even to its owner.
+    "job-preview": Route("GET", url("job-preview", job_id, lambda w: 0), everyone(404)),
     "job-delete": Route(
         "POST",
         url("job-delete", job_id),
@@ -361,7 +370,7 @@ PAGES: dict[str, Route] = {
     "preferences-update": Route(
         "POST", url("preferences-update"), signed_in(302), data=lambda w: {"show_sensitive": ""}
     ),
-    "api-key-new": Route("POST", url("api-key-new"), signed_in(200), data=lambda w: {"name": "x"}),
+    "api-key-new": Route("POST", url("api-key-new"), signed_in(302), data=lambda w: {"name": "x"}),
     "api-key-revoke": Route(
         "POST", url("api-key-revoke", lambda w: w.key.public_id), OWNER_ONLY_ACTION
     ),

@@ -195,7 +195,10 @@ def test_the_form_says_clearly_when_the_quota_is_reached(owner, owner_client):
     response = owner_client.post(reverse("generate"), FORM)
     body = response.content.decode()
     assert response.status_code == 200
-    assert 'role="alert">Daily image quota reached: 0 of 1 images used today' in body
+    summary = body[
+        body.index("data-error-summary") : body.index("</ul>", body.index("data-error-summary"))
+    ]
+    assert "<li>Daily image quota reached: 0 of 1 images used today" in summary
     assert not Job.objects.exists()
     assert "a tiny robot" in body  # the prompt is kept
 

@@ -35,6 +35,7 @@ from generation.backends.base import (
     Canceled,
     GeneratedImage,
     GenerationRequest,
+    ImageCallback,
     ProgressCallback,
 )
 from generation.backends.remote.deadline import Deadline, Stopped
@@ -188,6 +189,7 @@ class RemoteBackend:
         *,
         on_progress: ProgressCallback,
         should_cancel: CancelCheck,
+        on_image: ImageCallback | None = None,
     ) -> list[GeneratedImage]:
         if not self._api_key:
             raise BackendError(
@@ -231,6 +233,10 @@ class RemoteBackend:
                     break
                 if done:
                     on_progress(len(results) / len(seeds))
+                    if on_image is not None:  # on this thread: the runner writes rows
+                        for future in done:
+                            if futures[future] in results:
+                                on_image(futures[future], results[futures[future]])
                 if pending and should_cancel():
                     stop.set()
                     raise Canceled()
