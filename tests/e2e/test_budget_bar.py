@@ -33,6 +33,9 @@ def test_budget_bar_estimates_as_the_form_changes(live_server, browser):
     page.wait_for_selector("#cost-estimate:has-text('for 1 image')")
     assert "$0.01" in page.locator("#cost-estimate").inner_text()
 
+    # On a phone the settings start folded under the prompt; the bar stays in view.
+    assert bar.is_visible() and not page.locator("select[name=n]").is_visible()
+    page.locator(".settings-fold > summary").click()
     page.select_option("select[name=n]", "2")
     page.wait_for_selector("#cost-estimate:has-text('for 2 images')")
     assert "$0.02" in page.locator("#cost-estimate").inner_text()

@@ -109,9 +109,10 @@ def test_the_phone_layout_never_scrolls_sideways(live_server, browser, world):
     page.goto(live_server.url + "/")
     menu = page.get_by_role("button", name="Menu")
     expect(menu).to_be_visible()
-    expect(page.get_by_role("link", name="Usage")).to_be_hidden()
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="Usage")).to_be_hidden()
     menu.click()
-    expect(page.get_by_role("link", name="Usage")).to_be_visible()
+    expect(nav.get_by_role("link", name="Usage")).to_be_visible()
     # Tables become cards: every row's actions are on screen.
     page.goto(live_server.url + "/jobs/")
     for button in page.get_by_role("button", name="Retry").all():
