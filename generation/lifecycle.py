@@ -13,6 +13,8 @@ from django.utils import timezone
 
 from accounts.services import lock_user_profile
 from generation import signals
+from generation.edits.sources import PreparedEdit
+from generation.edits.store import edit_inputs_store
 from generation.events import log_job_event
 from generation.models import Image, Job, Visibility
 from generation.moderation import prompt_check
@@ -30,10 +32,16 @@ def job_create(
     idempotency_key: str = "",
     request_hash: str = "",
     webhook_url: str = "",
+    edit_inputs: PreparedEdit | None = None,
 ) -> Job:
-    """Check the blocklist and quota, fix the seed, write the job `queued`, enqueue it after
-    commit. PromptBlocked and QuotaExceeded say why a job was refused."""
+    """Check the blocklist and quota, fix the seed, write the job `queued` (with an edit's
+    inputs), enqueue it after commit. PromptBlocked and QuotaExceeded say why a job was
+    refused."""
     prompt_check(prompt=params.prompt)
+    if (params.edit is None) != (edit_inputs is None) or (
+        edit_inputs is not None and edit_inputs.params() != params.edit
+    ):
+        raise ValueError("An edit job needs its prepared inputs, and only an edit job has them.")
     if params.seed is None:
         params = params.model_copy(update={"seed": secrets.randbelow(SEED_MAX - params.n + 1)})
     with transaction.atomic():
@@ -44,7 +52,7 @@ def job_create(
             team=profile.current_team,
             source=source,
             backend=settings.QWEN_IMAGE_BACKEND,
-            model=settings.QWEN_IMAGE_MODEL,
+            model=settings.QWEN_IMAGE_EDIT_MODEL if params.edit else settings.QWEN_IMAGE_MODEL,
             **params.job_fields(),
             visibility=visibility,
             parent_image=parent_image,
@@ -53,8 +61,10 @@ def job_create(
             webhook_url=webhook_url,
             enqueued_at=timezone.now(),
         )
+        if edit_inputs is not None:
+            edit_inputs_store(job=job, prepared=edit_inputs)
         transaction.on_commit(lambda: job_enqueue(job_pk=job.pk))
-    log_job_event("created", job, source=source, n=job.n)
+    log_job_event("created", job, source=source, n=job.n, edit=bool(edit_inputs))
     return job
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from django.conf import settings
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from generation.backends.base import GenerationRequest
+from generation.backends.base import EditRequest, GenerationRequest
 from generation.sizes import DEFAULT_PRESET, PRESETS, preset_for
 
 SEED_MAX = 2**32 - 1
@@ -18,6 +18,62 @@ class Size(BaseModel):
     model_config = ConfigDict(extra="forbid")
     width: int
     height: int
+
+
+class EditSource(BaseModel):
+    """One input picture of an edit: the stored, normalised PNG named by its hash, and the
+    gallery image it was picked from (None for an upload)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    width: Annotated[int, Field(ge=1)]
+    height: Annotated[int, Field(ge=1)]
+    image: str | None = None
+
+
+class EditParams(BaseModel):
+    """What an edit works from: 1 to EDIT_MAX_IMAGES source images (the first is the one
+    edited, the others are references) and an optional mask over the first (white = edit here),
+    with how freely the masked area may be repainted."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    images: list[EditSource]
+    mask: EditSource | None = None
+    strength: float = 1.0
+
+    @field_validator("images")
+    @classmethod
+    def _images(cls, value: list[EditSource]) -> list[EditSource]:
+        limit = settings.EDIT_MAX_IMAGES
+        if not 1 <= len(value) <= limit:
+            raise ValueError(f"An edit takes 1 to {limit} source images.")
+        return value
+
+    @field_validator("strength")
+    @classmethod
+    def _strength(cls, value: float) -> float:
+        if not math.isfinite(value) or not 0 < value <= 1:
+            raise ValueError("Strength must be a number above 0 and at most 1.")
+        return value
+
+    @model_validator(mode="after")
+    def _mask_fits(self) -> "EditParams":
+        first, mask = self.images[0], self.mask
+        if mask is not None and (mask.width, mask.height) != (first.width, first.height):
+            raise ValueError("The mask must have the size of the first source image.")
+        return self
+
+    def as_api(self) -> dict:
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_stored(cls, data: dict) -> "EditParams":
+        """A job's stored edit, trusted like the rest of its row (older limits still read)."""
+        return cls.model_construct(
+            images=[EditSource.model_construct(**item) for item in data.get("images", [])],
+            mask=EditSource.model_construct(**data["mask"]) if data.get("mask") else None,
+            strength=data.get("strength", 1.0),
+        )
 
 
 class GenerationParams(BaseModel):
@@ -34,6 +90,9 @@ class GenerationParams(BaseModel):
     acceleration: Literal["none", "regular", "high"] = "none"
     enable_safety_checker: bool = True
     n: int = 1
+    # Set for an edit (generation.edits): the sources it works from. Size "auto" (the default
+    # for an edit) keeps the first source's size and aspect.
+    edit: EditParams | None = None
 
     # Resolved by the validator below.
     width: int = 0
@@ -95,6 +154,23 @@ class GenerationParams(BaseModel):
             raise ValueError(f"Number of images must be between 1 and {limit}.")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _edit_size(cls, data):
+        """An edit without a size, or with "auto", takes its first source's size."""
+        if not isinstance(data, dict) or not data.get("edit"):
+            return data
+        if data.get("size") not in (None, "", "auto"):
+            return data
+        edit = data["edit"]
+        first = (edit.images if isinstance(edit, EditParams) else edit.get("images") or [None])[0]
+        if isinstance(first, dict):
+            first = EditSource(**first)
+        if isinstance(first, EditSource):
+            width, height = edit_auto_size(first.width, first.height)
+            data = {**data, "size": {"width": width, "height": height}}
+        return data
+
     @model_validator(mode="after")
     def _resolve_size(self) -> "GenerationParams":
         width, height, preset = resolve_size(self.size)
@@ -121,6 +197,7 @@ class GenerationParams(BaseModel):
         return cls.model_construct(
             **{name: getattr(job, name) for name in _JOB_FIELDS},
             size=Size(width=job.width, height=job.height),
+            edit=EditParams.from_stored(job.edit) if job.edit else None,
         )
 
     def revalidated(self, **changes) -> "GenerationParams":
@@ -135,7 +212,10 @@ class GenerationParams(BaseModel):
 
     def job_fields(self) -> dict:
         """Column values of a Job row (the seed filled in by the caller when random)."""
-        return {name: getattr(self, name) for name in _JOB_FIELDS}
+        return {
+            **{name: getattr(self, name) for name in _JOB_FIELDS},
+            "edit": self.edit.as_api() if self.edit else None,
+        }
 
     def as_api(self) -> dict:
         """API spelling (job `params`, webhooks, PNG text, "Use these settings")."""
@@ -150,11 +230,20 @@ class GenerationParams(BaseModel):
             "acceleration": self.acceleration,
             "enable_safety_checker": self.enable_safety_checker,
             "n": self.n,
+            **({"edit": self.edit.as_api()} if self.edit else {}),
         }
 
-    def backend_request(self, *, model: str) -> GenerationRequest:
-        """What a backend is asked for: one seed per image, seed + i for image i."""
+    def backend_request(
+        self, *, model: str, sources: list[bytes] | None = None, mask: bytes | None = None
+    ) -> GenerationRequest:
+        """What a backend is asked for: one seed per image, seed + i for image i; for an edit,
+        the stored PNGs of its sources (and mask), in order."""
         seed = self.seed or 0
+        edit = None
+        if self.edit is not None:
+            if not sources or len(sources) != len(self.edit.images):
+                raise ValueError("An edit needs the bytes of each of its source images.")
+            edit = EditRequest(images=list(sources), mask=mask, strength=self.edit.strength)
         return GenerationRequest(
             model=model,
             prompt=self.prompt,
@@ -166,11 +255,14 @@ class GenerationParams(BaseModel):
             acceleration=self.acceleration,
             enable_safety_checker=self.enable_safety_checker,
             seeds=[seed + i for i in range(self.n)],
+            edit=edit,
         )
 
     def form_initial(self) -> dict:
         """Generate-form values ("Use these settings"): a preset by name, else a custom size."""
-        initial = {name: getattr(self, name) for name in self.input_names() if name != "size"}
+        initial = {
+            name: getattr(self, name) for name in self.input_names() if name not in ("size", "edit")
+        }
         initial["size"] = self.size_preset or CUSTOM_SIZE
         if not self.size_preset:
             initial["width"], initial["height"] = self.width, self.height
@@ -202,6 +294,20 @@ _JOB_FIELDS = (
 )
 # The generate form's choice for a size that is not a preset.
 CUSTOM_SIZE = "custom"
+
+
+def edit_auto_size(width: int, height: int) -> tuple[int, int]:
+    """Size "auto" of an edit: the source's own size when it fits the portal's limits, else
+    the nearest size that does (same aspect, at most EDIT_AUTO_MAX_PIXELS), in multiples of 16."""
+    low, high = settings.GENERATION_MIN_SIDE, settings.GENERATION_MAX_SIDE
+    scale = min(1.0, high / max(width, height))
+    scale = min(scale, math.sqrt(settings.EDIT_AUTO_MAX_PIXELS / (width * height)))
+    scale = max(scale, low / min(width, height))
+    sides = []
+    for side in (width * scale, height * scale):
+        rounded = max(16, round(side / 16) * 16)
+        sides.append(min(max(rounded, -(-low // 16) * 16), high // 16 * 16))
+    return sides[0], sides[1]
 
 
 def resolve_size(size: "str | Size | dict") -> tuple[int, int, str]:

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from generation import lifecycle
 from generation.backends import BackendError, Canceled, GeneratedImage, get_backend
+from generation.edits.run import edit_request, edit_results_finish
 from generation.events import log_job_event
 from generation.imaging import InvalidImage, ProcessedImage, process
 from generation.models import Image, Job
@@ -88,11 +89,16 @@ def job_run(*, job_id: int) -> None:
     started = time.monotonic()
     reporter = _Reporter(job)
     try:
-        backend = get_backend(job.backend)
-        request = GenerationParams.from_job(job).backend_request(model=job.model)
+        backend = get_backend(job.backend, edit=bool(job.edit))
+        params = GenerationParams.from_job(job)
+        if job.edit:  # its stored sources; pixels outside a mask stay the source's
+            request = edit_request(job, params)
+        else:
+            request = params.backend_request(model=job.model)
         results = backend.generate(
             request, on_progress=reporter.progress, should_cancel=reporter.should_cancel
         )
+        results = edit_results_finish(request, results)
         generated = time.monotonic()
         if Job.objects.filter(pk=job.pk, cancel_requested=True).exists():
             raise Canceled()
