@@ -91,10 +91,8 @@ def job_run(*, job_id: int) -> None:
     try:
         backend = get_backend(job.backend, edit=bool(job.edit))
         params = GenerationParams.from_job(job)
-        if job.edit:  # its stored sources; pixels outside a mask stay the source's
-            request = edit_request(job, params)
-        else:
-            request = params.backend_request(model=job.model)
+        # An edit carries its stored sources; pixels outside its mask stay the source's.
+        request = edit_request(job, params) if job.edit else params.backend_request(model=job.model)
         results = backend.generate(
             request, on_progress=reporter.progress, should_cancel=reporter.should_cancel
         )
