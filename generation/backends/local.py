@@ -24,12 +24,12 @@ Faults become `BackendError`s, none of them retried (retrying would fail the sam
 
 from __future__ import annotations
 
+import gc
 import io
 import logging
 import math
 import os
 import re
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +45,7 @@ from generation.backends.base import (
     GenerationRequest,
     ProgressCallback,
 )
+from generation.backends.residency import slot_for
 
 if TYPE_CHECKING:
     from diffusers import QwenImagePipeline
@@ -207,7 +208,9 @@ class LocalBackend:
 
     def __init__(self, config: LocalConfig) -> None:
         self.config = config
-        self._lock = threading.Lock()  # one job at a time on this process's device
+        # One job at a time on this process's device, edits (local_edit.py) included.
+        self._slot = slot_for(config.device)
+        self._lock = self._slot.lock
         self._pipe: QwenImagePipeline | None = None
         self._pid: int | None = None
         self._device: Any = None
@@ -350,6 +353,7 @@ class LocalBackend:
         if self._pipe is None or self._pid != os.getpid():
             # A pipeline inherited through fork is unusable on CUDA: load this process's own.
             self._pipe = None
+            self._slot.make_room(self)  # the edit pipelines leave a small GPU first
             self._pipe = self._load()
             self._pid = os.getpid()
         return self._pipe
@@ -452,8 +456,15 @@ class LocalBackend:
             )
         return model, not self.config.allow_download
 
+    def unload(self) -> None:
+        """Drop the pipeline (the device slot asks, holding the device's lock)."""
+        self._pipe = None
+        self._schedulers = {}
+        _empty_cache()
+
     def close(self) -> None:
         with self._lock:
+            self._slot.forget(self)
             had_pipe = self._pipe is not None
             self._pipe = None
             self._schedulers = {}
@@ -464,6 +475,16 @@ class LocalBackend:
                 return
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
+
+
+def _empty_cache() -> None:
+    gc.collect()
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - nothing could have loaded
+        return
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _png(picture) -> bytes:
