@@ -12,6 +12,7 @@ from accounts.auth import api_auth
 from core.errors import ApiError, ErrorOut, error_response
 from gallery.api import router as gallery_router
 from generation.api import router as generation_router
+from generation.edit_api import router as edits_router
 from generation.moderation import PromptBlocked
 from usage.api import router as usage_router
 from usage.quotas import QuotaExceeded
@@ -81,6 +82,7 @@ api = StudioAPI(
     auth=api_auth,
 )
 api.add_router("", generation_router)
+api.add_router("", edits_router)
 api.add_router("", gallery_router)
 api.add_router("", usage_router)
 

@@ -17,6 +17,8 @@ from ninja.responses import Status
 
 from core.errors import ApiError, ErrorOut
 from generation import lifecycle, selectors
+from generation.edits.payloads import edit_from_json
+from generation.edits.sources import PreparedEdit
 from generation.files import image_file_response
 from generation.idempotency import (
     IdempotencyConflict,
@@ -54,15 +56,19 @@ IDEMPOTENCY_DOC = (
 )
 # Job failures that are the request's fault (codes of generation.backends.remote), answered
 # 400; any other failure is the backend's, a 502.
-_CLIENT_FAULT_CODES = {"content_policy", "bad_request"}
+_CLIENT_FAULT_CODES = {"content_policy", "bad_request", "source_flagged"}
 
 
 # --- Translating requests -------------------------------------------------------------------
 
 
-def params_from(payload: GenerationFieldsIn) -> GenerationParams:
+def params_from(
+    payload: GenerationFieldsIn, *, edit: PreparedEdit | None = None
+) -> GenerationParams:
     """Validate through GenerationParams; a failure is a 400 naming the offending field."""
     fields = payload.generation_fields()
+    if edit is not None:
+        fields["edit"] = edit.params()
     try:
         return GenerationParams(**fields)
     except pydantic.ValidationError as exc:
@@ -81,7 +87,9 @@ def _model_error_param(fields: dict) -> str:
     return "seed"
 
 
-def _check_model(model: str | None) -> None:
+def _check_model(model: str | None, *, edit: bool = False) -> None:
+    if edit and model in (settings.QWEN_IMAGE_EDIT_MODEL, "qwen-image-edit"):
+        return
     if model and model != settings.QWEN_IMAGE_MODEL:
         raise ApiError(
             400,
@@ -161,6 +169,11 @@ def images_generations(
     job, _ = _submit(
         request, payload, params, idempotency_key, webhook_url=_webhook_url(payload.webhook_url)
     )
+    return sync_answer(request, job, fmt)
+
+
+def sync_answer(request, job: Job, fmt: str):
+    """Wait for the job; its images (OpenAI's shape), or the error that says why not."""
     job = _wait_for(job)
     if job.status == Job.Status.SUCCEEDED:
         return {
@@ -220,9 +233,11 @@ def jobs_create(
         None, alias="Idempotency-Key", description=IDEMPOTENCY_DOC
     ),
 ):
-    """Queues a job and answers at once (202); poll it or give a `webhook_url`."""
-    _check_model(payload.model)
-    params = params_from(payload)
+    """Queues a job and answers at once (202); poll it or give a `webhook_url`. With `edit`,
+    the job edits the images it names (yours or ones you may see, or uploads)."""
+    _check_model(payload.model, edit=payload.edit is not None)
+    edit = edit_from_json(request.auth, payload.edit)
+    params = params_from(payload, edit=edit)
     job, created = _submit(
         request,
         payload,
@@ -230,6 +245,7 @@ def jobs_create(
         idempotency_key,
         webhook_url=_webhook_url(payload.webhook_url),
         visibility=payload.visibility,
+        edit_inputs=edit,
     )
     job.refresh_from_db()
     response["Location"] = request.build_absolute_uri(_job_path(job))

@@ -85,8 +85,30 @@ class ImageGenerationIn(GenerationFieldsIn):
     style: str | None = Field(None, description="Accepted for OpenAI compatibility; ignored.")
 
 
+class EditIn(Schema):
+    """What a job edits: images you may see, or uploads."""
+
+    images: list[str] = Field(
+        description="1 to 3 sources, the first is edited and the others are references: each "
+        "an id of a gallery image you may see, a data URI (data:image/png;base64,…) or base64.",
+    )
+    mask: str | None = Field(
+        None,
+        description="A PNG over the first image (data URI or base64): transparent pixels, or "
+        "without alpha white ones, may change; all others stay the source's.",
+    )
+    strength: float | None = Field(
+        None, description="With a mask: how freely the masked area is repainted, (0, 1]. Default 1."
+    )
+
+
 class JobIn(GenerationFieldsIn):
     model: str | None = Field(None, description="Model name. Default: the portal's model.")
+    edit: EditIn | None = Field(
+        None,
+        description='Make the job an edit: {"images": [...], "mask": ...}. Size "auto" (the '
+        "default for an edit) keeps the first image's size.",
+    )
     visibility: Literal["private", "team", "public"] = Field(
         "private", description="Who may see the images in the gallery."
     )
@@ -109,6 +131,19 @@ class SizeOut(Schema):
     height: int
 
 
+class EditSourceOut(Schema):
+    sha256: str = Field(description="SHA-256 of the stored, normalised PNG.")
+    width: int
+    height: int
+    image: uuid.UUID | None = Field(description="The gallery image it was picked from, if any.")
+
+
+class EditParamsOut(Schema):
+    images: list[EditSourceOut]
+    mask: EditSourceOut | None
+    strength: float
+
+
 class JobParamsOut(Schema):
     model: str
     prompt: str
@@ -121,6 +156,7 @@ class JobParamsOut(Schema):
     acceleration: str
     enable_safety_checker: bool
     n: int
+    edit: EditParamsOut | None = Field(None, description="Set for an edit: its sources.")
     backend: str
 
 
