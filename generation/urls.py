@@ -1,9 +1,11 @@
 from django.urls import path
 
-from generation import views
+from generation import edit_views, views
 
 urlpatterns = [
     path("", views.generate, name="generate"),
+    path("edit/", edit_views.edit, name="edit"),
+    path("edits/inputs/<uuid:public_id>/", edit_views.edit_input_file, name="edit-input"),
     path("jobs/<uuid:public_id>/", views.job_detail, name="job-detail"),
     path("jobs/<uuid:public_id>/status/", views.job_status, name="job-status"),
     path("jobs/<uuid:public_id>/cancel/", views.job_cancel, name="job-cancel"),

@@ -52,35 +52,38 @@ def _may_see_uploads(user, job: Job) -> bool:
     return user is not None and user.is_authenticated and (user.is_staff or user.pk == job.user_id)
 
 
+def edit_sources(*, user, job: Job) -> tuple[list[EditSourceView], int, EditInput | None]:
+    """(sources the viewer may see, how many they may not, the mask if they may see it) of an
+    edit job; empty for a generation."""
+    if not job.edit:
+        return [], 0, None
+    sources: list[EditSourceView] = []
+    hidden = 0
+    rows = list(job.edit_inputs.order_by("role", "position"))
+    picked = [row.source_image_id for row in rows if row.source_image_id]
+    visible = {picture.pk: picture for picture in images_visible_to(user).filter(pk__in=picked)}
+    uploads_ok = _may_see_uploads(user, job)
+    for row in rows:
+        if row.role == EditInput.Role.MASK:
+            continue
+        if row.source_image_id in visible:
+            sources.append(EditSourceView(row.position, visible[row.source_image_id], None))
+        elif row.source_image_id is None and uploads_ok:
+            sources.append(EditSourceView(row.position, None, row))
+        else:
+            hidden += 1
+    mask = None
+    if uploads_ok:  # the mask is the owner's drawing, shown where their uploads are
+        mask = next((r for r in rows if r.role == EditInput.Role.MASK), None)
+    return sources, hidden, mask
+
+
 def edit_lineage(*, user, image: Image, limit: int = 24) -> EditLineage:
     """The image's sources (if it is an edit) and the edits made from it, as `user` may see
     them; a few queries whatever their number."""
-    job = image.job
-    sources: list[EditSourceView] = []
-    hidden = 0
-    mask = None
-    if job.edit:
-        rows = list(job.edit_inputs.order_by("role", "position"))
-        picked = [row.source_image_id for row in rows if row.source_image_id]
-        visible = {picture.pk: picture for picture in images_visible_to(user).filter(pk__in=picked)}
-        uploads_ok = _may_see_uploads(user, job)
-        for row in rows:
-            if row.role == EditInput.Role.MASK:
-                continue
-            if row.source_image_id in visible:
-                sources.append(EditSourceView(row.position, visible[row.source_image_id], None))
-            elif row.source_image_id is None and uploads_ok:
-                sources.append(EditSourceView(row.position, None, row))
-            else:
-                hidden += 1
-        if uploads_ok:  # the mask is the owner's drawing, shown where their uploads are
-            mask = next((r for r in rows if r.role == EditInput.Role.MASK), None)
-    return EditLineage(
-        sources=sources,
-        hidden=hidden,
-        mask=mask,
-        edits=edits_of(user=user, image=image, limit=limit),
-    )
+    sources, hidden, mask = edit_sources(user=user, job=image.job)
+    edits = edits_of(user=user, image=image, limit=limit)
+    return EditLineage(sources=sources, hidden=hidden, mask=mask, edits=edits)
 
 
 def edits_of(*, user, image: Image, limit: int = 24) -> list[Image]:
