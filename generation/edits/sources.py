@@ -159,12 +159,14 @@ def normalise_source(data: bytes, *, param: str, source_image: Image | None = No
 
 def normalise_mask(data: bytes, *, first: Picture, param: str = "mask") -> Picture:
     """White = edit here. A mask with transparency follows OpenAI (transparent = edit here);
-    one without follows diffusers (white = edit here)."""
+    an opaque one follows diffusers (white = edit here)."""
     image = _open(data, param=param)
+    grey = None
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         alpha = image.convert("RGBA").getchannel("A")
-        grey = alpha.point(lambda value: 255 if value < 128 else 0)
-    else:
+        if alpha.getextrema()[0] < 128:  # some transparency: it is the mask
+            grey = alpha.point(lambda value: 255 if value < 128 else 0)
+    if grey is None:  # opaque: white is the area to edit
         grey = image.convert("L").point(lambda value: 255 if value >= 128 else 0)
     if grey.size != (first.width, first.height):
         ratio = (grey.width / grey.height) / (first.width / first.height)
