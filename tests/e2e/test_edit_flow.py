@@ -103,8 +103,10 @@ def test_edit_paint_result_before_after_edit_again_lineage(live_server, browser,
     assert second.edit_inputs.get(role="image").source_image == result
     page.goto(f"{base}/images/{result.public_id}/")
     panel = page.locator("section.edit-panel")
-    assert panel.locator(".edit-sources a[href='/images/%s/']" % source.public_id).count() == 1
+    source_link = f".edit-sources a[href='/images/{source.public_id}/']"
+    assert panel.locator(source_link).count() == 1
     child = second.images.get()
-    assert panel.locator(".edit-children a[href='/images/%s/']" % child.public_id).count() == 1
+    child_link = f".edit-children a[href='/images/{child.public_id}/']"
+    assert panel.locator(child_link).count() == 1
     _shot(page, f"lineage-{tag}")
     context.close()
