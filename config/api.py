@@ -13,6 +13,8 @@ from core.errors import ApiError, ErrorOut, error_response
 from gallery.api import router as gallery_router
 from generation.api import router as generation_router
 from generation.edit_api import router as edits_router
+from generation.edits.payloads import edit_error
+from generation.edits.sources import EditInputError
 from generation.moderation import PromptBlocked
 from usage.api import router as usage_router
 from usage.quotas import QuotaExceeded
@@ -93,6 +95,12 @@ api.add_router("", usage_router)
 @api.exception_handler(ApiError)
 def _api_error(request, exc: ApiError):
     return error_response(exc)
+
+
+@api.exception_handler(EditInputError)
+def _edit_input_error(request, exc: EditInputError):
+    # An edit's input refused where no endpoint caught it (a reseed of an edit): a 400.
+    return error_response(edit_error(exc))
 
 
 @api.exception_handler(ValidationError)

@@ -16,6 +16,7 @@ from gallery.services import NotAllowed, ReseedMode
 from gallery.views import access
 from gallery.views.params import SHARE_EXPIRY_CHOICES
 from gallery.views.reports import report_context, report_file
+from generation.edits.sources import EditInputError
 from generation.models import Visibility
 from generation.moderation import PromptBlocked
 from usage.quotas import QuotaExceeded
@@ -84,7 +85,7 @@ def image_reseed(request, public_id):
         return redirect("image-detail", public_id=image.public_id)
     try:
         job = services.image_reseed(user=request.user, image=image, mode=mode)
-    except (QuotaExceeded, PromptBlocked) as error:
+    except (QuotaExceeded, PromptBlocked, EditInputError) as error:
         messages.error(request, error.message)
         return redirect("image-detail", public_id=image.public_id)
     return redirect("job-detail", public_id=job.public_id)
