@@ -67,9 +67,9 @@ def params_from(
 ) -> GenerationParams:
     """Validate through GenerationParams; a failure is a 400 naming the offending field."""
     fields = payload.generation_fields()
-    if edit is not None:
-        fields["edit"] = edit.params()
     try:
+        if edit is not None:
+            fields["edit"] = edit.params()
         return GenerationParams(**fields)
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
