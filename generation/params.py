@@ -64,6 +64,15 @@ class EditParams(BaseModel):
         return self
 
     def as_api(self) -> dict:
+        """The public spelling (job params, PNG text, the image page): the sources by hash and
+        size only. Which gallery image one came from is shown by the lineage, to those who may
+        see that image; an id here would follow a public result everywhere."""
+        return self.model_dump(
+            mode="json", exclude={"images": {"__all__": {"image"}}, "mask": {"image"}}
+        )
+
+    def stored(self) -> dict:
+        """The job row's spelling: with the gallery ids the sources were picked from."""
         return self.model_dump(mode="json")
 
     @classmethod
@@ -214,7 +223,7 @@ class GenerationParams(BaseModel):
         """Column values of a Job row (the seed filled in by the caller when random)."""
         return {
             **{name: getattr(self, name) for name in _JOB_FIELDS},
-            "edit": self.edit.as_api() if self.edit else None,
+            "edit": self.edit.stored() if self.edit else None,
         }
 
     def as_api(self) -> dict:

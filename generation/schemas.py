@@ -135,7 +135,6 @@ class EditSourceOut(Schema):
     sha256: str = Field(description="SHA-256 of the stored, normalised PNG.")
     width: int
     height: int
-    image: uuid.UUID | None = Field(description="The gallery image it was picked from, if any.")
 
 
 class EditParamsOut(Schema):

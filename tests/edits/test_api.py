@@ -182,7 +182,8 @@ def test_a_json_job_edits_ids_and_uploads_with_a_mask(owner, client):
     job = Job.objects.exclude(edit=None).get()
     assert job.status == Job.Status.SUCCEEDED, job.error_message
     assert response.json()["params"]["edit"]["strength"] == 0.8
-    assert response.json()["params"]["edit"]["images"][0]["image"] == str(mine.public_id)
+    assert job.edit_inputs.get(role="image", position=0).source_image == mine
+    assert "image" not in response.json()["params"]["edit"]["images"][0]  # ids stay private
     result = job.images.get()
     assert pixels(result).getpixel((3, 3)) == pixels(mine).getpixel((3, 3))
 

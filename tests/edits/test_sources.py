@@ -182,11 +182,7 @@ def test_size_auto_keeps_the_first_sources_size_within_the_limits(settings):
 
 def test_edit_params_travel_through_the_api_spelling_and_the_job_row():
     params = GenerationParams(prompt="x", edit={"images": [_ref()], "strength": 0.5})
-    assert params.as_api()["edit"] == {
-        "images": [{**_ref(), "image": None}],
-        "mask": None,
-        "strength": 0.5,
-    }
+    assert params.as_api()["edit"] == {"images": [_ref()], "mask": None, "strength": 0.5}
     assert params.job_fields()["edit"]["strength"] == 0.5
     assert "edit" not in GenerationParams(prompt="x").as_api()
     assert "edit" not in params.form_initial()
