@@ -89,7 +89,7 @@ def job_run(*, job_id: int) -> None:
     started = time.monotonic()
     reporter = _Reporter(job)
     try:
-        backend = get_backend(job.backend, edit=bool(job.edit))
+        backend = get_backend(job.backend, edit=True) if job.edit else get_backend(job.backend)
         params = GenerationParams.from_job(job)
         # An edit carries its stored sources; pixels outside its mask stay the source's.
         request = edit_request(job, params) if job.edit else params.backend_request(model=job.model)

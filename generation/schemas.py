@@ -61,7 +61,7 @@ class GenerationFieldsIn(Schema):
         values = {
             name: getattr(self, name)
             for name in GenerationParams.input_names()
-            if getattr(self, name) is not None
+            if name != "edit" and getattr(self, name) is not None
         }
         if isinstance(values.get("size"), SizeIn):
             values["size"] = values["size"].model_dump()

@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import pytest
 from django.test import Client
@@ -28,8 +29,10 @@ from accounts.models import ApiKey, Membership, Profile, TeamInvite
 from accounts.services import invite_create
 from gallery import services as gallery_services
 from gallery.models import Collection, CollectionItem, Favorite, ShareLink
+from generation.edits.signed import edit_input_signed_url
 from generation.models import Image, Job
 from generation.signed_urls import image_signed_path
+from tests.edits.helpers import make_edit
 from tests.factories import make_job, make_team, make_user
 from tests.reliability import ledger
 
@@ -84,6 +87,7 @@ def world(settings) -> World:
         if role == "owner":
             owner_key = key
     owner_membership = Membership.objects.get(team=team, user=owner)
+    upload = make_edit(owner, run=False).edit_inputs.get()  # queued: its signed URL is live
     return World(
         users=users,
         team=team,
@@ -97,6 +101,7 @@ def world(settings) -> World:
         secrets=secrets,
         invite=invite_create(by=owner_membership),
         signed=image_signed_path(image, "file"),
+        extra={"edit_input": upload, "edit_signed": edit_input_signed_url(upload)},
     )
 
 
@@ -180,6 +185,11 @@ PAGES: dict[str, Route] = {
         "GET", url("image-thumbnail", image_id), roles(404, 404, 404, 200, 200)
     ),
     "healthz": Route("GET", url("healthz"), everyone(200)),
+    # editing: only images you may see; an upload is its edit owner's (and staff's)
+    "edit": Route("GET", lambda w: f"{reverse('edit')}?image={w.image.public_id}", OWNED_PAGE),
+    "edit-input": Route(
+        "GET", url("edit-input", lambda w: w.extra["edit_input"].public_id), OWNED_PAGE
+    ),
     # gallery
     "gallery": Route("GET", url("gallery"), everyone(200)),
     "gallery-bulk": Route(
@@ -384,7 +394,14 @@ API: dict[tuple[str, str], Route] = {
     ("DELETE", "/v1/shares/{share_id}"): Route(
         "DELETE", lambda w: f"/v1/shares/{w.share.public_id}", roles(401, 404, 404, 404, 204)
     ),
+    # Multipart only (a JSON body is a 415); tests/edits/test_access.py: who may edit what.
+    ("POST", "/v1/images/edits"): Route(
+        "POST", lambda w: "/v1/images/edits", roles(401, 415, 415, 415, 415)
+    ),
     # Outside the schema: signed image URLs (capabilities), the docs, the schema, the root.
+    ("GET", "/v1/edit-inputs/{token}"): Route(
+        "GET", lambda w: urlsplit(w.extra["edit_signed"]).path, everyone(200)
+    ),
     ("GET", "/v1/files/{token}"): Route("GET", lambda w: w.signed, everyone(200)),
     ("GET", "/v1/openapi.json"): Route("GET", lambda w: "/v1/openapi.json", everyone(200)),
     ("GET", "/v1/docs"): Route("GET", lambda w: "/v1/docs", everyone(200)),
