@@ -13,3 +13,16 @@
     cut();
   });
 })();
+
+// "e" on an image page opens the editor (not while typing).
+(function () {
+  "use strict";
+  var link = document.querySelector("a.edit-button");
+  if (!link) return;
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "e" || event.ctrlKey || event.metaKey || event.altKey) return;
+    var target = event.target;
+    if (target.closest("input, textarea, select, [contenteditable]")) return;
+    window.location.href = link.href;
+  });
+})();
