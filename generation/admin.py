@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html
 
-from generation.models import BlockedTerm, Image, Job, ModerationDecision, Report
+from generation.models import BlockedTerm, EditInput, Image, Job, ModerationDecision, Report
 from generation.moderation import images_moderate
 from generation.selectors import open_report_count
 
@@ -21,13 +21,26 @@ class ImageInline(admin.TabularInline):
     can_delete = False
 
 
+class EditInputInline(admin.TabularInline):
+    """An edit's stored sources and mask (read-only: they are what the job ran on)."""
+
+    model = EditInput
+    extra = 0
+    fields = ["role", "position", "source_image", "width", "height", "byte_size", "sha256"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
     list_display = ["public_id", "user", "status", "backend", "n", "attempts", "created_at"]
     list_filter = ["status", "backend", "source"]
     search_fields = ["public_id", "user__username"]
     readonly_fields = ["public_id", "created_at", "updated_at"]
-    inlines = [ImageInline]
+    inlines = [ImageInline, EditInputInline]
 
 
 # --- Images and moderation -----------------------------------------------------------------

@@ -180,7 +180,14 @@ def _fingerprint(request, images: list, mask: bytes | None) -> str:
 
 @router.post(
     "/images/edits",
-    response={200: ImagesResponseOut, 202: JobOut, 413: ErrorOut, 502: ErrorOut, 504: ErrorOut},
+    response={
+        200: ImagesResponseOut,
+        202: JobOut,
+        413: ErrorOut,
+        415: ErrorOut,
+        502: ErrorOut,
+        504: ErrorOut,
+    },
     exclude_none=True,
     url_name="images-edits",
     summary="Edit images and wait for them (OpenAI-compatible multipart)",

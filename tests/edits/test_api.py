@@ -219,3 +219,13 @@ def test_the_openapi_schema_documents_the_multipart_edit(client):
     properties = body["multipart/form-data"]["schema"]["properties"]
     assert {"image", "mask", "prompt", "n", "size", "response_format"} <= set(properties)
     assert "EditIn" in str(schema["components"]["schemas"]["JobIn"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_photo_larger_than_djangos_form_limit_goes_through(owner, client, settings):
+    big = photo(1600, 1200, seed=8)  # noise: about 5.8 MB, above DATA_UPLOAD_MAX_MEMORY_SIZE
+    assert len(big) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    response = _edit(client, owner, image=_file(big), wait="false")
+    assert response.status_code == 202, response.content
+    job = Job.objects.get()
+    assert (job.width, job.height) == (1600, 1200)  # size auto: the photo's own size
