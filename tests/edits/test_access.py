@@ -191,3 +191,18 @@ def test_job_json_with_the_edit_is_the_owners_business(owner, outsider, client):
     response = client.get(f"/v1/jobs/{job.public_id}", **bearer(outsider))
     assert_envelope(response, 404)
     assert client.get(f"/v1/jobs/{job.public_id}", **bearer(owner)).json()["params"]["edit"]
+
+
+def test_the_gallery_api_shows_edit_lineage_only_where_the_viewer_may_see(owner, teammate, client):
+    private = make_image(owner)
+    team = make_image(owner, visibility="team")
+    result = make_edit(
+        owner, images=[str(team.public_id), str(private.public_id)], visibility="team"
+    ).images.get()
+    mine = client.get(f"/v1/images/{result.public_id}", **bearer(owner)).json()
+    assert [i["id"] for i in mine["edited_from"]] == [str(team.public_id), str(private.public_id)]
+    theirs = client.get(f"/v1/images/{result.public_id}", **bearer(teammate)).json()
+    assert [i["id"] for i in theirs["edited_from"]] == [str(team.public_id)]
+    assert str(private.public_id) not in str(theirs)
+    source = client.get(f"/v1/images/{team.public_id}", **bearer(teammate)).json()
+    assert [i["id"] for i in source["edits"]] == [str(result.public_id)]
