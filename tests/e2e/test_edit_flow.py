@@ -77,7 +77,7 @@ def test_edit_paint_result_before_after_edit_again_lineage(live_server, browser,
     # The result: a job page naming its source, then the image with before/after.
     page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]+/$"))
     page.wait_for_selector("#job-status.status-succeeded")
-    assert "Edit of" in page.content()
+    assert "Edited from" in page.content()
     job = Job.objects.exclude(edit=None).get()
     assert EditInput.objects.filter(job=job, role="mask").exists()
     result = job.images.get()

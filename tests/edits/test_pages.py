@@ -51,7 +51,7 @@ def test_an_upload_with_a_ticked_reference_and_a_mask_file_becomes_an_edit_job(
     roles = list(job.edit_inputs.order_by("role", "position").values_list("role", "source_image"))
     assert roles == [("image", None), ("image", reference.pk), ("mask", None)]
     page = owner_client.get(response["Location"]).content.decode()
-    assert "Edit of" in page and f"/images/{reference.public_id}/" in page
+    assert "Edited from" in page and f"/images/{reference.public_id}/" in page
 
 
 def test_without_an_upload_the_first_ticked_image_is_the_one_edited(owner, owner_client):
