@@ -8,6 +8,7 @@ import re
 
 import pydantic
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponse
 from ninja import Header, Router
@@ -223,7 +224,17 @@ def images_edits(
         raise ApiError(
             415, "Send the edit as multipart/form-data (image, mask, prompt, …).", param=None
         )
-    post = request.POST
+    try:
+        post = request.POST
+        request.FILES  # noqa: B018 - parsed here, where its limits can answer
+    except RequestDataTooBig:
+        raise ApiError(
+            413,
+            "The form fields are too large: send images and masks as files, not as text.",
+            code="request_too_large",
+        ) from None
+    except (TooManyFieldsSent, TooManyFilesSent):
+        raise ApiError(400, "Too many form fields or files.", code="invalid_request") from None
     model = post.get("model") or None
     if model and model not in (settings.QWEN_IMAGE_EDIT_MODEL, "qwen-image-edit"):
         raise ApiError(

@@ -229,3 +229,9 @@ def test_a_photo_larger_than_djangos_form_limit_goes_through(owner, client, sett
     assert response.status_code == 202, response.content
     job = Job.objects.get()
     assert (job.width, job.height) == (1600, 1200)  # size auto: the photo's own size
+
+
+@pytest.mark.django_db
+def test_huge_text_fields_are_a_413_not_a_crash(owner, client):
+    response = _edit(client, owner, image="x", mask="A" * (3 * 1024 * 1024))
+    assert_envelope(response, 413, code="request_too_large")
