@@ -84,8 +84,9 @@ def edit_inputs_read(job: Job) -> tuple[list[bytes], bytes | None]:
 
 
 def edit_inputs_reuse(*, user, job: Job) -> PreparedEdit:
-    """The inputs of an earlier edit, for a reseed by `user`: only what they may see now (the
-    edit's owner and staff reuse its uploads; anybody else only gallery images they can see)."""
+    """The inputs of an earlier edit, for a reseed by `user`: only what they may see now. A
+    gallery source must still be visible to them (a member who left their team loses its
+    images, even for their own edits); an upload is reused by the edit's owner and staff only."""
     images, mask = edit_inputs_of(job)
     own = job.user_id == user.pk or user.is_staff
     visible = set(
@@ -95,7 +96,8 @@ def edit_inputs_reuse(*, user, job: Job) -> PreparedEdit:
     )
     pictures = []
     for index, row in enumerate(images):
-        if not own and row.source_image_id not in visible:
+        allowed = row.source_image_id in visible if row.source_image_id else own
+        if not allowed:
             raise EditInputError(
                 "This edit was made from images you cannot see: open the image and use Edit "
                 "to start your own.",

@@ -237,3 +237,15 @@ def test_deleting_a_source_image_keeps_the_edit_reproducible(
     row = edit.edit_inputs.get()
     assert row.source_image is None and default_storage.exists(row.file.name)
     assert json.loads(json.dumps(edit.edit))["images"][0]["image"] == str(original.public_id)
+
+
+def test_a_member_who_left_cannot_rerun_their_edit_of_a_team_image(owner, teammate, team):
+    from accounts.models import Membership
+
+    team_image = make_image(owner, visibility="team")
+    mine = make_edit(teammate, images=[str(team_image.public_id)]).images.get()
+    Membership.objects.filter(team=team, user=teammate).delete()
+    teammate.__dict__.pop("_team_ids_cache", None)  # the request-long cache of their teams
+    with pytest.raises(EditInputError) as refused:
+        image_reseed(user=teammate, image=mine)
+    assert refused.value.code == "sources_not_visible"
