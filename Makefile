@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-deps test-postgres test-integration lint format browser bench clean \
+.PHONY: install run dev test test-deps test-postgres test-integration lint format browser bench clean \
 	reliability reliability-report
 
 $(STAMP): pyproject.toml
@@ -18,13 +18,34 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Web server on $(HOST):$(PORT) plus one Huey consumer; Ctrl-C stops both.
+# `make run`: gunicorn on $(HOST):$(PORT) plus one Huey consumer (and, with
+# QWEN_IMAGE_BACKEND=local, the GPU queue's consumer), static files served by WhiteNoise;
+# Ctrl-C stops them all. Django's development server (reloads on edits): `make dev`.
+# 3 gthread workers x 2 threads: on two cores three processes keep both busy while one waits
+# for SQLite's write lock (bench/submit.py); WEB_CONCURRENCY and GUNICORN_THREADS override.
+WEB_CONCURRENCY ?= 3
+GUNICORN_THREADS ?= 2
+CONSUMER = $(PY) manage.py run_huey --workers 2 --worker-type thread
+GPU_CONSUMER = if [ "$$QWEN_IMAGE_BACKEND" = local ]; then $(PY) manage.py run_gpu_worker & GPU_PID=$$!; fi
+
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
+	@$(PY) manage.py collectstatic --noinput -v 0
+	@rm -rf var/prometheus  # /metrics counters start afresh (docs/production.md)
 	@echo "Qwen Image Studio on http://$(HOST):$(PORT)/ (create a user: see README, \"First steps\")"
-	@$(PY) manage.py run_huey --workers 2 --worker-type thread & HUEY_PID=$$!; \
-	trap 'kill -INT $$HUEY_PID 2>/dev/null; wait $$HUEY_PID' EXIT INT TERM; \
-	$(PY) manage.py runserver $(HOST):$(PORT) --noreload
+	@$(CONSUMER) & HUEY_PID=$$!; GPU_PID=; $(GPU_CONSUMER); \
+	trap 'kill -INT $$HUEY_PID $$GPU_PID 2>/dev/null; wait $$HUEY_PID $$GPU_PID' EXIT INT TERM; \
+	GUNICORN_BIND=$(HOST):$(PORT) WEB_CONCURRENCY=$(WEB_CONCURRENCY) \
+	GUNICORN_THREADS=$(GUNICORN_THREADS) GUNICORN_GRACEFUL_TIMEOUT=5 \
+	$(VENV)/bin/gunicorn -c config/gunicorn.conf.py
+
+dev: $(STAMP)
+	$(PY) manage.py migrate --noinput
+	@rm -rf var/prometheus
+	@echo "Qwen Image Studio (development server) on http://$(HOST):$(PORT)/"
+	@$(CONSUMER) & HUEY_PID=$$!; GPU_PID=; $(GPU_CONSUMER); \
+	trap 'kill -INT $$HUEY_PID $$GPU_PID 2>/dev/null; wait $$HUEY_PID $$GPU_PID' EXIT INT TERM; \
+	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # Debian's Chromium drives the browser tests (Playwright cannot download browsers here).
 browser:
@@ -55,11 +76,12 @@ test: $(STAMP) browser test-deps lint
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest
 
-# The default suite on PostgreSQL (browser tests aside), e.g. against `.ci/services`:
+# The default suite on PostgreSQL, e.g. against `.ci/services`, less what `make test` already
+# ran that does not use the test database: browser tests (e2e) and process-level ones (slow).
 # DATABASE_URL=postgres://postgres@127.0.0.1:5433/qwen_suite make test-postgres
 test-postgres: $(STAMP) test-deps
 	@case "$$DATABASE_URL" in postgres*) ;; *) echo "Set DATABASE_URL=postgres://..."; exit 2;; esac
-	DATABASE_CONN_MAX_AGE=0 $(VENV)/bin/pytest -m "not e2e and not integration"
+	DATABASE_CONN_MAX_AGE=0 $(VENV)/bin/pytest -m "not e2e and not integration and not slow"
 
 # The integration suite: gunicorn + two Huey consumers against live PostgreSQL, Redis and S3.
 # Start those first: `.ci/services up DIR && source DIR/env` (docs/production.md, "The integration
@@ -76,8 +98,11 @@ reliability: $(STAMP) browser
 reliability-report: $(STAMP)
 	$(PY) -m tests.reliability.report
 
+# `make bench BASE=<git ref>`: the same benchmarks on BASE and on HEAD, side by side
+# (bench/compare.py); without BASE, this version alone.
 bench: $(STAMP)
-	$(PY) -m bench
+	@if [ -n "$(BASE)" ]; then $(PY) -m bench.compare --base $(BASE) $(BENCH_ARGS); \
+	else $(PY) -m bench $(BENCH_ARGS); fi
 
 clean:
 	rm -rf $(VENV) var

@@ -20,7 +20,14 @@ class ProfileInline(admin.StackedInline):
     model = Profile
     fk_name = "user"
     can_delete = False
-    fields = ["current_team", "show_sensitive", "images_per_day", "concurrent_jobs"]
+    fields = [
+        "current_team",
+        "show_sensitive",
+        "images_per_day",
+        "concurrent_jobs",
+        "legal_hold_since",
+        "legal_hold_note",
+    ]
     autocomplete_fields = ["current_team"]
     verbose_name_plural = "Profile and quota overrides (empty: team override, else default)"
 
@@ -83,6 +90,8 @@ class TeamAdmin(admin.ModelAdmin):
         "member_count",
         "images_per_day",
         "concurrent_jobs",
+        "storage_quota_bytes",
+        "legal_hold_since",
         "created_at",
     ]
     list_editable = ["images_per_day", "concurrent_jobs"]
@@ -98,6 +107,26 @@ class TeamAdmin(admin.ModelAdmin):
                     f"Defaults: {settings.QUOTA_IMAGES_PER_DAY} images per day, "
                     f"{settings.QUOTA_CONCURRENT_JOBS} concurrent jobs. "
                     "A member's own override wins over the team's."
+                ),
+            },
+        ),
+        (
+            "Retention and storage (empty: the site default; 0: forever / unlimited)",
+            {
+                "fields": ["retention_image_days", "storage_quota_bytes"],
+                "description": (
+                    f"Site defaults: images kept {settings.RETENTION_IMAGE_DAYS or 'forever'} "
+                    f"days, storage {settings.STORAGE_QUOTA_BYTES or 'unlimited'} bytes."
+                ),
+            },
+        ),
+        (
+            "Legal hold",
+            {
+                "fields": ["legal_hold_since", "legal_hold_note"],
+                "description": (
+                    "Set a date to stop all purging of the team's images, jobs and "
+                    "collections (retention and the trash); clear it to release the hold."
                 ),
             },
         ),
@@ -130,6 +159,7 @@ class ProfileAdmin(admin.ModelAdmin):
         "current_team",
         "images_per_day",
         "concurrent_jobs",
+        "legal_hold_since",
     ]
     list_editable = ["images_per_day", "concurrent_jobs"]
     list_select_related = ["user", "current_team"]

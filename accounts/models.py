@@ -13,6 +13,19 @@ class Team(models.Model):
     # Quota overrides for every member of the team; empty means the settings' default.
     images_per_day = models.PositiveIntegerField(null=True, blank=True)
     concurrent_jobs = models.PositiveIntegerField(null=True, blank=True)
+    # Retention (docs/retention.md). Empty means the site default; 0 means keep forever /
+    # unlimited. Team owners and admins set the retention; staff set the storage quota.
+    retention_image_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Images older than this go to the trash unless starred or in a collection.",
+    )
+    storage_quota_bytes = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Bytes of images (PNG + thumbnail) the team may keep."
+    )
+    # A staff legal hold: nothing of the team's is purged while it is set.
+    legal_hold_since = models.DateTimeField(null=True, blank=True)
+    legal_hold_note = models.CharField(max_length=500, blank=True)
 
     def __str__(self) -> str:
         return self.name
@@ -54,6 +67,9 @@ class Profile(models.Model):
     )
     images_per_day = models.PositiveIntegerField(null=True, blank=True)
     concurrent_jobs = models.PositiveIntegerField(null=True, blank=True)
+    # A staff legal hold on the user: nothing of theirs is purged while it is set.
+    legal_hold_since = models.DateTimeField(null=True, blank=True)
+    legal_hold_note = models.CharField(max_length=500, blank=True)
 
     def __str__(self) -> str:
         return f"Profile of {self.user}"
@@ -111,8 +127,34 @@ class TeamInvite(models.Model):
         return f"Invite to {self.team} ({self.role})"
 
     def is_usable(self, now) -> bool:
+        """Not revoked, expired or used up. Whether its creator may still grant its role is
+        a question for accounts.selectors.invite_creator_may_grant_q (it needs a query)."""
         return (
             self.revoked_at is None
             and self.expires_at > now
             and not (self.single_use and self.use_count > 0)
         )
+
+
+class TeamRemoval(models.Model):
+    """Someone an owner or admin removed from a team, and when.
+
+    Invite links made before the removal do not let them back in (they may have seen them
+    while they were a manager); a link made afterwards is a deliberate re-invitation.
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="removals")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_removals"
+    )
+    removed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    removed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-removed_at", "-id"]
+        indexes = [models.Index(fields=["team", "user", "-removed_at"], name="removal_team_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} removed from {self.team}"

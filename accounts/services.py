@@ -7,10 +7,11 @@ import secrets
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
-from accounts.models import Membership, Profile, Team, TeamInvite
+from accounts import selectors
+from accounts.models import Membership, Profile, Team, TeamInvite, TeamRemoval
 
 logger = logging.getLogger(__name__)
 Role = Membership.Role
@@ -126,6 +127,8 @@ def invite_revoke(*, by: Membership, invite: TeamInvite) -> TeamInvite:
     _require_manager(by)
     if invite.team_id != by.team_id:
         raise TeamRuleError("That invite belongs to another team.")
+    if invite.role not in selectors.invite_roles_visible_to(by):
+        raise TeamRuleError("Only owners can manage admin invites.")
     if invite.revoked_at is None:
         invite.revoked_at = timezone.now()
         invite.save(update_fields=["revoked_at"])
@@ -133,16 +136,26 @@ def invite_revoke(*, by: Membership, invite: TeamInvite) -> TeamInvite:
 
 
 def invite_accept(*, invite: TeamInvite, user) -> Membership:
-    """Join the invite's team; counting the use and the check are one conditional UPDATE."""
+    """Join the invite's team; counting the use and the check are one conditional UPDATE.
+
+    The check is the whole rule (selectors.invites_live): not revoked, expired or used up,
+    and its creator still in the team with the right to grant its role. Someone removed
+    from the team after the link was made cannot use it to come back.
+    """
     now = timezone.now()
     with transaction.atomic():
         existing = Membership.objects.filter(team_id=invite.team_id, user=user).first()
         if existing is not None:
             return existing
-        usable = Q(pk=invite.pk, revoked_at__isnull=True, expires_at__gt=now) & (
-            Q(single_use=False) | Q(use_count=0)
-        )
-        if TeamInvite.objects.filter(usable).update(use_count=F("use_count") + 1) != 1:
+        if selectors.team_removed_since(
+            team_id=invite.team_id, user=user, moment=invite.created_at
+        ):
+            raise TeamRuleError(
+                "You were removed from this team after this link was made; ask an owner or "
+                "admin for a new one."
+            )
+        live = selectors.invites_live(now).filter(pk=invite.pk)
+        if TeamInvite.objects.filter(pk__in=live).update(use_count=F("use_count") + 1) != 1:
             raise TeamRuleError("This invite link has expired, was revoked or was already used.")
         membership = Membership.objects.create(team_id=invite.team_id, user=user, role=invite.role)
         profile = profile_for(user)
@@ -184,7 +197,10 @@ def membership_remove(*, by: Membership, membership: Membership) -> None:
     """Leave (by is membership) or remove someone; owners and admins remove, never the last owner.
 
     Admins remove members only; owners remove anyone. Whoever leaves a team stops seeing its
-    team images; their current team moves to another of their teams, or none.
+    team images, and the team stops seeing theirs (selectors.team_shared_q); their current
+    team moves to another of their teams, or none. Invite links they made stop working
+    (their creator is no longer in the team); a removal is recorded, so links made before it
+    do not let the removed person back in.
     """
     if membership.team_id != by.team_id:
         raise TeamRuleError("That person is not in this team.")
@@ -203,6 +219,10 @@ def membership_remove(*, by: Membership, membership: Membership) -> None:
                 else "A team needs an owner."
             )
         membership.delete()
+        if not leaving:
+            TeamRemoval.objects.create(
+                team_id=membership.team_id, user_id=membership.user_id, removed_by_id=by.user_id
+            )
         next_team = (
             Membership.objects.filter(user_id=membership.user_id)
             .order_by("created_at")

@@ -178,7 +178,7 @@ def team_detail(request, public_id):
     is_manager = me.role in services.MANAGER_ROLES
     invites = []
     if is_manager:
-        invites = list(selectors.team_invites_open(team=team))
+        invites = list(selectors.team_invites_open(membership=me))
         for invite in invites:
             invite.url = request.build_absolute_uri(reverse("invite-accept", args=[invite.token]))
     return render(
@@ -245,7 +245,7 @@ def team_invite_new(request, public_id):
 def team_invite_revoke(request, public_id, invite_id):
     def revoke(me):
         try:
-            invite = selectors.team_invite_get(team=me.team, public_id=invite_id)
+            invite = selectors.team_invite_get(membership=me, public_id=invite_id)
         except TeamInvite.DoesNotExist:
             raise Http404("No such invite.") from None
         services.invite_revoke(by=me, invite=invite)

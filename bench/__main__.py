@@ -1,7 +1,8 @@
 """`make bench` / `python -m bench`: every benchmark in one throwaway site; a table and JSON.
 
 Runs pipeline + memory (one pipeline run; memory reads its processes' peaks, then a ZIP and a
-big job on them), submit, and gallery, all against one temporary site (its own var dir), and
+big job on them), submit, gallery and provenance (signing time per image), all against one
+temporary site (its own var dir), and
 writes bench/results.json. bench.gpu needs CUDA and a model, so it is listed, not run.
 
     python -m bench                      # the full run (about 3-4 minutes on 2 cores)
@@ -23,10 +24,10 @@ import time
 import traceback
 from pathlib import Path
 
-from bench import gallery, memory, pipeline, submit
+from bench import gallery, memory, pipeline, provenance, submit
 from bench.common import REPO, Site, install_signal_handlers, result_rows, table, write_json
 
-NAMES = ("pipeline", "memory", "submit", "gallery", "gpu")
+NAMES = ("pipeline", "memory", "submit", "gallery", "provenance", "gpu")
 RESULTS = Path(__file__).resolve().parent / "results.json"
 TIME_LIMIT = 900  # seconds: the whole run stops by itself after this
 
@@ -141,6 +142,8 @@ def main(argv=None) -> int:
                 )
 
             _timed("gallery", in_process, results)
+        if "provenance" in chosen:
+            _timed("provenance", lambda: provenance.run(repeat=sizes["repeat"]), results)
         if args.keep:
             print(f"bench: site kept in {site.root}", file=sys.stderr)
     signal.alarm(0)

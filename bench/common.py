@@ -193,12 +193,12 @@ class Children:
         self._lock = threading.Lock()
         atexit.register(self.stop_all)
 
-    def spawn(self, name: str, argv: list[str], *, env: dict, log: Path) -> Child:
+    def spawn(self, name: str, argv: list[str], *, env: dict, log: Path, cwd: Path = REPO) -> Child:
         handle = open(log, "ab")  # noqa: SIM115 - the child owns it
         try:
             popen = subprocess.Popen(
                 ["timeout", "-k", "5", str(CHILD_LIFETIME), *argv],
-                cwd=REPO,
+                cwd=cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=handle,
@@ -325,6 +325,9 @@ class Site:
     debug: bool = False
     keep: bool = False
     extra_env: dict = field(default_factory=dict)
+    # The code the site runs: this checkout, or another version exported beside it
+    # (bench.compare runs the base and the change side by side).
+    repo: Path = REPO
     _owned: bool = False
     _prepared: bool = False
     _keys: dict = field(default_factory=dict)
@@ -384,7 +387,7 @@ class Site:
     def run_python(self, module: str, *args: str, timeout: float = 300) -> str:
         result = subprocess.run(
             [sys.executable, "-m", module, *args],
-            cwd=REPO,
+            cwd=self.repo,
             env=self.env(),
             capture_output=True,
             text=True,
@@ -421,8 +424,11 @@ class Site:
             "120",
             "--graceful-timeout",
             "5",
+            "--no-control-socket",
         ]
-        child = CHILDREN.spawn("web", argv, env=self.env(**env), log=self.logs / "web.log")
+        child = CHILDREN.spawn(
+            "web", argv, env=self.env(**env), log=self.logs / "web.log", cwd=self.repo
+        )
         return WebServer(child, f"http://127.0.0.1:{port}", workers, threads)
 
     def start_consumer(self, *, workers: int = 8, **env: str) -> Consumer:
@@ -439,7 +445,8 @@ class Site:
             "--worker-type",
             "thread",
         ]
-        return Consumer(CHILDREN.spawn("consumer", argv, env=self.env(**env), log=log), start)
+        child = CHILDREN.spawn("consumer", argv, env=self.env(**env), log=log, cwd=self.repo)
+        return Consumer(child, start)
 
     def start_fake(self, *, latency: float) -> FakeServer:
         """The fake hosted endpoint in a process of its own (its PNG rendering needs a CPU)."""
@@ -457,7 +464,7 @@ class Site:
         ]
         # QWEN_DEV_TOOLS: the fakes app (and its command) beside the production settings.
         env = self.env(QWEN_DEV_TOOLS="1")
-        child = CHILDREN.spawn("fake", argv, env=env, log=self.logs / "fake.log")
+        child = CHILDREN.spawn("fake", argv, env=env, log=self.logs / "fake.log", cwd=self.repo)
         return FakeServer(child, f"http://127.0.0.1:{port}")
 
     @contextlib.contextmanager

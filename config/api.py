@@ -2,20 +2,30 @@
 
 import logging
 
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.conf import settings
+from django.core.exceptions import (
+    ObjectDoesNotExist,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+)
 from django.db import OperationalError
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
 from accounts.auth import api_auth
+from config.middleware import request_too_large_error
 from core.errors import ApiError, ErrorOut, error_response
 from gallery.api import router as gallery_router
 from generation.api import router as generation_router
+from generation.api_prompts import router as prompts_router
 from generation.edit_api import router as edits_router
 from generation.edits.payloads import edit_error
 from generation.edits.sources import EditInputError
 from generation.moderation import PromptBlocked
+from generation.retention import StorageQuotaExceeded
+from generation.schemas import openapi_constraints
 from usage.api import router as usage_router
 from usage.quotas import QuotaExceeded
 
@@ -54,6 +64,9 @@ class StudioAPI(NinjaAPI):
     def get_openapi_schema(self, *, path_prefix=None, path_params=None):
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
         components = schema.setdefault("components", {}).setdefault("schemas", {})
+        # The limits the server enforces, from the settings it enforces them with.
+        openapi_constraints(components)
+        openapi_links(schema)
         components["Error"] = ErrorOut.model_json_schema(
             ref_template="#/components/schemas/{model}"
         )
@@ -74,6 +87,62 @@ class StudioAPI(NinjaAPI):
         return schema
 
 
+# --- OpenAPI links: from a response that names a job, image or share to the operations that
+# take its id, so generated clients and fuzzers (schemathesis' stateful phase) can follow them.
+
+_JOB_OPS = {
+    "GetJob": ("get", "/v1/jobs/{job_id}"),
+    "CancelJob": ("post", "/v1/jobs/{job_id}/cancel"),
+    "RetryJob": ("post", "/v1/jobs/{job_id}/retry"),
+}
+_IMAGE_OPS = {
+    "GetImage": ("get", "/v1/images/{image_id}"),
+    "UpdateImage": ("patch", "/v1/images/{image_id}"),
+    "DeleteImage": ("delete", "/v1/images/{image_id}"),
+    "ReseedImage": ("post", "/v1/images/{image_id}/reseed"),
+    "FavoriteImage": ("post", "/v1/images/{image_id}/favorite"),
+    "ShareImage": ("post", "/v1/images/{image_id}/share"),
+    "ReportImage": ("post", "/v1/images/{image_id}/report"),
+}
+_SHARE_OPS = {"RevokeShare": ("delete", "/v1/shares/{share_id}")}
+# (method, path, status) → [(operations, parameter, JSON pointer of the id in the body)]
+_LINKS = {
+    ("post", "/v1/jobs", "202"): [(_JOB_OPS, "job_id", "/id")],
+    ("get", "/v1/jobs", "200"): [(_JOB_OPS, "job_id", "/data/0/id")],
+    ("get", "/v1/jobs/{job_id}", "200"): [
+        (_JOB_OPS, "job_id", "/id"),
+        (_IMAGE_OPS, "image_id", "/images/0/id"),
+    ],
+    ("post", "/v1/jobs/{job_id}/cancel", "200"): [(_JOB_OPS, "job_id", "/id")],
+    ("post", "/v1/jobs/{job_id}/retry", "202"): [(_JOB_OPS, "job_id", "/id")],
+    ("post", "/v1/images/generations", "200"): [(_JOB_OPS, "job_id", "/job_id")],
+    ("get", "/v1/images", "200"): [(_IMAGE_OPS, "image_id", "/data/0/id")],
+    ("get", "/v1/images/{image_id}", "200"): [(_IMAGE_OPS, "image_id", "/id")],
+    ("patch", "/v1/images/{image_id}", "200"): [(_IMAGE_OPS, "image_id", "/id")],
+    ("post", "/v1/images/{image_id}/reseed", "202"): [(_JOB_OPS, "job_id", "/id")],
+    ("post", "/v1/images/{image_id}/share", "201"): [(_SHARE_OPS, "share_id", "/id")],
+}
+
+
+def openapi_links(schema: dict) -> None:
+    paths = schema["paths"]
+    for (method, path, status), targets in _LINKS.items():
+        responses = paths.get(path, {}).get(method, {}).get("responses", {})
+        response = responses.get(status) or responses.get(int(status))
+        if response is None:
+            continue
+        links = response.setdefault("links", {})
+        for operations, parameter, pointer in targets:
+            for name, (target_method, target_path) in operations.items():
+                target = paths.get(target_path, {}).get(target_method)
+                if target is None or "operationId" not in target:
+                    continue
+                links[name] = {
+                    "operationId": target["operationId"],
+                    "parameters": {parameter: f"$response.body#{pointer}"},
+                }
+
+
 api = StudioAPI(
     title="Qwen Image Studio API",
     version="1.0.0",
@@ -85,6 +154,7 @@ api = StudioAPI(
 )
 api.add_router("", generation_router)
 api.add_router("", edits_router)
+api.add_router("", prompts_router)
 api.add_router("", gallery_router)
 api.add_router("", usage_router)
 
@@ -121,6 +191,8 @@ def param_from_loc(loc) -> str | None:
     """`("body", "payload", "size", "width")` → "size.width"; the source and the body
     argument's name are dropped, and so are pydantic's union-branch labels."""
     parts = [str(part) for part in loc[1:]]
+    if loc and loc[0] == "header" and parts:  # header names start upper-case: keep them
+        return parts[0]
     if loc and loc[0] == "body" and parts:
         parts = parts[1:]
     parts = [p for p in parts if not _is_branch_label(p)]
@@ -166,6 +238,12 @@ def _http_error(request, exc: HttpError):
     return error_response(ApiError(exc.status_code, exc.message, code=code))
 
 
+@api.exception_handler(StorageQuotaExceeded)
+def _storage_full(request, exc: StorageQuotaExceeded):
+    # Not a 429: waiting does not help, deleting (and emptying the trash) does.
+    return error_response(ApiError(403, exc.message, code="storage_quota_exceeded"))
+
+
 @api.exception_handler(QuotaExceeded)
 def _quota_exceeded(request, exc: QuotaExceeded):
     return error_response(
@@ -193,6 +271,18 @@ def _not_found(request, exc):
 @api.exception_handler(PermissionDenied)
 def _permission_denied(request, exc):
     return error_response(ApiError(403, str(exc) or "Forbidden.", code="forbidden"))
+
+
+@api.exception_handler(RequestDataTooBig)
+def _request_too_big(request, exc):
+    # A body without Content-Length that grows past the limit (the middleware refuses the
+    # declared ones before anything reads them).
+    return error_response(request_too_large_error(settings.DATA_UPLOAD_MAX_MEMORY_SIZE))
+
+
+@api.exception_handler(SuspiciousOperation)
+def _suspicious(request, exc):
+    return error_response(ApiError(400, "Malformed request.", code="invalid_request"))
 
 
 @api.exception_handler(OperationalError)

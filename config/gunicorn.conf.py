@@ -29,3 +29,35 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # No preload: each worker imports Django itself, so no connection is shared across a fork.
 preload_app = False
+# gunicorn 27's control socket sits at one path per user (~/.gunicorn/gunicorn.ctl), which two
+# servers on one machine would share; nothing here uses it, and with it Ctrl-C left a worker
+# to be killed after the graceful timeout.
+control_socket_disable = True
+
+
+# /metrics (core/metrics.py): the processes of this host share counters through files in
+# PROMETHEUS_MULTIPROC_DIR (as config/settings.py sets it: the variable, else var/prometheus).
+# Start from an empty folder; forget a dead worker's live gauges.
+def _metrics_dir() -> str:
+    from pathlib import Path
+
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        return os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    base = Path(__file__).resolve().parent.parent / "var"
+    return str(Path(os.environ.get("QWEN_STUDIO_VAR_DIR") or base) / "prometheus")
+
+
+def on_starting(server):
+    import shutil
+    from pathlib import Path
+
+    if folder := _metrics_dir():
+        shutil.rmtree(folder, ignore_errors=True)
+        Path(folder).mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(server, worker):
+    if folder := _metrics_dir():
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid, folder)

@@ -8,6 +8,8 @@ Bearer credentials must never appear either. The filter rewrites the formatted m
 traceback's text) before any handler writes it; settings.LOGGING puts it on every handler.
 """
 
+import datetime as dt
+import json
 import logging
 import re
 
@@ -51,3 +53,33 @@ class RedactSecrets(logging.Filter):
         if isinstance(request, str):
             record.request = redact(request)
         return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the id of the request being
+    answered (the x-request-id header the client saw) and the traceback, if any.
+
+    Runs after RedactSecrets, so the message and traceback it writes are already clean;
+    nothing else of the record (arguments, extra attributes) is written.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        # Imported here: config.middleware imports core, which logs through this module.
+        from config.middleware import current_request_id
+
+        entry = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", None) or current_request_id.get()
+        if request_id:
+            entry["request_id"] = request_id
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(self.formatException(record.exc_info))
+        if record.exc_text:
+            entry["exc"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False)

@@ -2,15 +2,23 @@
 
 import datetime as dt
 import importlib.util
+import os
+import tomllib
 from pathlib import Path
 
 import dj_database_url
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
+from config.memory import limit_malloc_arenas
+
+# Before any worker thread starts allocating (config/memory.py).
+limit_malloc_arenas(env_int("QWEN_MALLOC_ARENAS", 2))
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("QWEN_STUDIO_VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+# The version the C2PA claim generator names (pyproject.toml is the one place it is written).
+STUDIO_VERSION = tomllib.loads((BASE_DIR / "pyproject.toml").read_text())["project"]["version"]
 
 DEBUG = env_bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY") or (
@@ -84,6 +92,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "generation.context_processors.backend_info",
                 "generation.context_processors.sensitive",
+                "gallery.context_processors.trash_undo",
             ],
         },
     },
@@ -239,8 +248,19 @@ QWEN_IMAGE_MODEL = env_str("QWEN_IMAGE_MODEL", "qwen-image")
 QWEN_IMAGE_LOCAL_MODEL = env_str("QWEN_IMAGE_LOCAL_MODEL")
 # Local backend (generation/backends/local.py; docs/local-gpu.md).
 QWEN_IMAGE_LOCAL_ALLOW_DOWNLOAD = env_bool("QWEN_IMAGE_LOCAL_ALLOW_DOWNLOAD")  # else cache only
-QWEN_IMAGE_LOCAL_DEVICE = env_str("QWEN_IMAGE_LOCAL_DEVICE")  # "" → cuda if available, else cpu
+# "" → the first CUDA device (a worker without one refuses local jobs); cuda:N; or cpu, which
+# runs on the CPU only because the operator asked for it.
+QWEN_IMAGE_LOCAL_DEVICE = env_str("QWEN_IMAGE_LOCAL_DEVICE")
+QWEN_IMAGE_LOCAL_DTYPE = env_str("QWEN_IMAGE_LOCAL_DTYPE")  # "" → bfloat16 on CUDA, float32 on CPU
 QWEN_IMAGE_LOCAL_CPU_OFFLOAD = env_bool("QWEN_IMAGE_LOCAL_CPU_OFFLOAD")  # accelerators only
+# Memory (generation/backends/local/memory.py): VAE decode in tiles above this many pixels per
+# image; the transformer's working memory per pixel in bf16 (bench.gpu measures it); what stays
+# free beyond the estimate.
+QWEN_IMAGE_LOCAL_VAE_TILE_PIXELS = env_int("QWEN_IMAGE_LOCAL_VAE_TILE_PIXELS", 1328 * 1328)
+QWEN_IMAGE_LOCAL_DENOISE_BYTES_PER_PIXEL = env_int("QWEN_IMAGE_LOCAL_DENOISE_BYTES_PER_PIXEL", 512)
+QWEN_IMAGE_LOCAL_MEMORY_MARGIN_MB = env_int("QWEN_IMAGE_LOCAL_MEMORY_MARGIN_MB", 1024)
+# A failed model load is not attempted again before this many seconds (or a restart).
+QWEN_IMAGE_LOCAL_RELOAD_AFTER = env_float("QWEN_IMAGE_LOCAL_RELOAD_AFTER", 600.0)
 QWEN_IMAGE_LIGHTNING_LORA = env_str("QWEN_IMAGE_LIGHTNING_LORA")  # 8-step weights
 QWEN_IMAGE_LIGHTNING_LORA_4STEPS = env_str("QWEN_IMAGE_LIGHTNING_LORA_4STEPS")
 QWEN_IMAGE_POSITIVE_MAGIC = env_str("QWEN_IMAGE_POSITIVE_MAGIC")  # "", en, zh or auto
@@ -257,6 +277,31 @@ QWEN_IMAGE_OUTPUT_FORMAT = env_str("QWEN_IMAGE_OUTPUT_FORMAT", "b64_json")
 QWEN_IMAGE_PARALLEL_CALLS = env_int("QWEN_IMAGE_PARALLEL_CALLS", 4)
 QWEN_IMAGE_DEMO_STEP_DELAY = env_float("QWEN_IMAGE_DEMO_STEP_DELAY", 0.03)
 
+# Prompt enhancement (docs/prompts.md): off unless PROMPT_ENHANCER is "chat" (any
+# OpenAI-compatible chat endpoint) or "local" (a small model on the CPU, downloaded only by
+# `manage.py enhancer_download`).
+PROMPT_ENHANCER = env_str("PROMPT_ENHANCER")
+PROMPT_ENHANCER_BASE_URL = env_str("PROMPT_ENHANCER_BASE_URL", "http://127.0.0.1:11434/v1")
+PROMPT_ENHANCER_API_KEY = env_str("PROMPT_ENHANCER_API_KEY")
+PROMPT_ENHANCER_MODEL = env_str("PROMPT_ENHANCER_MODEL", "qwen2.5:1.5b-instruct")
+# Seconds an enhancement may take before the original prompt is used: in the worker (a small
+# CPU model writes a few tokens a second, hence more for "local"), and in a web request (the
+# Create page's preview).
+PROMPT_ENHANCER_TIMEOUT = env_float(
+    "PROMPT_ENHANCER_TIMEOUT", 120.0 if PROMPT_ENHANCER.strip().lower() == "local" else 20.0
+)
+PROMPT_PREVIEW_TIMEOUT = env_float("PROMPT_PREVIEW_TIMEOUT", 20.0)
+PROMPT_ENHANCER_MAX_TOKENS = env_int("PROMPT_ENHANCER_MAX_TOKENS", 400)
+PROMPT_ENHANCER_TEMPERATURE = env_float("PROMPT_ENHANCER_TEMPERATURE", 0.7)
+PROMPT_ENHANCER_LOCAL_MODEL = env_str("PROMPT_ENHANCER_LOCAL_MODEL", "Qwen/Qwen2.5-0.5B-Instruct")
+PROMPT_ENHANCER_LOCAL_DIR = env_str(
+    "PROMPT_ENHANCER_LOCAL_DIR",
+    str(VAR_DIR / "models" / PROMPT_ENHANCER_LOCAL_MODEL.rsplit("/", 1)[-1]),
+)
+PROMPT_ENHANCER_LOCAL_THREADS = env_int("PROMPT_ENHANCER_LOCAL_THREADS", 0)  # 0: torch decides
+PROMPT_PREVIEWS_PER_MINUTE = env_int("PROMPT_PREVIEWS_PER_MINUTE", 20)  # per user
+PRESETS_PER_USER = env_int("PRESETS_PER_USER", 200)  # presets one user may author
+
 GENERATION_MAX_IMAGES_PER_JOB = env_int("GENERATION_MAX_IMAGES_PER_JOB", 4)
 GENERATION_MAX_PROMPT_LENGTH = env_int("GENERATION_MAX_PROMPT_LENGTH", 2000)
 GENERATION_MIN_SIDE = env_int("GENERATION_MIN_SIDE", 256)
@@ -271,6 +316,37 @@ GENERATION_LEASE_SECONDS = env_int("GENERATION_LEASE_SECONDS", int(QWEN_IMAGE_CA
 GENERATION_REQUEUE_AFTER_SECONDS = env_int("GENERATION_REQUEUE_AFTER_SECONDS", 300)
 GENERATION_REAPER_INTERVAL_MINUTES = env_int("GENERATION_REAPER_INTERVAL_MINUTES", 1)
 GENERATION_THUMBNAIL_SIZE = env_int("GENERATION_THUMBNAIL_SIZE", 384)
+# Consumers write a heartbeat this often; one silent for three of them counts as gone.
+WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 30.0)
+
+# --- Provenance (docs/provenance.md) ------------------------------------------------------
+# Every stored image carries XMP with IPTC DigitalSourceType trainedAlgorithmicMedia and, unless
+# PROVENANCE_C2PA is off, a C2PA manifest signed with the operator's certificate and key (files
+# or PEM text) or, with none configured, a per-install development certificate made under
+# PROVENANCE_DIR, which verifiers report as untrusted.
+PROVENANCE_C2PA = env_bool("PROVENANCE_C2PA", True)
+PROVENANCE_SIGNING_CERT_FILE = env_str("PROVENANCE_SIGNING_CERT_FILE")  # leaf first, then CAs
+PROVENANCE_SIGNING_KEY_FILE = env_str("PROVENANCE_SIGNING_KEY_FILE")
+PROVENANCE_SIGNING_CERT_PEM = env_str("PROVENANCE_SIGNING_CERT_PEM")
+PROVENANCE_SIGNING_KEY_PEM = env_str("PROVENANCE_SIGNING_KEY_PEM")
+PROVENANCE_TSA_URL = env_str("PROVENANCE_TSA_URL")  # RFC 3161 timestamps; empty: none
+# Roots this install's verifier trusts (PEM), e.g. the operator's CA: their images read "valid".
+PROVENANCE_TRUST_ANCHORS_FILE = env_str("PROVENANCE_TRUST_ANCHORS_FILE")
+# Personal data (the author's username) goes into manifests only when the operator says so.
+PROVENANCE_INCLUDE_CREATOR = env_bool("PROVENANCE_INCLUDE_CREATOR")
+PROVENANCE_DIR = Path(env_str("PROVENANCE_DIR", str(VAR_DIR / "provenance")))
+
+# --- Retention (docs/retention.md) ----------------------------------------------------------
+# Deleted images, jobs and collections wait in the trash this many days before the purge.
+TRASH_DAYS = env_int("TRASH_DAYS", 30)
+# Site default: images older than this many days go to the trash unless starred or in a
+# collection (0: keep forever). Teams may set their own.
+RETENTION_IMAGE_DAYS = env_int("RETENTION_IMAGE_DAYS", 0)
+# Site default storage per team (or per user without a team), in bytes; 0: unlimited.
+STORAGE_QUOTA_BYTES = env_int("STORAGE_QUOTA_BYTES", 0)
+# The purge runs every this many minutes; each run removes at most this many objects.
+RETENTION_PURGE_INTERVAL_MINUTES = env_int("RETENTION_PURGE_INTERVAL_MINUTES", 15)
+RETENTION_PURGE_BATCH = env_int("RETENTION_PURGE_BATCH", 500)
 
 # --- Editing (generation/edits; docs/editing.md) --------------------------------------------
 # The model an edit job names (the hosted qwen-image-edit-plus takes 1-3 source images).
@@ -344,7 +420,17 @@ GALLERY_MAX_PAGE_SIZE = env_int("GALLERY_MAX_PAGE_SIZE", 200)
 GALLERY_ZIP_MAX_IMAGES = env_int("GALLERY_ZIP_MAX_IMAGES", 200)
 GALLERY_ZIP_MAX_BYTES = env_int("GALLERY_ZIP_MAX_BYTES", 1024 * 1024 * 1024)
 
+# /metrics (core/metrics.py) answers staff sessions and `Authorization: Bearer METRICS_TOKEN`.
 METRICS_TOKEN = env_str("METRICS_TOKEN")
+# Processes of one host (web workers, consumers) add up their counters in this folder
+# (prometheus_client's multiprocess mode); it must be set before prometheus_client is
+# imported, which settings are. Empty: each process counts for itself.
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "prometheus"))
+if PROMETHEUS_MULTIPROC_DIR:
+    Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
+else:
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
 
 # --- REST API and webhooks ----------------------------------------------------------------
 # Absolute base URL of the portal, for links made outside a request (webhooks, the CLI).
@@ -401,6 +487,12 @@ if not DEBUG:
 
 EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
+# Log lines: "json" (one object per line, with the request id; the default in production) or
+# "plain" (the default with DJANGO_DEBUG, easier to read in a terminal).
+LOG_FORMAT = env_str("DJANGO_LOG_FORMAT", "plain" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise RuntimeError("DJANGO_LOG_FORMAT must be json or plain")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -409,9 +501,17 @@ LOGGING = {
         "redact": {"()": "config.logging.RedactSecrets"},
         "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
     },
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # One JSON object per line with the request id (config/logging.py).
+        "json": {"()": "config.logging.JsonFormatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["redact"],
+        },
         "mail_admins": {
             "class": "django.utils.log.AdminEmailHandler",
             "level": "ERROR",

@@ -1,5 +1,6 @@
 """Test settings: fast hashing, no delays, media in a temp folder, tasks run immediately."""
 
+import os
 import tempfile
 
 from config.settings import *  # noqa: F403
@@ -34,3 +35,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": tempfile.mkdtemp(prefix="qwen-test-db-") + "/test.sqlite3"
     }
+# The development signing certificate is made once per test run, in a temp folder.
+PROVENANCE_DIR = tempfile.mkdtemp(prefix="qwen-test-provenance-")
+
+# Prompt enhancement is off unless a test turns it on (against its own fake chat server).
+PROMPT_ENHANCER = ""
+
+# Metrics: a fresh multiprocess folder per run (before anything imports prometheus_client).
+PROMETHEUS_MULTIPROC_DIR = tempfile.mkdtemp(prefix="qwen-test-prometheus-")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
+METRICS_TOKEN = "test-metrics-token"

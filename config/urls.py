@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config.api import api
+from core.metrics import metrics_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -9,6 +10,7 @@ urlpatterns = [
     path("accounts/", include("usage.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("v1/", api.urls),
+    path("metrics", metrics_view, name="metrics"),
     path("", include("gallery.urls")),
     path("", include("generation.urls")),
 ]

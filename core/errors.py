@@ -116,3 +116,17 @@ class ErrorOut(Schema):
     """The envelope of every error under /v1."""
 
     error: ErrorDetailOut
+
+
+def optional_body_object(request) -> None:
+    """For operations whose JSON body is optional: no body, null, or a JSON object.
+    django-ninja would read any other JSON value (a list, a number, a string) as "no body";
+    the OpenAPI document says it must be an object or null, so it is a 400."""
+    if not request.body:
+        return
+    try:
+        value = json.loads(request.body)
+    except ValueError:
+        return  # ninja answers malformed JSON itself
+    if value is not None and not isinstance(value, dict):
+        raise ApiError(400, "The request body must be a JSON object.", code="invalid_parameter")

@@ -1,11 +1,14 @@
 """Request helpers shared by every app's views: content negotiation, safe redirects, 404s."""
 
+import re
+import uuid
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.http import Http404
 from django.utils.http import url_has_allowed_host_and_scheme
+from pydantic import BeforeValidator, Field
 
 T = TypeVar("T")
 
@@ -31,3 +34,40 @@ def get_or_404(lookup: Callable[[], T], message: str = "Not found.") -> T:
         return lookup()
     except (ObjectDoesNotExist, ValidationError, ValueError):
         raise Http404(message) from None
+
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def canonical_uuid(value):
+    """A UUID in its canonical 8-4-4-4-12 spelling (JSON Schema's "uuid" format) only: no
+    braces, URNs or hyphen-less forms, which Python's UUID() would also take."""
+    if isinstance(value, uuid.UUID):
+        return value
+    if not isinstance(value, str) or not _UUID.match(value):
+        raise ValueError("Use a UUID like 123e4567-e89b-12d3-a456-426614174000.")
+    return uuid.UUID(value)
+
+
+CanonicalUUID = Annotated[uuid.UUID, BeforeValidator(canonical_uuid)]
+
+
+def json_integer(value):
+    """A JSON Schema "integer": an int, or a number with no fraction (4602.0 is 4602); never
+    a boolean or a string, which pydantic's lax mode would also take."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("Input should be an integer.")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError("Input should be an integer.")
+        return int(value)
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(json_integer)]
+
+
+def json_int(**constraints):
+    """JsonInt with limits (ge, le …) that the OpenAPI document shows: the limits go before
+    the validator, or pydantic would write them as unknown keywords."""
+    return Annotated[int, Field(**constraints), BeforeValidator(json_integer)]

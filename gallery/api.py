@@ -3,156 +3,47 @@ favorite, share), collections and share links. Thin: parse, call a selector or s
 
 import datetime as dt
 import uuid
-from typing import Literal
 
 from django.http import Http404
 from django.urls import reverse
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Query, Router, Status
 
 from accounts.auth import api_auth
-from core.errors import ApiError, ErrorOut
+from core.errors import ApiError, ErrorOut, optional_body_object
 from core.http import get_or_404
 from gallery import selectors, services
 from gallery.models import Collection, ShareLink
+from gallery.schemas import (
+    CollectionIn,
+    CollectionOut,
+    FavoriteIn,
+    FavoriteOut,
+    GalleryImageDetailOut,
+    GalleryImageListOut,
+    GalleryImageOut,
+    ImageQuery,
+    ProvenanceOut,
+    ReportIn,
+    ReportOut,
+    ReseedIn,
+    ShareIn,
+    ShareOut,
+    TrashOut,
+    VisibilityIn,
+)
 from gallery.selectors import FilterError
 from gallery.services import NotAllowed, ReseedMode, ShareRefused
 from generation.edits.selectors import edit_lineage
 from generation.models import Image, Job, Report
 from generation.moderation import ReportRefused, image_report
 from generation.presenters import api_job_payload, image_payload
-from generation.schemas import ImageOut, JobOut
+from generation.provenance import image_provenance
+from generation.retention import LegalHoldActive
+from generation.schemas import JobOut
 from generation.selectors import image_get_for_user
 from generation.signed_urls import image_signed_urls
 
 router = Router(tags=["gallery"], auth=api_auth)
-
-
-# --- Schemas -------------------------------------------------------------------------------
-
-
-class GalleryImageOut(ImageOut):
-    """An image as the API shows it everywhere, plus what the gallery knows about it."""
-
-    prompt: str
-    favorite: bool = Field(description="Starred by the caller.")
-    parent_image_id: str | None = Field(None, description="Reseeded from this image.")
-
-
-class GalleryImageListOut(Schema):
-    data: list[GalleryImageOut]
-    next_cursor: str | None = Field(
-        None, description="Pass as `cursor` for the next page; null on the last page."
-    )
-
-
-class ReproductionOut(Schema):
-    original_id: str
-    pixels_match: bool
-    same_backend: bool
-
-
-class GalleryImageDetailOut(GalleryImageOut):
-    params: dict
-    reseeded_from: GalleryImageOut | None = None
-    reseeds: list[GalleryImageOut]
-    reproduction: ReproductionOut | None = None
-    edited_from: list[GalleryImageOut] = Field(
-        [], description="For an edit: the gallery images it was made from that you may see."
-    )
-    edits: list[GalleryImageOut] = Field([], description="Edits of this image you may see.")
-
-
-class ImageQuery(Schema):
-    scope: Literal["mine", "team", "public", "favorites", "collection"] | None = Field(
-        None, description="Default `mine`."
-    )
-    collection: uuid.UUID | None = Field(None, description="A collection id (scope collection).")
-    q: str | None = Field(None, description="Words of the prompt (full-text, prefix match).")
-    date_from: dt.date | None = Field(None, alias="from", description="Created on or after.")
-    date_to: dt.date | None = Field(None, alias="to", description="Created on or before.")
-    aspect: Literal["square", "landscape", "portrait"] | None = None
-    size: str | None = Field(None, description="Exact size, e.g. 1024x768.")
-    backend: Literal["remote", "local", "demo"] | None = None
-    model: str | None = None
-    flagged: bool = Field(False, description="Staff only: flagged or reported images.")
-    sort: Literal["newest", "oldest"] = "newest"
-    cursor: str | None = None
-    limit: int = Field(48, ge=1, le=200)
-
-
-class VisibilityIn(Schema):
-    visibility: Literal["private", "team", "public"]
-
-
-class ReseedIn(Schema):
-    mode: Literal["reseed", "variations", "exact"] = Field(
-        "reseed",
-        description=(
-            "`reseed`: same parameters, new random seed. `variations`: seeds s+1…s+4 in one "
-            "job. `exact`: the same seed (compare `pixel` hashes to check reproducibility)."
-        ),
-    )
-
-
-class FavoriteIn(Schema):
-    favorite: bool = True
-
-
-class FavoriteOut(Schema):
-    id: str
-    favorite: bool
-
-
-class ShareIn(Schema):
-    expires_in: int | None = Field(
-        None, ge=60, le=366 * 86400, description="Seconds until the link stops working."
-    )
-
-
-class ReportIn(Schema):
-    reason: Literal["sexual", "violence", "hate", "illegal", "rights", "other"] = Field(
-        ...,
-        description="sexual, violence, hate, illegal, rights (copyright, trademark, "
-        "likeness) or other.",
-    )
-    note: str = Field("", max_length=1000, description="What moderators should know.")
-
-
-class ReportOut(Schema):
-    image_id: str
-    reason: str
-    note: str
-    created_at: str
-    image_hidden: bool = Field(
-        description="Your report hid the image until a moderator decides (enough reports)."
-    )
-
-
-class ShareOut(Schema):
-    id: str
-    url: str
-    token: str
-    image_id: str | None
-    collection_id: str | None
-    created_at: str
-    expires_at: str | None
-    view_count: int
-
-
-class CollectionIn(Schema):
-    name: str = Field(..., min_length=1, max_length=100)
-    visibility: Literal["private", "team", "public"] = "private"
-    image_ids: list[uuid.UUID] = Field(default_factory=list, max_length=500)
-
-
-class CollectionOut(Schema):
-    id: str
-    name: str
-    visibility: str
-    owner: str
-    cover_image_id: str | None
-    image_count: int
-    created_at: str
 
 
 # --- Helpers -------------------------------------------------------------------------------
@@ -165,13 +56,16 @@ def _image(request, image_id) -> Image:
 
 
 def _image_out(image: Image, request, favorite_ids: set[int]) -> dict:
-    parent_id = image.job.parent_image_id
+    # Lists annotate the parent's public id (gallery.selectors.images_list); one image loads it.
+    parent = getattr(image, "parent_public_id", None)
+    if parent is None and image.job.parent_image_id:
+        parent = image.job.parent_image.public_id
     return {
         # Signed URLs: an API client has no session to fetch the pages' file URLs with.
         **image_payload(image, request, urls=image_signed_urls),
         "prompt": image.job.prompt,
         "favorite": image.pk in favorite_ids,
-        "parent_image_id": str(image.job.parent_image.public_id) if parent_id else None,
+        "parent_image_id": str(parent) if parent else None,
     }
 
 
@@ -258,14 +152,89 @@ def get_image(request, image_id: uuid.UUID):
     }
 
 
-@router.delete("/images/{image_id}", response={204: None, 403: ErrorOut, 404: ErrorOut})
-def delete_image(request, image_id: uuid.UUID):
-    image = _image(request, image_id)
+PERMANENT_DOC = (
+    "false (default): move to the trash for TRASH_DAYS days (hidden everywhere, its share "
+    "links stop; POST .../restore brings it back). true: delete now, for good (rows and "
+    "files); where a legal hold applies only staff may (403 legal_hold)."
+)
+
+
+@router.delete(
+    "/images/{image_id}",
+    response={204: None, 403: ErrorOut, 404: ErrorOut},
+    summary="Delete an image (to the trash, or for good)",
+)
+def delete_image(
+    request, image_id: uuid.UUID, permanent: bool = Query(False, description=PERMANENT_DOC)
+):
+    """Owner only; staff may delete any image for good. Once in the trash the image is a 404
+    to this call unless `permanent`."""
+    image = None
+    if permanent:  # the caller's own, trashed ones included (any image for staff)
+        image = _image_owned_or_staff(request).filter(public_id=image_id).first()
+    if image is None:
+        image = _image(request, image_id)
     try:
-        services.image_delete(user=request.auth, image=image)
+        services.image_delete(user=request.auth, image=image, permanent=permanent)
     except NotAllowed as error:
         raise ApiError(403, error.message, code="not_owner") from None
+    except LegalHoldActive as error:
+        raise ApiError(403, error.message, code="legal_hold") from None
     return Status(204, None)
+
+
+def _image_owned_or_staff(request):
+    """Live or trashed: the caller's own images, or any for staff."""
+    if request.auth.is_staff:
+        return Image.objects.all()
+    return Image.objects.filter(user=request.auth)
+
+
+@router.post(
+    "/images/{image_id}/restore",
+    response={200: GalleryImageOut, 404: ErrorOut},
+    summary="Bring an image back from the trash",
+)
+def restore_image(request, image_id: uuid.UUID):
+    if not services.trash_restore(user=request.auth, kind="images", ids=[image_id]):
+        raise ApiError(404, "No such image in your trash.", code="not_found")
+    image = _image(request, image_id)
+    favorites = selectors.favorite_image_ids(user=request.auth, images=[image])
+    return _image_out(image, request, favorites)
+
+
+@router.get(
+    "/images/{image_id}/provenance",
+    response={200: ProvenanceOut, 404: ErrorOut},
+    summary="What a C2PA verifier reads from the image's stored file",
+)
+def image_provenance_get(request, image_id: uuid.UUID):
+    """Read back from the stored PNG with c2pa-python: `state` is `valid` (trusted signer,
+    intact), `untrusted` (intact, signer on no trust list, e.g. the install's development
+    certificate), `tampered` (changed after signing), `unsigned` or `unreadable`."""
+    image = _image(request, image_id)
+    return {"image_id": str(image.public_id), **image_provenance(image=image).as_dict()}
+
+
+@router.get("/trash", response=TrashOut, summary="Your trash")
+def trash_list(request):
+    """What waits in your trash (newest first, at most 200 of each kind) and when it goes."""
+    trash = selectors.trash_for(user=request.auth)
+    return {
+        "days": trash.days,
+        "legal_hold": trash.held,
+        "images": [_trashed(i.public_id, i.deleted_at) for i in trash.images],
+        "jobs": [_trashed(j.public_id, j.deleted_at) for j in trash.jobs],
+        "collections": [_trashed(c.public_id, c.deleted_at) for c in trash.collections],
+    }
+
+
+def _trashed(public_id, deleted_at) -> dict:
+    return {
+        "id": str(public_id),
+        "deleted_at": deleted_at.isoformat(),
+        "purge_after": selectors.purge_date(deleted_at).isoformat(),
+    }
 
 
 @router.patch(
@@ -287,19 +256,26 @@ def update_image(request, image_id: uuid.UUID, payload: VisibilityIn):
 
 @router.post(
     "/images/{image_id}/reseed",
-    response={202: JobOut, 404: ErrorOut, 429: ErrorOut},
+    response={202: JobOut, 404: ErrorOut, 409: ErrorOut, 429: ErrorOut},
     summary="Reseed, make variations of, or regenerate an image exactly (a new job)",
 )
 def reseed_image(request, image_id: uuid.UUID, payload: ReseedIn | None = None):
+    optional_body_object(request)
     image = _image(request, image_id)
     mode = payload.mode if payload else ReseedMode.RESEED
     # QuotaExceeded becomes the API's 429 with Retry-After (config.api).
-    job = services.image_reseed(user=request.auth, image=image, mode=mode, source=Job.Source.API)
+    try:
+        job = services.image_reseed(
+            user=request.auth, image=image, mode=mode, source=Job.Source.API
+        )
+    except services.ReseedRefused as error:
+        raise ApiError(409, error.message, code="params_no_longer_allowed") from None
     return Status(202, api_job_payload(job, request))
 
 
 @router.post("/images/{image_id}/favorite", response={200: FavoriteOut, 404: ErrorOut})
 def favorite_image(request, image_id: uuid.UUID, payload: FavoriteIn | None = None):
+    optional_body_object(request)
     image = _image(request, image_id)
     state = services.favorite_set(
         user=request.auth, image=image, favorite=payload.favorite if payload else True
@@ -313,6 +289,7 @@ def favorite_image(request, image_id: uuid.UUID, payload: FavoriteIn | None = No
     summary="Create a share link for your image",
 )
 def share_image(request, image_id: uuid.UUID, payload: ShareIn | None = None):
+    optional_body_object(request)
     image = _image(request, image_id)
     expires = payload.expires_in if payload else None
     try:
@@ -381,6 +358,44 @@ def create_collection(request, payload: CollectionIn):
         )
     collection.visible_count = added
     return Status(201, _collection_out(collection))
+
+
+@router.delete(
+    "/collections/{collection_id}",
+    response={204: None, 403: ErrorOut, 404: ErrorOut},
+    summary="Delete a collection (to the trash, or for good); its images stay",
+)
+def delete_collection(
+    request,
+    collection_id: uuid.UUID,
+    permanent: bool = Query(False, description=PERMANENT_DOC),
+):
+    """Owner only; staff may delete any collection for good. Once in the trash the collection
+    is a 404 to this call unless `permanent`."""
+    collection = get_or_404(
+        lambda: selectors.collection_get_deletable(
+            user=request.auth, public_id=collection_id, permanent=permanent
+        ),
+        "No such collection.",
+    )
+    try:
+        services.collection_delete(user=request.auth, collection=collection, permanent=permanent)
+    except LegalHoldActive as error:
+        raise ApiError(403, error.message, code="legal_hold") from None
+    return Status(204, None)
+
+
+@router.post(
+    "/collections/{collection_id}/restore",
+    response={200: CollectionOut, 404: ErrorOut},
+    summary="Bring a collection back from the trash",
+)
+def restore_collection(request, collection_id: uuid.UUID):
+    if not services.trash_restore(user=request.auth, kind="collections", ids=[collection_id]):
+        raise ApiError(404, "No such collection in your trash.", code="not_found")
+    collection = Collection.objects.get(public_id=collection_id)
+    collection.visible_count = collection.items.filter(image__deleted_at__isnull=True).count()
+    return _collection_out(collection)
 
 
 @router.delete("/shares/{share_id}", response={204: None, 404: ErrorOut})

@@ -7,9 +7,9 @@ import zipfile
 from collections.abc import Iterator
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 
 from gallery.selectors import image_params
+from generation.files import ImageWithheld, image_open
 from generation.models import Image
 
 CHUNK = 64 * 1024
@@ -74,8 +74,12 @@ def archive_name(image: Image, position: int) -> str:
     return f"{position:03d}-{_slug(image.job.prompt)}-seed{image.seed}.png"
 
 
-def archive_stream(images: list[Image]) -> Iterator[bytes]:
-    """The ZIP of the images' original PNGs plus a manifest.json of their parameters."""
+def archive_stream(images: list[Image], *, viewer) -> Iterator[bytes]:
+    """The ZIP of the images' original PNGs plus a manifest.json of their parameters.
+
+    Each file passes the gate (generation.files) as it is written: an image rejected while
+    the download streams is left out, not sent.
+    """
     sink = _Sink()
     manifest = []
     # PNGs are already compressed: store them.
@@ -85,8 +89,12 @@ def archive_stream(images: list[Image]) -> Iterator[bytes]:
             info = zipfile.ZipInfo(name, date_time=image.created_at.timetuple()[:6])
             info.compress_type = zipfile.ZIP_STORED
             info.file_size = image.byte_size
+            try:
+                source = image_open(image, "file", viewer=viewer)
+            except ImageWithheld:
+                continue
             with (
-                default_storage.open(image.file.name, "rb") as source,
+                source,
                 archive.open(info, mode="w", force_zip64=image.byte_size > 2**31) as target,
             ):
                 while chunk := source.read(CHUNK):

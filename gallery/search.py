@@ -7,6 +7,12 @@ How the page is found depends on how many prompts match (one cheap, bounded prob
 a rare term drives the query from its few matches and sorts them; a common one walks the list
 in index order and keeps the rows whose job is in the (hashed, once-built) set of matches,
 stopping when the page is full. Either way no plan scans 100k rows re-checking prompts.
+
+Narrowed by scope: on PostgreSQL the match itself is limited to the owner's or the teams' jobs
+(the GIN index and the job table's user/team indexes combine), so the probe and the set count
+only what the scope can show. SQLite's FTS5 index cannot combine with a B-tree, so there the
+scope applies to each matching job's images; SQLite picks the rare plan only with table
+statistics (core.db.query_statistics_refresh), without which it walks the scope's index.
 """
 
 import re
@@ -57,14 +63,9 @@ PG_MATCH = (
     "SELECT id FROM generation_job "
     "WHERE to_tsvector('english', prompt) @@ to_tsquery('english', %s)"
 )
-# ARRAY(...) runs the GIN search first, as one InitPlan, so the planner drives the page from
-# the matches instead of walking images in order and re-computing tsvectors row by row.
-PG_MATCH_FIRST = (
-    "SELECT unnest(ARRAY(SELECT id FROM generation_job "
-    "WHERE to_tsvector('english', prompt) @@ to_tsquery('english', %s)))"
-)
-PG_PROBE = f"SELECT count(*) FROM ({PG_MATCH} LIMIT %s) AS probe"  # noqa: S608 (constants)
-SQLITE_PROBE = f"SELECT count(*) FROM ({SQLITE_MATCH} LIMIT %s) AS probe"  # noqa: S608
+# The scope's narrowing, added to PG_MATCH (bound arrays of ids).
+PG_OWNERS = " AND user_id = ANY(%s)"
+PG_TEAMS = " AND team_id = ANY(%s)"
 # Above this many matching prompts a term counts as common.
 COMMON_MATCHES = 2000
 
@@ -85,28 +86,52 @@ def _query(terms: list[str], vendor: str) -> str:
     raise NotImplementedError(f"No prompt search for the {vendor} database.")
 
 
-def images_matching(images: QuerySet, text: str) -> QuerySet:
-    """The images whose job's prompt has every word of `text` (as a prefix); all if none."""
+def _pg_match(owner_ids: list[int] | None, team_ids: list[int] | None) -> tuple[str, list]:
+    """The PostgreSQL match narrowed to the scope's jobs, and its extra parameters."""
+    sql, params = PG_MATCH, []
+    if owner_ids is not None:
+        sql, params = sql + PG_OWNERS, [*params, list(owner_ids)]
+    if team_ids is not None:
+        sql, params = sql + PG_TEAMS, [*params, list(team_ids)]
+    return sql, params
+
+
+def images_matching(
+    images: QuerySet,
+    text: str,
+    *,
+    owner_ids: list[int] | None = None,
+    team_ids: list[int] | None = None,
+) -> QuerySet:
+    """The images whose job's prompt has every word of `text` (as a prefix); all if none.
+
+    `owner_ids` / `team_ids`: the scope shows only images of these users' or teams' jobs, so
+    the match may leave out every other job (it must not leave out any of these).
+    """
     terms = search_terms(text)
     if not terms:
         return images
     vendor = connection.vendor
     query = _query(terms, vendor)
+    if vendor == "postgresql":
+        match, extra = _pg_match(owner_ids, team_ids)
+        # ARRAY(...) runs the GIN search first, as one InitPlan, so the planner drives the page
+        # from the matches instead of walking images in order re-computing tsvectors.
+        first = f"SELECT unnest(ARRAY({match}))"
+    else:
+        match, extra, first = SQLITE_MATCH, [], SQLITE_MATCH
+    params = [query, *extra]
     with connection.cursor() as cursor:
-        cursor.execute(
-            PG_PROBE if vendor == "postgresql" else SQLITE_PROBE, [query, COMMON_MATCHES]
-        )
+        # Constant SQL; the values are bound parameters.
+        probe = f"SELECT count(*) FROM ({match} LIMIT %s) AS probe"  # noqa: S608
+        cursor.execute(probe, [*params, COMMON_MATCHES])
         (count,) = cursor.fetchone()
-    match = PG_MATCH if vendor == "postgresql" else SQLITE_MATCH
     if count < COMMON_MATCHES:
-        if vendor == "postgresql":
-            match = PG_MATCH_FIRST
-        # The values are bound parameters; the SQL is constant.
-        return images.filter(job_id__in=RawSQL(match, [query]))  # noqa: S611
+        return images.filter(job_id__in=RawSQL(first, params))  # noqa: S611
     # "job_id + 0" hides the job_id index, so the database walks the list's own index in
     # order and checks each row against the set of matches, built once.
     return images.alias(search_job_id=F("job_id") + 0).filter(
-        search_job_id__in=RawSQL(match, [query])  # noqa: S611
+        search_job_id__in=RawSQL(match, params)  # noqa: S611
     )
 
 

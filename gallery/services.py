@@ -4,15 +4,14 @@ Every function that takes image ids scopes them itself (what the user may see, o
 user owns), so a caller cannot act on someone else's image by passing its id.
 """
 
-import contextlib
 import datetime as dt
 import secrets
 import uuid
 from collections.abc import Iterable
 from enum import StrEnum
 
+import pydantic
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -23,11 +22,29 @@ from generation.edits.store import edit_inputs_reuse
 from generation.lifecycle import job_create
 from generation.models import Image, Job, Visibility
 from generation.params import SEED_MAX, GenerationParams
+from generation.retention import (
+    LegalHoldActive,
+    image_held_q,
+    images_delete_permanently,
+    images_restore,
+    images_trash,
+    jobs_delete_permanently,
+    jobs_restore,
+    user_is_held,
+)
 from generation.selectors import images_visible_to
 
 
 class NotAllowed(Exception):
     """The user may see the object but not change it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ReseedRefused(Exception):
+    """The image's parameters fail today's limits (changed since it was made)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -74,48 +91,37 @@ def favorite_toggle(*, user, image: Image) -> bool:
 
 
 def images_set_visibility(*, user, image_ids: Iterable[uuid.UUID], visibility: str) -> int:
-    """Change the visibility of the user's own images among `image_ids`; returns how many."""
+    """Change the visibility of the user's own images among `image_ids`; returns how many.
+
+    Their team becomes the owner's current team (the one team rule, docs/accounts.md): "Team"
+    means the team the owner is in now, not the one they were in when the image was made.
+    """
     visibility = _visibility(visibility)
     return Image.objects.filter(user=user, public_id__in=list(image_ids)).update(
-        visibility=visibility
+        visibility=visibility, team=profile_for(user).current_team
     )
 
 
 def image_set_visibility(*, user, image: Image, visibility: str) -> Image:
     _require_owner(image, user, "image")
     images_set_visibility(user=user, image_ids=[image.public_id], visibility=visibility)
-    image.refresh_from_db(fields=["visibility"])
+    image.refresh_from_db(fields=["visibility", "team"])
     return image
 
 
-def images_delete(*, user, image_ids: Iterable[uuid.UUID]) -> int:
-    """Delete the user's own images among `image_ids` and, after commit, their files."""
-    rows = list(
-        Image.objects.filter(user=user, public_id__in=list(image_ids)).values_list(
-            "pk", "file", "thumbnail"
-        )
-    )
-    if not rows:
-        return 0
-    names = [name for _, file, thumb in rows for name in (file, thumb) if name]
-    with transaction.atomic():
-        # A model delete, not a raw one: favorites, collection items and share links cascade,
-        # and jobs reseeded from these images lose their parent link (SET_NULL).
-        Image.objects.filter(pk__in=[pk for pk, _, _ in rows]).delete()
-        transaction.on_commit(lambda: _delete_files(names))
-    return len(rows)
+def images_delete(*, user, image_ids: Iterable[uuid.UUID], permanent: bool = False) -> int:
+    """Move the user's own images among `image_ids` to the trash (their favorites, collection
+    places and share links wait there with them); `permanent` deletes rows and files now
+    (LegalHoldActive when a hold applies and the user is not staff)."""
+    if permanent:
+        return images_delete_permanently(user=user, image_ids=image_ids)
+    return images_trash(user=user, image_ids=image_ids)
 
 
-def image_delete(*, user, image: Image) -> None:
-    _require_owner(image, user, "image")
-    images_delete(user=user, image_ids=[image.public_id])
-
-
-def _delete_files(names: list[str]) -> None:
-    for name in names:
-        # Best effort: the rows are gone; a stray file is harmless, a crash here is not.
-        with contextlib.suppress(Exception):
-            default_storage.delete(name)
+def image_delete(*, user, image: Image, permanent: bool = False) -> None:
+    if not (permanent and user.is_staff):
+        _require_owner(image, user, "image")
+    images_delete(user=user, image_ids=[image.public_id], permanent=permanent)
 
 
 # --- Reseed, variations, regenerate exactly ------------------------------------------------
@@ -148,9 +154,17 @@ def image_reseed(
     else:
         seed, n = image.seed, 1
     visibility = image.visibility if image.user_id == user.pk else Visibility.PRIVATE
+    try:
+        params = GenerationParams.from_job(image.job).revalidated(seed=seed, n=n)
+    except pydantic.ValidationError as exc:  # made under limits the portal no longer allows
+        reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise ReseedRefused(
+            f"This image's settings are no longer allowed here ({reason}); open them in the "
+            "generate form and adjust them."
+        ) from None
     return job_create(
         user=user,
-        params=GenerationParams.from_job(image.job).revalidated(seed=seed, n=n),
+        params=params,
         source=source,
         visibility=visibility,
         parent_image=image,
@@ -198,13 +212,103 @@ def collection_update(
         collection.name = _clean_name(name)
     if visibility is not None:
         collection.visibility = _visibility(visibility)
-    collection.save(update_fields=["name", "visibility", "updated_at"])
+        # The one team rule: "Team" is the owner's current team (docs/accounts.md).
+        collection.team = profile_for(user).current_team
+    collection.save(update_fields=["name", "visibility", "team", "updated_at"])
     return collection
 
 
-def collection_delete(*, user, collection: Collection) -> None:
-    _require_owner(collection, user, "collection")
-    collection.delete()
+def collection_delete(*, user, collection: Collection, permanent: bool = False) -> None:
+    """To the trash (hidden, its links stop; its images stay), or gone now with `permanent`
+    (a collection holds no files: only a hold on its owner or team keeps it from staff-less
+    removal)."""
+    if not (permanent and user.is_staff):
+        _require_owner(collection, user, "collection")
+    if permanent:
+        if not user.is_staff and _collection_held(collection):
+            raise LegalHoldActive()
+        collection.delete()
+        return
+    Collection.objects.filter(pk=collection.pk, deleted_at__isnull=True).update(
+        deleted_at=timezone.now()
+    )
+
+
+def _collection_held(collection: Collection) -> bool:
+    return user_is_held(collection.user) or (
+        collection.team_id is not None and collection.team.legal_hold_since is not None
+    )
+
+
+def collections_restore(*, user, collection_ids: Iterable[uuid.UUID]) -> int:
+    ids = [uuid.UUID(str(i)) for i in collection_ids]
+    return Collection.objects.filter(user=user, public_id__in=ids, deleted_at__isnull=False).update(
+        deleted_at=None
+    )
+
+
+def trash_restore(*, user, kind: str, ids: Iterable[uuid.UUID]) -> int:
+    """Undo and the Trash page: bring back the user's trashed images, jobs or collections."""
+    ids = list(ids)
+    if kind == "images":
+        return images_restore(user=user, image_ids=ids)
+    if kind == "jobs":
+        return jobs_restore(user=user, job_ids=ids)
+    if kind == "collections":
+        return collections_restore(user=user, collection_ids=ids)
+    raise ValueError("Restore images, jobs or collections.")
+
+
+def trash_delete(*, user, kind: str, ids: Iterable[uuid.UUID]) -> int:
+    """Delete for good from the trash (only what is in the user's trash)."""
+    ids = [uuid.UUID(str(i)) for i in ids]
+    if kind == "images":
+        mine = Image.objects.filter(user=user, public_id__in=ids, deleted_at__isnull=False)
+        return images_delete_permanently(
+            user=user, image_ids=mine.values_list("public_id", flat=True)
+        )
+    if kind == "jobs":
+        mine = Job.objects.filter(user=user, public_id__in=ids, deleted_at__isnull=False)
+        return jobs_delete_permanently(user=user, job_ids=mine.values_list("public_id", flat=True))
+    if kind == "collections":
+        count = 0
+        for collection in Collection.objects.filter(
+            user=user, public_id__in=ids, deleted_at__isnull=False
+        ):
+            collection_delete(user=user, collection=collection, permanent=True)
+            count += 1
+        return count
+    raise ValueError("Delete images, jobs or collections.")
+
+
+def trash_empty(*, user) -> int:
+    """Everything in the user's trash, gone now (LegalHoldActive if a hold applies: on the
+    user, or on the team of a trashed image, job or collection; jobs_delete_permanently
+    checks the jobs)."""
+    trashed_collections = Collection.objects.filter(user=user, deleted_at__isnull=False)
+    if (
+        user_is_held(user)
+        or Image.objects.filter(image_held_q(), user=user, deleted_at__isnull=False).exists()
+        or trashed_collections.filter(team__legal_hold_since__isnull=False).exists()
+    ):
+        raise LegalHoldActive()
+    with transaction.atomic():
+        count = trashed_collections.delete()[1].get("gallery.Collection", 0)
+        count += trash_delete(
+            user=user,
+            kind="images",
+            ids=Image.objects.filter(user=user, deleted_at__isnull=False).values_list(
+                "public_id", flat=True
+            ),
+        )
+        count += trash_delete(
+            user=user,
+            kind="jobs",
+            ids=Job.objects.filter(user=user, deleted_at__isnull=False).values_list(
+                "public_id", flat=True
+            ),
+        )
+    return count
 
 
 def collection_add_images(*, user, collection: Collection, image_ids: Iterable[uuid.UUID]) -> int:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from gallery.views import bulk, collections, grid, images, shares
+from gallery.views import bulk, collections, grid, images, provenance, shares, trash
 
 urlpatterns = [
     path("gallery/", grid.gallery, name="gallery"),
@@ -17,6 +17,21 @@ urlpatterns = [
     path("images/<uuid:public_id>/collect/", images.image_collect, name="image-collect"),
     path("images/<uuid:public_id>/share/", shares.image_share, name="image-share"),
     path("images/<uuid:public_id>/report/", images.image_report, name="image-report"),
+    path(
+        "images/<uuid:public_id>/provenance/",
+        provenance.image_provenance_page,
+        name="image-provenance",
+    ),
+    path("jobs/<uuid:public_id>/delete/", trash.job_delete, name="job-delete"),
+    path("trash/", trash.trash, name="trash"),
+    path("trash/restore/", trash.trash_restore, name="trash-restore"),
+    path("trash/delete/", trash.trash_delete, name="trash-delete"),
+    path("trash/empty/", trash.trash_empty, name="trash-empty"),
+    path(
+        "trash/images/<uuid:public_id>/thumbnail/",
+        trash.trash_thumbnail,
+        name="trash-thumbnail",
+    ),
     path("collections/", collections.collections, name="collections"),
     path(
         "collections/<uuid:public_id>/",

@@ -4,13 +4,24 @@ audit log), the prompt blocklist, reports and the decision log."""
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils.html import format_html
 
-from generation.models import BlockedTerm, EditInput, Image, Job, ModerationDecision, Report
+from generation.models import (
+    BlockedTerm,
+    EditInput,
+    Image,
+    Job,
+    ModerationDecision,
+    Preset,
+    PresetVersion,
+    Report,
+    TeamPromptSettings,
+    Worker,
+)
 from generation.moderation import images_moderate
-from generation.selectors import open_report_count
+from generation.selectors import consumers_alive, open_report_count, queue_overview
 
 
 class ImageInline(admin.TabularInline):
@@ -37,10 +48,82 @@ class EditInputInline(admin.TabularInline):
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
     list_display = ["public_id", "user", "status", "backend", "n", "attempts", "created_at"]
-    list_filter = ["status", "backend", "source"]
-    search_fields = ["public_id", "user__username"]
+    list_filter = ["status", "backend", "source", "enhancement"]
+    search_fields = ["public_id", "user__username", "end_user"]
     readonly_fields = ["public_id", "created_at", "updated_at"]
+    raw_id_fields = ["preset", "parent_image"]
     inlines = [ImageInline, EditInputInline]
+
+
+@admin.register(Worker)
+class WorkerAdmin(admin.ModelAdmin):
+    """Queue consumers as they report themselves, and above them each queue's depth and who
+    serves it (a queue with jobs and no live consumer is what to fix first)."""
+
+    list_display = [
+        "name",
+        "queue",
+        "backends",
+        "device",
+        "state",
+        "alive",
+        "last_seen_at",
+        "short_note",
+    ]
+    list_filter = ["queue", "state"]
+    readonly_fields = [field.name for field in Worker._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        alive = consumers_alive().filter(pk=OuterRef("pk"))
+        return super().get_queryset(request).annotate(is_alive=Exists(alive))
+
+    @admin.display(description="note")
+    def short_note(self, worker: Worker) -> str:
+        return worker.note if len(worker.note) <= 90 else worker.note[:89] + "…"
+
+    @admin.display(boolean=True, description="alive", ordering="is_alive")
+    def alive(self, worker: Worker) -> bool:
+        return worker.is_alive
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "queues": queue_overview()}
+        return super().changelist_view(request, extra_context=extra_context)
+
+
+# --- Presets and team prompt settings (staff manage any; people use /presets/) --------------
+
+
+class PresetVersionInline(admin.TabularInline):
+    model = PresetVersion
+    extra = 0
+    fields = ["number", "size", "num_inference_steps", "guidance_scale", "acceleration"]
+    fields += ["prompt_template", "enhance", "created_by", "created_at"]
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = False
+
+
+@admin.register(Preset)
+class PresetAdmin(admin.ModelAdmin):
+    list_display = ["name", "user", "team", "status", "use_count", "last_used_at", "updated_at"]
+    list_filter = ["status"]
+    search_fields = ["name", "user__username", "team__name", "public_id"]
+    readonly_fields = ["public_id", "current", "use_count", "last_used_at", "created_at"]
+    raw_id_fields = ["user", "team", "approved_by"]
+    inlines = [PresetVersionInline]
+
+
+@admin.register(TeamPromptSettings)
+class TeamPromptSettingsAdmin(admin.ModelAdmin):
+    list_display = ["team", "updated_by", "updated_at"]
+    search_fields = ["team__name"]
+    raw_id_fields = ["team", "updated_by"]
 
 
 # --- Images and moderation -----------------------------------------------------------------

@@ -4,32 +4,37 @@ import base64
 import datetime as dt
 import time
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 import pydantic
 from django.conf import settings
-from django.core import signing
-from django.core.files.storage import default_storage
 from django.http import HttpResponse
 from django.urls import reverse
 from ninja import Header, Query, Router
 from ninja.responses import Status
 
+from core.cursors import CURSOR_PATTERN, cursor_decode, cursor_encode
 from core.errors import ApiError, ErrorOut
-from generation import lifecycle, selectors
+from core.time import rfc3339_datetime
+from generation import lifecycle, retention, selectors
 from generation.edits.payloads import edit_from_json
 from generation.edits.sources import PreparedEdit
-from generation.files import image_file_response
+from generation.files import ImageWithheld, image_file_response, image_open
 from generation.idempotency import (
+    KEY_PATTERN,
+    MAX_KEY_LENGTH,
     IdempotencyConflict,
     InvalidIdempotencyKey,
     idempotency_key_check,
     job_create_idempotent,
     request_fingerprint,
 )
-from generation.models import Image, Job
+from generation.imaging import encode_delivery
+from generation.models import Image, Job, PresetVersion
 from generation.params import GenerationParams, resolve_size
 from generation.presenters import api_job_payload
+from generation.presets.selectors import PresetNotFound, preset_usable
+from generation.retention.trash import JobStillRunning
 from generation.schemas import (
     GenerationFieldsIn,
     ImageGenerationIn,
@@ -54,6 +59,14 @@ IDEMPOTENCY_DOC = (
     "Makes the POST safe to repeat: the same key with the same body returns the same job; "
     "with a different body it is a 409."
 )
+IDEMPOTENCY_HEADER = Header(
+    None,
+    alias="Idempotency-Key",
+    description=IDEMPOTENCY_DOC,
+    min_length=1,
+    max_length=MAX_KEY_LENGTH,
+    pattern=KEY_PATTERN,
+)
 # Job failures that are the request's fault (codes of generation.backends.remote), answered
 # 400; any other failure is the backend's, a 502.
 _CLIENT_FAULT_CODES = {"content_policy", "bad_request", "source_flagged"}
@@ -62,20 +75,40 @@ _CLIENT_FAULT_CODES = {"content_policy", "bad_request", "source_flagged"}
 # --- Translating requests -------------------------------------------------------------------
 
 
+def preset_for(request, ref: str | None) -> PresetVersion | None:
+    """The current version of the preset the request names (id or name), or a 400."""
+    if not ref:
+        return None
+    try:
+        return preset_usable(user=request.auth, ref=ref)
+    except PresetNotFound as exc:
+        raise ApiError(404, exc.message, code="preset_not_found", param="preset") from None
+
+
 def params_from(
-    payload: GenerationFieldsIn, *, edit: PreparedEdit | None = None
+    payload: GenerationFieldsIn,
+    *,
+    preset: PresetVersion | None = None,
+    edit: PreparedEdit | None = None,
 ) -> GenerationParams:
-    """Validate through GenerationParams; a failure is a 400 naming the offending field."""
+    """Validate through GenerationParams (on top of the preset and the quality); a failure is
+    a 400 naming the offending field."""
     fields = payload.generation_fields()
+    fields.pop("preset", None)
+    fields.pop("quality", None)
     try:
         if edit is not None:
             fields["edit"] = edit.params()
-        return GenerationParams(**fields)
+        return GenerationParams.build(
+            fields, preset=preset.values() if preset else None, quality=payload.quality
+        )
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
         param = str(first["loc"][0]) if first["loc"] else _model_error_param(fields)
         message = first["msg"].removeprefix("Value error, ")
         raise ApiError(400, message, code="invalid_parameter", param=param) from None
+    except ValueError as exc:  # a preset saved under looser limits than today's
+        raise ApiError(400, str(exc), code="invalid_parameter", param="preset") from None
 
 
 def _model_error_param(fields: dict) -> str:
@@ -90,7 +123,7 @@ def _model_error_param(fields: dict) -> str:
 def _check_model(model: str | None, *, edit: bool = False) -> None:
     if edit and model in (settings.QWEN_IMAGE_EDIT_MODEL, "qwen-image-edit"):
         return
-    if model and model != settings.QWEN_IMAGE_MODEL:
+    if model is not None and model != settings.QWEN_IMAGE_MODEL:
         raise ApiError(
             400,
             f"Unknown model {model!r}: this portal serves {settings.QWEN_IMAGE_MODEL!r}.",
@@ -155,19 +188,35 @@ def _job_path(job: Job) -> str:
 def images_generations(
     request,
     payload: ImageGenerationIn,
-    idempotency_key: str | None = Header(
-        None, alias="Idempotency-Key", description=IDEMPOTENCY_DOC
-    ),
+    idempotency_key: str | None = IDEMPOTENCY_HEADER,
 ):
     """Runs a job and waits up to API_SYNC_WAIT_SECONDS for it. When the wait runs out the
     answer is a 504 whose `error.job_id` names the job: poll `GET /v1/jobs/{id}`."""
     _check_model(payload.model)
+    if payload.background == "transparent":
+        raise ApiError(
+            400,
+            "background 'transparent' is not supported: Qwen-Image draws opaque images. Use "
+            "auto or opaque.",
+            code="invalid_parameter",
+            param="background",
+        )
     fmt = payload.response_format or (
         payload.output_format if payload.output_format in ("url", "b64_json") else "url"
     )
-    params = params_from(payload)
+    file_format = payload.output_format if payload.output_format in ("jpeg", "webp") else "png"
+    preset = preset_for(request, payload.preset)
+    params = params_from(payload, preset=preset)
     job, _ = _submit(
-        request, payload, params, idempotency_key, webhook_url=_webhook_url(payload.webhook_url)
+        request,
+        payload,
+        params,
+        idempotency_key,
+        webhook_url=_webhook_url(payload.webhook_url),
+        preset=preset,
+        output_format=file_format,
+        output_compression=payload.output_compression,
+        end_user=payload.user or "",
     )
     return sync_answer(request, job, fmt)
 
@@ -175,15 +224,23 @@ def images_generations(
 def sync_answer(request, job: Job, fmt: str):
     """Wait for the job; its images (OpenAI's shape), or the error that says why not."""
     job = _wait_for(job)
-    if job.status == Job.Status.SUCCEEDED:
-        return {
-            "created": int(job.created_at.timestamp()),
-            "data": [
-                _image_data(image, job, fmt, request) for image in job.images.order_by("index")
-            ],
-            "job_id": job.public_id,
-        }
     job_ref = {"job_id": str(job.public_id)}
+    if job.status == Job.Status.SUCCEEDED:
+        # Only what the caller may see now: a replay of the request (Idempotency-Key) must
+        # not bring back an image a moderator rejected since (generation.files is the gate).
+        images = list(selectors.job_images_for(user=request.auth, job=job))
+        try:
+            data = [_image_data(image, job, fmt, request) for image in images]
+        except ImageWithheld:
+            data = []
+        if not data:
+            raise ApiError(
+                410,
+                "The images of this job were removed by a moderator.",
+                code="images_withheld",
+                extra=job_ref,
+            )
+        return {"created": int(job.created_at.timestamp()), "data": data, "job_id": job.public_id}
     if job.status == Job.Status.FAILED:
         status = 400 if job.error_code in _CLIENT_FAULT_CODES else 502
         raise ApiError(
@@ -212,10 +269,13 @@ def _wait_for(job: Job) -> Job:
 
 
 def _image_data(image: Image, job: Job, fmt: str, request) -> dict:
-    item = {"revised_prompt": image.revised_prompt or job.prompt}
+    item = {"revised_prompt": image.revised_prompt or job.revised_prompt or job.prompt}
     if fmt == "b64_json":
-        with default_storage.open(image.file.name, "rb") as handle:
-            item["b64_json"] = base64.b64encode(handle.read()).decode()
+        with image_open(image, "file", viewer=request.auth) as handle:
+            data = encode_delivery(
+                handle.read(), fmt=job.output_format, compression=job.output_compression
+            )
+        item["b64_json"] = base64.b64encode(data).decode()
     else:
         item["url"] = image_signed_urls(image, request)["url"]
     return item
@@ -229,15 +289,14 @@ def jobs_create(
     request,
     payload: JobIn,
     response: HttpResponse,
-    idempotency_key: str | None = Header(
-        None, alias="Idempotency-Key", description=IDEMPOTENCY_DOC
-    ),
+    idempotency_key: str | None = IDEMPOTENCY_HEADER,
 ):
     """Queues a job and answers at once (202); poll it or give a `webhook_url`. With `edit`,
     the job edits the images it names (yours or ones you may see, or uploads)."""
     _check_model(payload.model, edit=payload.edit is not None)
     edit = edit_from_json(request.auth, payload.edit)
-    params = params_from(payload, edit=edit)
+    preset = preset_for(request, payload.preset)
+    params = params_from(payload, preset=preset, edit=edit)
     job, created = _submit(
         request,
         payload,
@@ -246,49 +305,45 @@ def jobs_create(
         webhook_url=_webhook_url(payload.webhook_url),
         visibility=payload.visibility,
         edit_inputs=edit,
+        preset=preset,
+        output_format=payload.output_format or "png",
+        output_compression=payload.output_compression,
+        end_user=payload.user or "",
     )
-    job.refresh_from_db()
+    # No refresh_from_db: the job answers as it was written (queued) or found (a replay).
     response["Location"] = request.build_absolute_uri(_job_path(job))
     if not created:
         response["Idempotent-Replayed"] = "true"
     return Status(202, api_job_payload(job, request))
 
 
+QueryDateTime = Annotated[dt.datetime, pydantic.BeforeValidator(rfc3339_datetime)]
+
+
 class JobFilters(pydantic.BaseModel):
     status: Literal["queued", "running", "succeeded", "failed", "canceled"] | None = None
-    created_after: dt.datetime | None = None
-    created_before: dt.datetime | None = None
+    created_after: QueryDateTime | None = pydantic.Field(
+        None, description="RFC 3339 date-time with offset."
+    )
+    created_before: QueryDateTime | None = pydantic.Field(
+        None, description="RFC 3339 date-time with offset."
+    )
     limit: int = pydantic.Field(
         settings.API_PAGE_SIZE, ge=1, le=settings.API_MAX_PAGE_SIZE, description="Page size."
     )
-    cursor: str | None = pydantic.Field(None, description="next_cursor of the previous page.")
-
-    @pydantic.field_validator("created_after", "created_before")
-    @classmethod
-    def _in_utc(cls, value: dt.datetime | None) -> dt.datetime | None:
-        # Python allows UTC offsets up to ±23:59, PostgreSQL only ±15:59: compare in UTC.
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        try:
-            return value.astimezone(dt.UTC)
-        except OverflowError:
-            raise ValueError("Date out of range.") from None
-
-
-_CURSOR_SALT = "generation.api.jobs-cursor"
+    cursor: str | None = pydantic.Field(
+        None, pattern=CURSOR_PATTERN, description="next_cursor of the previous page."
+    )
 
 
 def _cursor_for(job: Job) -> str:
-    return signing.dumps([job.created_at.isoformat(), job.pk], salt=_CURSOR_SALT)
+    return cursor_encode(job.created_at, job.pk)
 
 
 def _cursor_position(cursor: str) -> tuple[dt.datetime, int]:
     try:
-        created, pk = signing.loads(cursor, salt=_CURSOR_SALT)
-        return dt.datetime.fromisoformat(created), int(pk)
-    except (signing.BadSignature, ValueError, TypeError):
+        return cursor_decode(cursor)
+    except ValueError:
         raise ApiError(400, "Invalid cursor.", code="invalid_cursor", param="cursor") from None
 
 
@@ -353,6 +408,68 @@ def jobs_retry(request, job_id: uuid.UUID):
     return Status(202, api_job_payload(job, request))
 
 
+PERMANENT_DOC = (
+    "false (default): move to the trash for TRASH_DAYS days (hidden everywhere, restorable "
+    "with POST .../restore). true: delete rows and files now; where a legal hold applies only "
+    "staff may (403 legal_hold)."
+)
+
+
+@router.delete(
+    "/jobs/{job_id}",
+    response={204: None, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    url_name="jobs-delete",
+    summary="Delete a job and its images (to the trash, or for good)",
+)
+def jobs_delete(
+    request, job_id: uuid.UUID, permanent: bool = Query(False, description=PERMANENT_DOC)
+):
+    """Owner only (staff may delete any job for good). A queued or running job is a 409:
+    cancel it first. Deleting it again, once in the trash, is a 404 unless `permanent`."""
+    if permanent:
+        job = _job_in_trash_or_live(request, job_id)
+        _job_delete_permanently(request, job)
+        return Status(204, None)
+    job = _job_for(request, job_id)
+    if job.user_id != request.auth.pk:
+        raise ApiError(403, "Only the owner can delete this job.", code="not_owner")
+    try:
+        retention.jobs_trash(user=request.auth, job_ids=[job.public_id])
+    except JobStillRunning as error:
+        raise ApiError(409, error.message, code="job_active") from None
+    return Status(204, None)
+
+
+def _job_in_trash_or_live(request, job_id) -> Job:
+    jobs = Job.objects.all() if request.auth.is_staff else Job.objects.filter(user=request.auth)
+    try:
+        return jobs.get(public_id=job_id)
+    except Job.DoesNotExist:
+        raise ApiError(404, "No such job.", code="job_not_found", param="job_id") from None
+
+
+def _job_delete_permanently(request, job: Job) -> None:
+    try:
+        retention.jobs_delete_permanently(user=request.auth, job_ids=[job.public_id])
+    except retention.LegalHoldActive as error:
+        raise ApiError(403, error.message, code="legal_hold") from None
+    except JobStillRunning as error:
+        raise ApiError(409, error.message, code="job_active") from None
+
+
+@router.post(
+    "/jobs/{job_id}/restore",
+    response={200: JobOut, 404: ErrorOut},
+    url_name="jobs-restore",
+    summary="Bring a job and its images back from the trash",
+)
+def jobs_restore(request, job_id: uuid.UUID):
+    restored = retention.jobs_restore(user=request.auth, job_ids=[job_id])
+    if not restored:
+        raise ApiError(404, "No such job in your trash.", code="job_not_found", param="job_id")
+    return api_job_payload(_job_for(request, job_id), request)
+
+
 # --- Webhook secret -------------------------------------------------------------------------
 
 
@@ -388,9 +505,16 @@ def webhooks_secret_rotate(request):
 def signed_image_file(request, token: str):
     """The PNG or thumbnail a signed URL names, for whoever holds the URL until it expires."""
     try:
-        image, field = image_for_token(token)
+        image, field, _holder = image_for_token(token)
     except InvalidImageToken as exc:
         if exc.expired:
             raise ApiError(403, str(exc), code="url_expired") from None
         raise ApiError(404, str(exc), code="not_found") from None
-    return image_file_response(image, field)
+    # The holder may see the image (image_for_token checked), but a capability URL can leak:
+    # it never carries a rejected image, not even one signed for staff (they moderate on the
+    # pages, with their session). The format is the one its API caller asked for (stored
+    # files stay PNG).
+    job = image.job
+    return image_file_response(
+        image, field, fmt=job.output_format, compression=job.output_compression
+    )

@@ -4,16 +4,17 @@ from django import forms
 from django.conf import settings
 from pydantic import ValidationError
 
-from generation.models import Visibility
+from generation.models import Job, Preset, Visibility
 from generation.params import CUSTOM_SIZE, SEED_MAX, GenerationParams
-from generation.sizes import PRESETS
+from generation.sizes import AUTO, PRESETS
 
 _DEFAULT = GenerationParams.default
 
 
 def _size_choices() -> list[tuple[str, str]]:
     return [(p.name, f"{p.label} · {p.width}×{p.height}") for p in PRESETS.values()] + [
-        (CUSTOM_SIZE, "Custom size")
+        (AUTO, "Auto · from the prompt"),
+        (CUSTOM_SIZE, "Custom size"),
     ]
 
 
@@ -64,6 +65,30 @@ class GenerationForm(forms.Form):
         choices=lambda: [(i, str(i)) for i in range(1, settings.GENERATION_MAX_IMAGES_PER_JOB + 1)],
     )
 
+    # Prompt enhancement (templates/generation/_enhance.html) and presets (_presets.html).
+    enhance = forms.BooleanField(
+        required=False,
+        label="Enhance the prompt when generating",
+        help_text="A language model rewrites it by Qwen's rules first; quoted text stays as "
+        "written. If it is slow or down, your prompt is used as it is.",
+    )
+    revised_prompt = forms.CharField(
+        required=False,
+        label="Revised prompt",
+        widget=forms.Textarea(attrs={"rows": 5}),
+        max_length=settings.GENERATION_MAX_PROMPT_LENGTH,
+        help_text="What will be drawn. Edit it, or discard it to draw your own prompt.",
+    )
+    revision = forms.ChoiceField(
+        required=False,
+        choices=[(Job.Enhancement.ACCEPTED, "accepted"), (Job.Enhancement.EDITED, "edited")],
+        widget=forms.HiddenInput,
+    )
+    preset = forms.ChoiceField(required=False, label="Preset")
+    # Set by generate.js when it copied the preset's values into the fields: the fields are
+    # then taken as they are. Without it, fields left at their defaults take the preset's.
+    preset_applied = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
     visibility = forms.ChoiceField(
         required=False,
         initial=Visibility.PRIVATE,
@@ -71,14 +96,32 @@ class GenerationForm(forms.Form):
         help_text="You can change this later in the gallery.",
     )
 
-    def __init__(self, *args, team=None, **kwargs):
-        """`team`: the user's current team; without one, "Team" visibility is not offered."""
+    def __init__(self, *args, team=None, presets=(), **kwargs):
+        """`team`: the user's current team; without one, "Team" visibility is not offered.
+        `presets`: the presets the user may pick (their current versions are applied)."""
         super().__init__(*args, **kwargs)
+        self.presets = {str(p.public_id): p for p in presets}
+        self.fields["preset"].choices = [("", "No preset")] + [
+            (key, f"{p.name} · team" if p.team_id else p.name) for key, p in self.presets.items()
+        ]
+        self.preset_version = None
+        # The active backend's defaults (the local model's 50 steps and CFG 4.0), read per form.
+        for name in ("num_inference_steps", "guidance_scale"):
+            self.fields[name].initial = _DEFAULT(name)
         choices = [(Visibility.PRIVATE, "Private: only you")]
         if team is not None:
             choices.append((Visibility.TEAM, f"Team: members of {team.name}"))
         choices.append((Visibility.PUBLIC, "Public: anyone with the link"))
         self.fields["visibility"].choices = choices
+
+    def _default(self, name: str):
+        if name == "negative_prompt":
+            return " "
+        if name == "revised_prompt":
+            return ""
+        field = self.fields.get(name)
+        initial = field.initial if field is not None else None
+        return GenerationParams.default(name) if initial is None else initial
 
     def clean_visibility(self) -> str:
         return self.cleaned_data.get("visibility") or Visibility.PRIVATE
@@ -93,14 +136,26 @@ class GenerationForm(forms.Form):
                 self.add_error("width", "Give a width and a height for a custom size.")
                 return data
             size = {"width": data["width"], "height": data["height"]}
+        preset: Preset | None = self.presets.get(data.get("preset") or "")
+        self.preset_version = preset.current if preset else None
         try:
             values = {name: data.get(name) for name in GenerationParams.input_names()}
             values.update(
                 size=size,
                 negative_prompt=data.get("negative_prompt") or " ",
                 enable_safety_checker=data.get("enable_safety_checker", False),
+                revised_prompt=data.get("revised_prompt") or "",
+                enhance=bool(data.get("enhance")),
             )
-            self.params = GenerationParams(**values)
+            preset_values = self.preset_version.values() if self.preset_version else None
+            if preset_values and not data.get("preset_applied"):
+                # No script copied the preset in: its values replace fields left at default.
+                values = {
+                    name: value
+                    for name, value in values.items()
+                    if name == "prompt" or value != self._default(name)
+                }
+            self.params = GenerationParams.build(values, preset=preset_values)
         except ValidationError as exc:
             for error in exc.errors():
                 field = error["loc"][0] if error["loc"] else None
@@ -110,3 +165,87 @@ class GenerationForm(forms.Form):
                 message = error["msg"].removeprefix("Value error, ")
                 self.add_error(field if field else None, message)
         return data
+
+
+class PresetForm(forms.Form):
+    """A preset's name and settings; empty settings are left to each request."""
+
+    name = forms.CharField(max_length=80)
+    description = forms.CharField(max_length=300, required=False)
+    share_with_team = forms.BooleanField(
+        required=False,
+        label="Share with my current team",
+        help_text="A team owner or admin approves it before the team can use it (unless you "
+        "are one).",
+    )
+    prompt_template = forms.CharField(
+        initial="{prompt}",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=1000,
+        help_text="{prompt} stands for the prompt you write, e.g. “studio photo of {prompt}, "
+        "softbox light”.",
+    )
+    size = forms.ChoiceField(
+        required=False,
+        choices=lambda: [("", "Not set")] + _size_choices()[:-1],
+        help_text="Auto: the native size closest to the prompt's aspect.",
+    )
+    num_inference_steps = forms.IntegerField(
+        required=False, label="Steps", min_value=1, max_value=settings.GENERATION_MAX_STEPS
+    )
+    guidance_scale = forms.FloatField(
+        required=False, label="Guidance scale", min_value=0, max_value=20
+    )
+    negative_prompt = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=settings.GENERATION_MAX_PROMPT_LENGTH,
+    )
+    acceleration = forms.ChoiceField(
+        required=False,
+        choices=[("", "Not set"), ("none", "None"), ("regular", "Regular"), ("high", "High")],
+    )
+    enhance = forms.TypedChoiceField(
+        required=False,
+        label="Prompt enhancement",
+        choices=[("", "Not set"), ("on", "On"), ("off", "Off")],
+        coerce=lambda value: {"on": True, "off": False}.get(value),
+        empty_value=None,
+    )
+
+    VALUE_NAMES = (
+        "size",
+        "num_inference_steps",
+        "guidance_scale",
+        "negative_prompt",
+        "acceleration",
+        "prompt_template",
+        "enhance",
+    )
+
+    def values(self) -> dict:
+        return {name: self.cleaned_data.get(name) for name in self.VALUE_NAMES}
+
+    @classmethod
+    def initial_for(cls, preset) -> dict:
+        version = preset.current
+        initial = {name: getattr(version, name) for name in cls.VALUE_NAMES}
+        initial["enhance"] = {True: "on", False: "off"}.get(version.enhance, "")
+        return {"name": preset.name, "description": preset.description, **initial}
+
+
+class TeamPromptsForm(forms.Form):
+    system_prompt_en = forms.CharField(
+        required=False,
+        label="System prompt for English and other prompts",
+        widget=forms.Textarea(attrs={"rows": 10}),
+        max_length=8000,
+        help_text="Empty: the portal's own (shown below).",
+    )
+    system_prompt_zh = forms.CharField(
+        required=False,
+        label="System prompt for Chinese prompts",
+        widget=forms.Textarea(attrs={"rows": 10}),
+        max_length=8000,
+        help_text="Empty: the portal's own (shown below).",
+    )

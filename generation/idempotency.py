@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 
 from django.db import IntegrityError
 
@@ -32,13 +33,17 @@ def request_fingerprint(*, endpoint: str, body: object) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# Printable ASCII, not only spaces (the OpenAPI document states this pattern and the length).
+KEY_PATTERN = r"^[ -~]*[!-~][ -~]*$"
+_KEY = re.compile(KEY_PATTERN)
+
+
 def idempotency_key_check(key: str) -> str:
-    key = key.strip()
-    if not key or len(key) > MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
+    if len(key) > MAX_KEY_LENGTH or not _KEY.match(key):
         raise InvalidIdempotencyKey(
             f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters."
         )
-    return key
+    return key.strip()
 
 
 def job_create_idempotent(

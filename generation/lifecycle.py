@@ -19,6 +19,9 @@ from generation.events import log_job_event
 from generation.models import Image, Job, Visibility
 from generation.moderation import prompt_check
 from generation.params import SEED_MAX, GenerationParams
+from generation.presets.models import PresetVersion
+from generation.presets.services import preset_record_use
+from generation.retention import storage_check
 from usage.quotas import quota_check
 
 
@@ -32,12 +35,22 @@ def job_create(
     idempotency_key: str = "",
     request_hash: str = "",
     webhook_url: str = "",
+    preset: PresetVersion | None = None,
+    revision: str = Job.Enhancement.ACCEPTED,
+    output_format: str = "png",
+    output_compression: int | None = None,
+    end_user: str = "",
     edit_inputs: PreparedEdit | None = None,
 ) -> Job:
     """Check the blocklist and quota, fix the seed, write the job `queued` (with an edit's
-    inputs), enqueue it after commit. PromptBlocked and QuotaExceeded say why a job was
-    refused."""
+    inputs), enqueue it after commit. PromptBlocked and QuotaExceeded (StorageQuotaExceeded
+    when the team's storage is full) say why a job was refused.
+
+    A revised prompt given with the params was accepted (or, `revision="edited"`, edited) by
+    the caller before submitting; the blocklist checks it as it checks the prompt."""
     prompt_check(prompt=params.prompt)
+    if params.revised_prompt:
+        prompt_check(prompt=params.revised_prompt)
     if (params.edit is None) != (edit_inputs is None) or (
         edit_inputs is not None and edit_inputs.params() != params.edit
     ):
@@ -47,6 +60,7 @@ def job_create(
     with transaction.atomic():
         profile = lock_user_profile(user=user)
         quota_check(user=user, images=params.n, profile=profile)
+        storage_check(user=user, team=profile.current_team)
         job = Job.objects.create(
             user=user,
             team=profile.current_team,
@@ -60,12 +74,33 @@ def job_create(
             request_hash=request_hash,
             webhook_url=webhook_url,
             enqueued_at=timezone.now(),
+            preset=preset,
+            output_format=output_format,
+            output_compression=output_compression,
+            end_user=end_user[:256],
+            **_revision_fields(params, revision),
         )
         if edit_inputs is not None:
             edit_inputs_store(job=job, prepared=edit_inputs)
+        if preset is not None:
+            preset_record_use(version=preset)
         transaction.on_commit(lambda: job_enqueue(job_pk=job.pk))
     log_job_event("created", job, source=source, n=job.n, edit=bool(edit_inputs))
     return job
+
+
+def _revision_fields(params: GenerationParams, revision: str) -> dict:
+    if not params.revised_prompt:
+        return {}
+    edited = revision == Job.Enhancement.EDITED
+    return {
+        "enhancement": Job.Enhancement.EDITED if edited else Job.Enhancement.ACCEPTED,
+        "enhancement_note": (
+            "The revision was edited before submitting."
+            if edited
+            else "The revision was accepted before submitting."
+        ),
+    }
 
 
 def job_enqueue(*, job_pk: int, delay: float = 0) -> None:
@@ -96,33 +131,52 @@ def job_fail(*, job: Job, code: str, message: str, expected_attempts: int | None
 
 
 def job_announce_finished(*, job_pk: int) -> None:
-    """Tell receivers (webhooks) that a job succeeded or failed. A failing receiver is logged
-    by its own code and never undoes the job's result."""
+    """Tell receivers (webhooks) that a job succeeded, failed or was canceled. A failing
+    receiver is logged by its own code and never undoes the job's result."""
     signals.job_finished.send_robust(sender=Job, job_pk=job_pk)
 
 
-def job_mark_canceled(*, job: Job) -> None:
-    """An active job stops as canceled (its worker saw the request, or the worker is gone)."""
+def job_mark_canceled(*, job: Job, from_statuses: tuple[str, ...] = Job.ACTIVE) -> bool:
+    """An active job stops as canceled (its worker saw the request, the worker is gone, or a
+    path that would have queued it again found the request). Announced like any end."""
     now = timezone.now()
-    updated = Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE).update(
-        status=Job.Status.CANCELED, finished_at=now, lease_expires_at=None, updated_at=now
+    updated = Job.objects.filter(pk=job.pk, status__in=from_statuses).update(
+        status=Job.Status.CANCELED,
+        cancel_requested=True,
+        finished_at=now,
+        lease_expires_at=None,
+        next_attempt_at=None,
+        progress=0.0,
+        updated_at=now,
     )
     if updated:
         log_job_event("canceled", job)
+        job_announce_finished(job_pk=job.pk)
+    return bool(updated)
+
+
+def job_cancel_if_requested(*, job: Job) -> bool:
+    """Honour a cancel request: True (and the job is canceled) when one was made.
+
+    Every path that would put a job back in the queue or keep it running asks this first,
+    so no path leaves a cancel-requested job `queued` (where no worker would ever claim it).
+    """
+    if not Job.objects.filter(pk=job.pk, cancel_requested=True, status__in=Job.ACTIVE).exists():
+        return False
+    job_mark_canceled(job=job)
+    return True
 
 
 def job_cancel(*, job: Job) -> Job:
     """Cancel a queued job at once; ask a running one to stop between steps."""
     now = timezone.now()
-    Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
-        status=Job.Status.CANCELED, cancel_requested=True, finished_at=now, updated_at=now
-    )
-    Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+    # The flag first: from here on no worker claims it (job_claim refuses it), so a queued
+    # job can be ended at once, and a running one sees the flag between steps.
+    Job.objects.filter(pk=job.pk, status__in=Job.ACTIVE).update(
         cancel_requested=True, updated_at=now
     )
+    job_mark_canceled(job=job, from_statuses=(Job.Status.QUEUED,))
     job.refresh_from_db()
-    if job.status == Job.Status.CANCELED:
-        log_job_event("canceled", job)
     return job
 
 
@@ -133,6 +187,8 @@ class JobNotRetryable(Exception):
 def job_retry(*, job: Job) -> Job:
     """Put a failed or canceled job back in the queue with a fresh attempt budget."""
     prompt_check(prompt=job.prompt)  # the blocklist may have grown since it was submitted
+    if job.revised_prompt:
+        prompt_check(prompt=job.revised_prompt)
     with transaction.atomic():
         profile = lock_user_profile(user=job.user)
         quota_check(user=job.user, images=job.n, profile=profile)
@@ -141,6 +197,8 @@ def job_retry(*, job: Job) -> Job:
             pk=job.pk, status__in=[Job.Status.FAILED, Job.Status.CANCELED]
         ).update(
             status=Job.Status.QUEUED,
+            # The one team rule: its images go to the team the owner is in now.
+            team=profile.current_team,
             attempts=0,
             progress=0.0,
             cancel_requested=False,

@@ -7,11 +7,52 @@ from typing import Annotated, Literal
 from django.conf import settings
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from generation.backends import backend_defaults, backend_prompt_problem
 from generation.backends.base import EditRequest, GenerationRequest
-from generation.sizes import DEFAULT_PRESET, PRESETS, preset_for
+from generation.sizes import (
+    AUTO,
+    DEFAULT_PRESET,
+    PRESETS,
+    aspect_from_text,
+    default_aspect,
+    nearest_native,
+    preset_for,
+)
 
 SEED_MAX = 2**32 - 1
-_SIZE_STRING = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")
+# "WIDTHxHEIGHT": ASCII digits, optional spaces around, x, X or ×. What the sides may be is
+# size_sides(); size_string_pattern() spells the whole rule as one regular expression for the
+# OpenAPI document, and resolve_size() enforces exactly that.
+_SIZE_STRING = re.compile(r"^ *([0-9]+) *[xX×] *([0-9]+) *$")
+# What str.strip() removes: a prompt of only these is empty.
+BLANK = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def prompt_pattern() -> str:
+    """The prompt rule as a regular expression (ECMA and Python alike): no NUL, and at least
+    one character that is not blank."""
+    return f"^[^\\x00]*[^\\x00{BLANK}][^\\x00]*$"
+
+
+NO_NUL_PATTERN = "^[^\\x00]*$"
+
+
+def size_sides() -> list[int]:
+    """Every allowed width or height: multiples of 16 within the configured bounds."""
+    low, high = settings.GENERATION_MIN_SIDE, settings.GENERATION_MAX_SIDE
+    return [side for side in range(16 * math.ceil(low / 16), high + 1, 16)]
+
+
+def presets_allowed() -> list[str]:
+    """The presets whose size is within the configured bounds."""
+    sides = set(size_sides())
+    return [name for name, p in PRESETS.items() if p.width in sides and p.height in sides]
+
+
+def size_string_pattern() -> str:
+    """ "WIDTHxHEIGHT" with both sides allowed (leading zeros and spaces tolerated)."""
+    sides = "|".join(str(side) for side in size_sides()) or "(?!)"
+    return f"^ *0*(?:{sides}) *[xX×] *0*(?:{sides}) *$"
 
 
 class Size(BaseModel):
@@ -93,12 +134,20 @@ class GenerationParams(BaseModel):
     prompt: Annotated[str, Field(min_length=1)]
     negative_prompt: str = " "
     size: str | Size = DEFAULT_PRESET
-    num_inference_steps: int = 30
-    guidance_scale: float = 2.5
+    # The active backend's own: the hosted endpoint's 30 / 2.5, the local model's 50 / 4.0.
+    num_inference_steps: int = Field(
+        default_factory=lambda: backend_defaults()["num_inference_steps"]
+    )
+    guidance_scale: float = Field(default_factory=lambda: backend_defaults()["guidance_scale"])
     seed: int | None = None
     acceleration: Literal["none", "regular", "high"] = "none"
     enable_safety_checker: bool = True
     n: int = 1
+    # The prompt drawn instead of `prompt` (an accepted or edited enhancement); "" for none.
+    revised_prompt: str = ""
+    # Revise the prompt with the enhancer before drawing (in the worker), unless revised_prompt
+    # is already given.
+    enhance: bool = False
     # Set for an edit (generation.edits): the sources it works from. Size "auto" (the default
     # for an edit) keeps the first source's size and aspect.
     edit: EditParams | None = None
@@ -107,19 +156,38 @@ class GenerationParams(BaseModel):
     width: int = 0
     height: int = 0
     size_preset: str = ""
+    size_auto: bool = False
 
     @field_validator("prompt")
     @classmethod
     def _prompt(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("Prompt must not be empty.")
+        # The length counts what was sent (as the OpenAPI document's maxLength does); the
+        # prompt kept is stripped.
         if len(value) > settings.GENERATION_MAX_PROMPT_LENGTH:
             raise ValueError(
                 f"Prompt is too long: at most {settings.GENERATION_MAX_PROMPT_LENGTH} characters."
             )
         if "\x00" in value:
             raise ValueError("Prompt must not contain NUL characters.")
+        value = value.strip()
+        if not value:
+            raise ValueError("Prompt must not be empty.")
+        problem = backend_prompt_problem(value, what="prompt")
+        if problem:  # the model would cut it: refuse rather than drop words silently
+            raise ValueError(problem)
+        return value
+
+    @field_validator("revised_prompt")
+    @classmethod
+    def _revised_prompt(cls, value: str) -> str:
+        value = value.strip()
+        if len(value) > settings.GENERATION_MAX_PROMPT_LENGTH:
+            raise ValueError(
+                "Revised prompt is too long: "
+                f"at most {settings.GENERATION_MAX_PROMPT_LENGTH} characters."
+            )
+        if "\x00" in value:
+            raise ValueError("Revised prompt must not contain NUL characters.")
         return value
 
     @field_validator("negative_prompt")
@@ -132,6 +200,9 @@ class GenerationParams(BaseModel):
             )
         if "\x00" in value:
             raise ValueError("Negative prompt must not contain NUL characters.")
+        problem = backend_prompt_problem(value, what="negative prompt")
+        if problem:
+            raise ValueError(problem)
         return value or " "
 
     @field_validator("num_inference_steps")
@@ -182,10 +253,11 @@ class GenerationParams(BaseModel):
 
     @model_validator(mode="after")
     def _resolve_size(self) -> "GenerationParams":
-        width, height, preset = resolve_size(self.size)
+        if self.revised_prompt == self.prompt:
+            self.revised_prompt = ""
+        width, height, preset = resolve_size(self.size, text=self.drawn_prompt)
         self.width, self.height, self.size_preset = width, height, preset
-        if self.seed is not None and self.seed + self.n - 1 > SEED_MAX:
-            raise ValueError(f"Seed plus the number of images must stay below {SEED_MAX}.")
+        self.size_auto = self.size == AUTO
         return self
 
     # --- The one owner of the parameter set: every other spelling derives from here. ---
@@ -197,7 +269,36 @@ class GenerationParams(BaseModel):
 
     @classmethod
     def default(cls, name: str):
-        return cls.model_fields[name].default
+        """The value a caller who leaves `name` out gets (the active backend's, for steps and
+        guidance)."""
+        return cls.model_fields[name].get_default(call_default_factory=True)
+
+    @classmethod
+    def build(
+        cls, fields: dict, *, preset: dict | None = None, quality: str | None = None
+    ) -> "GenerationParams":
+        """Validate a caller's fields on top of a preset's values and a quality's mapping:
+        explicit fields win over the quality, which wins over the preset, which wins over the
+        defaults. The preset's template wraps the prompt ({prompt} stands for it); size "auto"
+        with a preset of a fixed size takes the native size closest to that preset's aspect."""
+        values: dict = {}
+        if preset:
+            values.update({k: v for k, v in preset.items() if k != "prompt_template"})
+        if quality:
+            values.update(quality_fields(quality))
+        values.update(fields)
+        if preset and preset.get("size") not in (None, AUTO) and fields.get("size") == AUTO:
+            width, height, _ = resolve_size(preset["size"])
+            values["size"] = nearest_native(width / height, _allowed_natives()).name
+        template = (preset or {}).get("prompt_template") or "{prompt}"
+        if isinstance(values.get("prompt"), str) and template != "{prompt}":
+            values["prompt"] = apply_template(template, values["prompt"])
+        return cls(**values)
+
+    @property
+    def drawn_prompt(self) -> str:
+        """The prompt the backend is asked to draw: the revision when there is one."""
+        return self.revised_prompt or self.prompt
 
     @classmethod
     def from_job(cls, job) -> "GenerationParams":
@@ -205,7 +306,7 @@ class GenerationParams(BaseModel):
         under older limits still reads back)."""
         return cls.model_construct(
             **{name: getattr(job, name) for name in _JOB_FIELDS},
-            size=Size(width=job.width, height=job.height),
+            size=AUTO if job.size_auto else Size(width=job.width, height=job.height),
             edit=EditParams.from_stored(job.edit) if job.edit else None,
         )
 
@@ -239,14 +340,18 @@ class GenerationParams(BaseModel):
             "acceleration": self.acceleration,
             "enable_safety_checker": self.enable_safety_checker,
             "n": self.n,
+            "revised_prompt": self.revised_prompt,
+            "enhance": self.enhance,
+            "size_auto": self.size_auto,
             **({"edit": self.edit.as_api()} if self.edit else {}),
         }
 
     def backend_request(
         self, *, model: str, sources: list[bytes] | None = None, mask: bytes | None = None
     ) -> GenerationRequest:
-        """What a backend is asked for: one seed per image, seed + i for image i; for an edit,
-        the stored PNGs of its sources (and mask), in order."""
+        """What a backend is asked for: one seed per image, seed + i for image i (wrapping
+        past SEED_MAX to 0, so any seed goes with any n); for an edit, the stored PNGs of its
+        sources (and mask), in order."""
         seed = self.seed or 0
         edit = None
         if self.edit is not None:
@@ -255,7 +360,7 @@ class GenerationParams(BaseModel):
             edit = EditRequest(images=list(sources), mask=mask, strength=self.edit.strength)
         return GenerationRequest(
             model=model,
-            prompt=self.prompt,
+            prompt=self.drawn_prompt,
             negative_prompt=self.negative_prompt,
             width=self.width,
             height=self.height,
@@ -263,7 +368,7 @@ class GenerationParams(BaseModel):
             guidance_scale=self.guidance_scale,
             acceleration=self.acceleration,
             enable_safety_checker=self.enable_safety_checker,
-            seeds=[seed + i for i in range(self.n)],
+            seeds=[image_seed(seed, i) for i in range(self.n)],
             edit=edit,
         )
 
@@ -272,21 +377,21 @@ class GenerationParams(BaseModel):
         initial = {
             name: getattr(self, name) for name in self.input_names() if name not in ("size", "edit")
         }
-        initial["size"] = self.size_preset or CUSTOM_SIZE
-        if not self.size_preset:
+        initial["size"] = AUTO if self.size_auto else (self.size_preset or CUSTOM_SIZE)
+        if not self.size_preset and not self.size_auto:
             initial["width"], initial["height"] = self.width, self.height
         return initial
 
     def draws_like(self, other: "GenerationParams") -> bool:
         """Same pixels expected from the same seed: everything but seed, n and the provider's
         safety flag agrees."""
-        ignored = {"seed", "n", "enable_safety_checker", "size"}
+        ignored = {"seed", "n", "enable_safety_checker", "size", "enhance"}
         names = [name for name in self.input_names() if name not in ignored]
         return all(getattr(self, n) == getattr(other, n) for n in [*names, "width", "height"])
 
 
 # Filled in by the size validator, never set by a caller.
-_RESOLVED = ("width", "height", "size_preset")
+_RESOLVED = ("width", "height", "size_preset", "size_auto")
 # Stored on Job under the same names.
 _JOB_FIELDS = (
     "prompt",
@@ -300,6 +405,9 @@ _JOB_FIELDS = (
     "acceleration",
     "enable_safety_checker",
     "n",
+    "revised_prompt",
+    "enhance",
+    "size_auto",
 )
 # The generate form's choice for a size that is not a preset.
 CUSTOM_SIZE = "custom"
@@ -319,19 +427,86 @@ def edit_auto_size(width: int, height: int) -> tuple[int, int]:
     return sides[0], sides[1]
 
 
-def resolve_size(size: "str | Size | dict") -> tuple[int, int, str]:
-    """(width, height, preset name or "") for a preset name, "WxH" string or {width, height}."""
+# OpenAI's `quality` in our terms (docs/api.md has the table). "auto" leaves the defaults (or
+# the preset's) alone; explicit steps or acceleration in the same request win.
+QUALITY: dict[str, dict] = {
+    "low": {"num_inference_steps": 20, "acceleration": "high"},
+    "medium": {"num_inference_steps": 30, "acceleration": "regular"},
+    "standard": {"num_inference_steps": 30, "acceleration": "none"},
+    "high": {"num_inference_steps": 50, "acceleration": "none"},
+    "hd": {"num_inference_steps": 50, "acceleration": "none"},
+    "auto": {},
+}
+
+
+def quality_fields(quality: str) -> dict:
+    """The steps and acceleration a quality stands for (ValueError for an unknown one)."""
+    if quality not in QUALITY:
+        raise ValueError(f"Unknown quality {quality!r}: use one of {', '.join(QUALITY)}.")
+    fields = dict(QUALITY[quality])
+    if "num_inference_steps" in fields:
+        fields["num_inference_steps"] = min(
+            fields["num_inference_steps"], settings.GENERATION_MAX_STEPS
+        )
+    return fields
+
+
+def apply_template(template: str, prompt: str) -> str:
+    """A preset's template with the prompt in place of every {prompt} (nothing else is
+    interpreted: braces in the prompt stay as they are)."""
+    return template.replace("{prompt}", prompt).strip()
+
+
+def _allowed_natives() -> list:
+    """The native sizes this portal's side limits allow (or, when none, every preset that
+    fits)."""
+    low, high = settings.GENERATION_MIN_SIDE, settings.GENERATION_MAX_SIDE
+    fits = [
+        p
+        for p in PRESETS.values()
+        if low <= min(p.width, p.height) <= max(p.width, p.height) <= high
+    ]
+    return [p for p in fits if p.group == "native"] or fits or list(PRESETS.values())
+
+
+def auto_size(text: str) -> tuple[int, int, str]:
+    """size "auto": the native size closest to the aspect the text asks for, or to the default
+    preset's when it asks for none."""
+    preset = nearest_native(aspect_from_text(text) or default_aspect(), _allowed_natives())
+    return preset.width, preset.height, preset.name
+
+
+def image_seed(seed: int, index: int) -> int:
+    """The seed of image `index` of a job whose first image has `seed`."""
+    return (seed + index) % (SEED_MAX + 1)
+
+
+def _side(digits: str) -> int:
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 6 else 10**6  # no int() of a 5000-digit string
+
+
+def resolve_size(size: "str | Size | dict", *, text: str = "") -> tuple[int, int, str]:
+    """(width, height, preset name or "") for a preset name, "WxH" string, {width, height} or
+    "auto" (chosen from `text`).
+
+    Presets obey the same bounds as any size (the OpenAPI document lists only those that do).
+    """
     if isinstance(size, dict):
         size = Size(**size)
+    if size == AUTO:
+        return auto_size(text)
     if isinstance(size, str):
-        if size in PRESETS:
-            preset = PRESETS[size]
-            return preset.width, preset.height, preset.name
         match = _SIZE_STRING.match(size)
-        if not match:
-            names = ", ".join(PRESETS)
-            raise ValueError(f"Unknown size {size!r}: use one of {names}, or WIDTHxHEIGHT.")
-        width, height = int(match.group(1)), int(match.group(2))
+        if size in PRESETS:
+            width, height = PRESETS[size].width, PRESETS[size].height
+        elif match:
+            width, height = _side(match.group(1)), _side(match.group(2))
+        else:
+            names = ", ".join(presets_allowed())
+            raise ValueError(
+                f"Unknown size {size[:40]!r}: use one of {names}, auto, or WIDTHxHEIGHT."
+            )
     else:
         width, height = size.width, size.height
     low, high = settings.GENERATION_MIN_SIDE, settings.GENERATION_MAX_SIDE

@@ -3,8 +3,7 @@ API and webhooks."""
 
 from collections.abc import Callable
 
-from django.urls import reverse
-
+from core.urls import public_path
 from generation.models import Image, Job, WebhookDelivery
 from generation.params import GenerationParams
 from generation.signed_urls import image_signed_urls
@@ -18,8 +17,8 @@ def job_params(job: Job, *, params: GenerationParams | None = None) -> dict:
 
 
 def image_urls(image: Image, request=None) -> dict:
-    url = reverse("image-file", args=[image.public_id])
-    thumb = reverse("image-thumbnail", args=[image.public_id])
+    url = public_path("image-file", image.public_id)
+    thumb = public_path("image-thumbnail", image.public_id)
     if request is not None:
         url, thumb = request.build_absolute_uri(url), request.build_absolute_uri(thumb)
     return {"url": url, "thumbnail_url": thumb}
@@ -52,7 +51,11 @@ def job_payload(
     job: Job, request=None, images: list[Image] | None = None, urls: UrlBuilder | None = None
 ) -> dict:
     if images is None:
-        images = list(job.images.order_by("index")) if job.status == Job.Status.SUCCEEDED else []
+        images = (
+            list(job.images.filter(deleted_at__isnull=True).order_by("index"))
+            if job.status == Job.Status.SUCCEEDED
+            else []
+        )
     return {
         "id": str(job.public_id),
         "status": job.status,
@@ -71,6 +74,22 @@ def job_payload(
         "wait_seconds": job.wait_seconds,
         "run_seconds": job.duration_seconds,
         "images": [image_payload(image, request, urls) for image in images],
+        "enhancement": (
+            {"status": job.enhancement, "note": job.enhancement_note} if job.enhancement else None
+        ),
+        "preset": _preset_ref(job),
+        "output_format": job.output_format,
+    }
+
+
+def _preset_ref(job: Job) -> dict | None:
+    if job.preset_id is None:
+        return None
+    version = job.preset
+    return {
+        "id": str(version.preset.public_id),
+        "name": version.preset.name,
+        "version": version.number,
     }
 
 

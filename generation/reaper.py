@@ -8,7 +8,9 @@ from django.utils import timezone
 
 from generation import lifecycle
 from generation.events import log_job_event
-from generation.models import Job
+from generation.models import Job, Worker
+from generation.queues import DEFAULT, queue_for, queue_names
+from generation.selectors import consumers_alive
 
 
 def jobs_reap() -> dict[str, int]:
@@ -18,8 +20,8 @@ def jobs_reap() -> dict[str, int]:
     expired = Job.objects.filter(status=Job.Status.RUNNING, lease_expires_at__lt=now)
     for job in expired:
         if job.cancel_requested:
-            lifecycle.job_mark_canceled(job=job)
-            counts["canceled"] += 1
+            if lifecycle.job_mark_canceled(job=job, from_statuses=(Job.Status.RUNNING,)):
+                counts["canceled"] += 1
         elif job.attempts >= settings.GENERATION_MAX_ATTEMPTS:
             if lifecycle.job_fail(
                 job=job,
@@ -33,7 +35,7 @@ def jobs_reap() -> dict[str, int]:
                 counts["failed"] += 1
         else:
             updated = Job.objects.filter(
-                pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts
+                pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts, cancel_requested=False
             ).update(
                 status=Job.Status.QUEUED,
                 lease_expires_at=None,
@@ -47,11 +49,29 @@ def jobs_reap() -> dict[str, int]:
                 log_job_event("requeued", job, reason="lease_expired")
                 lifecycle.job_enqueue(job_pk=job.pk)
                 counts["requeued"] += 1
+    # Consumers gone for a day (every restart is a new host:pid row) leave the admin's list.
+    Worker.objects.filter(last_seen_at__lt=now - dt.timedelta(days=1)).delete()
+    # Queued with a cancel request: no worker will claim it; end it (older releases could
+    # leave jobs so after a cancel met a retryable error).
+    for job in Job.objects.filter(status=Job.Status.QUEUED, cancel_requested=True):
+        if lifecycle.job_mark_canceled(job=job, from_statuses=(Job.Status.QUEUED,)):
+            counts["canceled"] += 1
     stale = now - dt.timedelta(seconds=settings.GENERATION_REQUEUE_AFTER_SECONDS)
-    for job in Job.objects.filter(status=Job.Status.QUEUED, enqueued_at__lt=stale):
-        if Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED, enqueued_at__lt=stale).update(
-            enqueued_at=now
-        ):
+    # A capability queue nobody reads (no GPU worker running) has lost nothing: its messages
+    # wait there. Adding one per job every few minutes would only pile them up.
+    unread = {
+        queue
+        for queue in queue_names()
+        if queue != DEFAULT and not consumers_alive(queue=queue).exists()
+    }
+    for job in Job.objects.filter(
+        status=Job.Status.QUEUED, enqueued_at__lt=stale, cancel_requested=False
+    ):
+        if queue_for(job.backend) in unread:
+            continue
+        if Job.objects.filter(
+            pk=job.pk, status=Job.Status.QUEUED, enqueued_at__lt=stale, cancel_requested=False
+        ).update(enqueued_at=now):
             log_job_event("requeued", job, reason="enqueue_lost")
             lifecycle.job_enqueue(job_pk=job.pk)
             counts["reenqueued"] += 1

@@ -5,7 +5,9 @@ clear message. Nothing here leaves a job `running` without a lease or a half-wri
 """
 
 import contextlib
+import dataclasses
 import datetime as dt
+import hashlib
 import time
 from dataclasses import dataclass
 
@@ -18,12 +20,15 @@ from django.utils import timezone
 
 from generation import lifecycle
 from generation.backends import BackendError, Canceled, GeneratedImage, get_backend
-from generation.edits.run import edit_request, edit_results_finish
+from generation.backends import metrics as backend_metrics
+from generation.edits.run import edit_provenance_sources, edit_request, edit_results_finish
+from generation.enhancement import job_enhance
 from generation.events import log_job_event
 from generation.imaging import InvalidImage, ProcessedImage, process
 from generation.models import Image, Job
 from generation.params import GenerationParams
 from generation.presenters import job_params
+from generation.provenance import Source, provenance_apply
 from generation.safety import image_safety_check
 
 
@@ -44,6 +49,11 @@ def job_claim(*, job_id: int) -> Job | None:
         updated_at=now,
     )
     if updated != 1:
+        # A queued job whose cancel was requested is never claimed: end it here, or it
+        # would wait in the queue for ever.
+        job = Job.objects.filter(pk=job_id, status=Job.Status.QUEUED, cancel_requested=True)
+        if stale := job.first():
+            lifecycle.job_mark_canceled(job=stale, from_statuses=(Job.Status.QUEUED,))
         return None
     return Job.objects.get(pk=job_id)
 
@@ -90,14 +100,25 @@ def job_run(*, job_id: int) -> None:
     reporter = _Reporter(job)
     try:
         backend = get_backend(job.backend, edit=True) if job.edit else get_backend(job.backend)
+        job_enhance(job=job)  # bounded; falls back to the original prompt, never raises
         params = GenerationParams.from_job(job)
         # An edit carries its stored sources; pixels outside its mask stay the source's.
         request = edit_request(job, params) if job.edit else params.backend_request(model=job.model)
-        results = backend.generate(
-            request, on_progress=reporter.progress, should_cancel=reporter.should_cancel
-        )
+        try:
+            results = backend.generate(
+                request, on_progress=reporter.progress, should_cancel=reporter.should_cancel
+            )
+        except BackendError as error:
+            backend_metrics.backend_call_observed(
+                backend=job.backend,
+                seconds=time.monotonic() - started,
+                code=error.code,
+                retryable=error.retryable,
+            )
+            raise
         results = edit_results_finish(request, results)
         generated = time.monotonic()
+        backend_metrics.backend_call_observed(backend=job.backend, seconds=generated - started)
         if Job.objects.filter(pk=job.pk, cancel_requested=True).exists():
             raise Canceled()
         phases = _job_store_results(job, results)
@@ -146,6 +167,8 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> dict[str, flo
     rows: list[Image] = []
     phases = {"process": 0.0, "store": 0.0}
     params = GenerationParams.from_job(job)
+    # An edit is signed as c2pa.edited with its sources as ingredients (the first its parent).
+    sources = [Source(data=data, title=title) for data, title in edit_provenance_sources(job)]
     try:
         for index, result in enumerate(results):
             clock = time.monotonic()
@@ -154,8 +177,13 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> dict[str, flo
                 "job": str(job.public_id),
             }
             processed = process(result.data, parameters=parameters)
-            safety = image_safety_check(processed.pil, provider_nsfw=result.provider_nsfw)
+            safety = image_safety_check(
+                processed.pil, provider_nsfw=result.provider_nsfw, preview=processed.preview
+            )
             phases["process"] += time.monotonic() - clock
+            clock = time.monotonic()
+            processed, stamp = _stamp(job, index, processed, parameters, sources=sources)
+            phases["provenance"] = phases.get("provenance", 0.0) + time.monotonic() - clock
             clock = time.monotonic()
             file_name, thumb_name = _write_files(job, index, processed, written)
             phases["store"] += time.monotonic() - clock
@@ -172,9 +200,12 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> dict[str, flo
                     width=processed.width,
                     height=processed.height,
                     byte_size=len(processed.png),
+                    thumbnail_byte_size=len(processed.thumbnail),
+                    provenance=stamp.state,
+                    provenance_note=stamp.note[:500],
                     sha256=processed.sha256,
                     pixel_sha256=processed.pixel_sha256,
-                    revised_prompt=result.revised_prompt or "",
+                    revised_prompt=result.revised_prompt or job.revised_prompt,
                     provider_nsfw=result.provider_nsfw,
                     safety_score=safety.score,
                     safety_note=safety.note[:500],
@@ -222,6 +253,39 @@ class _LostJob(Exception):
     pass
 
 
+# What the C2PA manifest carries of the parameters: how it was made, not what was asked for
+# (the prompt stays in the PNG's text as before, out of the signed claim).
+_MANIFEST_LEAVES_OUT = {"prompt", "negative_prompt"}
+
+
+def _stamp(
+    job: Job,
+    index: int,
+    processed: ProcessedImage,
+    parameters: dict,
+    *,
+    sources: list[Source] | tuple = (),
+):
+    """XMP + C2PA on the PNG (generation.provenance); never raises for a signing fault."""
+    stamp = provenance_apply(
+        png=processed.png,
+        title=f"{job.public_id}-{index}.png",
+        model=job.model,
+        backend=job.backend,
+        generation={
+            **{k: v for k, v in parameters.items() if k not in _MANIFEST_LEAVES_OUT},
+            "index": index,
+        },
+        # An edit's source images (Source) make the action c2pa.edited, with ingredients.
+        sources=sources,
+        creator=job.user.get_username() if settings.PROVENANCE_INCLUDE_CREATOR else None,
+    )
+    processed = dataclasses.replace(
+        processed, png=stamp.png, sha256=hashlib.sha256(stamp.png).hexdigest()
+    )
+    return processed, stamp
+
+
 def _write_files(job: Job, index: int, processed: ProcessedImage, written: list[str]):
     base = f"images/{job.public_id}/{index}"
     file_name = default_storage.save(f"{base}.png", ContentFile(processed.png))
@@ -244,12 +308,16 @@ def _backoff(attempt: int) -> float:
 
 
 def _job_handle_error(job: Job, error: BackendError) -> None:
+    # A cancel requested while the call ran wins over a retry or a failure: the user asked
+    # for it to stop, and a retried job with the flag set would never be claimed again.
+    if lifecycle.job_cancel_if_requested(job=job):
+        return
     now = timezone.now()
     if error.retryable and job.attempts < settings.GENERATION_MAX_ATTEMPTS:
         delay = max(error.retry_after or 0.0, _backoff(job.attempts))
         delay = min(delay, max(settings.GENERATION_RETRY_MAX_DELAY, error.retry_after or 0.0))
         updated = Job.objects.filter(
-            pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts
+            pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts, cancel_requested=False
         ).update(
             status=Job.Status.QUEUED,
             lease_expires_at=None,
@@ -262,6 +330,8 @@ def _job_handle_error(job: Job, error: BackendError) -> None:
         if updated:
             log_job_event("retried", job, code=error.code, delay=delay)
             transaction.on_commit(lambda: lifecycle.job_enqueue(job_pk=job.pk, delay=delay))
+        else:  # canceled in the meantime (or another attempt owns it: then this is a no-op)
+            lifecycle.job_cancel_if_requested(job=job)
         return
     message = error.message
     if error.retryable:

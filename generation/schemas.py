@@ -4,45 +4,75 @@ import datetime as dt
 import uuid
 from typing import Literal
 
+from django.conf import settings
 from ninja import Schema
-from pydantic import Field
+from pydantic import Field, StrictBool, StrictFloat, StrictStr
 
-from generation.params import GenerationParams
+from core.http import JsonInt
+from generation.params import (
+    NO_NUL_PATTERN,
+    SEED_MAX,
+    GenerationParams,
+    presets_allowed,
+    prompt_pattern,
+    size_sides,
+    size_string_pattern,
+)
+from generation.presets.services import MAX_TEMPLATE_LENGTH
 from generation.sizes import PRESETS
+from generation.webhooks import webhook_url_pattern
 
 
 def _doc(text: str, name: str) -> str:
     return f"{text} Default: `{GenerationParams.default(name)!r}`."
 
 
+# Types are strict (a number is not a string, "1" is not a number, 1 is not true), so the
+# server accepts exactly what the OpenAPI document says; the limits that come from settings
+# are written into the document by openapi_constraints() below and enforced by
+# GenerationParams.
+
+
 class SizeIn(Schema):
-    width: int
-    height: int
+    width: JsonInt
+    height: JsonInt
 
 
 class GenerationFieldsIn(Schema):
     """The hosted Qwen-Image request body. Unset fields take GenerationParams' defaults."""
 
-    prompt: str = Field(description="What to draw.")
-    negative_prompt: str | None = Field(None, description=_doc("What to avoid.", "negative_prompt"))
-    size: str | SizeIn | None = Field(
+    prompt: StrictStr = Field(description="What to draw.")
+    negative_prompt: StrictStr | None = Field(
+        None, description=_doc("What to avoid.", "negative_prompt")
+    )
+    size: StrictStr | SizeIn | None = Field(
         None,
         description=_doc(
             "A preset name ("
             + ", ".join(PRESETS)
-            + '), "WIDTHxHEIGHT" or {"width", "height"}; sides are multiples of 16.',
+            + '), "WIDTHxHEIGHT", {"width", "height"} (sides are multiples of 16), or '
+            '"auto": the native Qwen size closest to the aspect the preset or the (revised) '
+            "prompt asks for.",
             "size",
         ),
     )
-    num_inference_steps: int | None = Field(None, description=_doc("Steps.", "num_inference_steps"))
-    guidance_scale: float | None = Field(None, description=_doc("CFG scale.", "guidance_scale"))
-    seed: int | None = Field(
-        None, description="Seed of the first image (image i uses seed + i). Default: random."
+    num_inference_steps: JsonInt | None = Field(
+        None, description=_doc("Steps.", "num_inference_steps")
+    )
+    guidance_scale: StrictFloat | None = Field(
+        None, description=_doc("CFG scale.", "guidance_scale")
+    )
+    seed: JsonInt | None = Field(
+        None,
+        description=(
+            "Seed of the first image (image i uses seed + i, wrapping past "
+            f"{SEED_MAX} to 0). Default: random."
+        ),
     )
     acceleration: Literal["none", "regular", "high"] | None = Field(
         None, description=_doc("Fewer steps, faster.", "acceleration")
     )
-    enable_safety_checker: bool | None = Field(
+    enable_safety_checker: StrictBool | None = Field(
         None,
         description=_doc(
             "Ask the provider to run its safety checker. The portal's own checker runs on "
@@ -50,10 +80,37 @@ class GenerationFieldsIn(Schema):
             "enable_safety_checker",
         ),
     )
-    n: int | None = Field(None, description=_doc("Number of images.", "n"))
-    webhook_url: str | None = Field(
+    n: JsonInt | None = Field(None, description=_doc("Number of images.", "n"))
+    enhance: bool | None = Field(
         None,
-        description="Where to POST job.succeeded / job.failed (hosts allowed by the operator).",
+        description=_doc(
+            "Rewrite the prompt with the portal's prompt enhancer before drawing (bounded in "
+            "time; when it is slow, down or off the original prompt is used and the job says "
+            "why). Ignored when `revised_prompt` is given.",
+            "enhance",
+        ),
+    )
+    revised_prompt: str | None = Field(
+        None,
+        description="Draw this instead of `prompt` (e.g. a revision from POST "
+        "/v1/prompts/enhance, accepted or edited); the job keeps both.",
+    )
+    preset: str | None = Field(
+        None,
+        description="A preset's id or name (GET /v1/presets): its settings apply where this "
+        "request sets none, and its template wraps the prompt.",
+    )
+    quality: Literal["low", "medium", "high", "standard", "hd", "auto"] | None = Field(
+        None,
+        description="OpenAI's quality, mapped to steps and acceleration (docs/api.md); "
+        "explicit `num_inference_steps` or `acceleration` win.",
+    )
+    webhook_url: StrictStr | None = Field(
+        None,
+        description=(
+            "Where to POST job.succeeded / job.failed / job.canceled (hosts allowed by the "
+            "operator)."
+        ),
     )
 
     def generation_fields(self) -> dict:
@@ -65,24 +122,43 @@ class GenerationFieldsIn(Schema):
         }
         if isinstance(values.get("size"), SizeIn):
             values["size"] = values["size"].model_dump()
-        if values.get("size") == "auto":  # OpenAI's spelling of "your default"
-            del values["size"]
         return values
 
 
 class ImageGenerationIn(GenerationFieldsIn):
     """Hosted endpoint body plus OpenAI's spellings (`size: "1024x768"`, `response_format`)."""
 
-    model: str | None = Field(None, description="Model name. Default: the portal's model.")
-    output_format: Literal["url", "b64_json", "png"] | None = Field(
-        None, description='Hosted spelling of response_format; "png" (OpenAI\'s) is accepted.'
+    model: StrictStr | None = Field(None, description="Model name. Default: the portal's model.")
+    output_format: Literal["url", "b64_json", "png", "jpeg", "webp"] | None = Field(
+        None,
+        description="The hosted endpoint's spelling of response_format (url, b64_json), or "
+        "OpenAI's file format (png, jpeg, webp) of the delivered images; stored originals "
+        "stay PNG. Default png.",
+    )
+    output_compression: int | None = Field(
+        None, ge=0, le=100, description="JPEG/WebP quality, 0-100 (OpenAI's). Default 100."
     )
     response_format: Literal["url", "b64_json"] | None = Field(
         None, description="OpenAI's spelling: url (signed, expiring) or b64_json. Default url."
     )
-    user: str | None = Field(None, description="Accepted for OpenAI compatibility; ignored.")
-    quality: str | None = Field(None, description="Accepted for OpenAI compatibility; ignored.")
-    style: str | None = Field(None, description="Accepted for OpenAI compatibility; ignored.")
+    background: Literal["auto", "opaque"] | None = Field(
+        None,
+        description="OpenAI's background. Qwen-Image draws opaque images: auto and opaque are "
+        "accepted, transparent is refused (400).",
+    )
+    moderation: Literal["auto", "low"] | None = Field(
+        None,
+        description="OpenAI's moderation level, accepted; the portal's own checks apply to "
+        "every image either way.",
+    )
+    style: Literal["vivid", "natural"] | None = Field(
+        None, description="OpenAI's (DALL·E 3) style: accepted, no effect on Qwen-Image."
+    )
+    user: StrictStr | None = Field(
+        None,
+        max_length=256,
+        description="Your end user's id (OpenAI's), kept on the job for auditing.",
+    )
 
 
 class EditIn(Schema):
@@ -103,7 +179,7 @@ class EditIn(Schema):
 
 
 class JobIn(GenerationFieldsIn):
-    model: str | None = Field(None, description="Model name. Default: the portal's model.")
+    model: StrictStr | None = Field(None, description="Model name. Default: the portal's model.")
     edit: EditIn | None = Field(
         None,
         description='Make the job an edit: {"images": [...], "mask": ...}. Size "auto" (the '
@@ -111,6 +187,17 @@ class JobIn(GenerationFieldsIn):
     )
     visibility: Literal["private", "team", "public"] = Field(
         "private", description="Who may see the images in the gallery."
+    )
+    output_format: Literal["png", "jpeg", "webp"] | None = Field(
+        None,
+        description="File format of the images' signed URLs; stored originals stay PNG. "
+        "Default png.",
+    )
+    output_compression: int | None = Field(
+        None, ge=0, le=100, description="JPEG/WebP quality, 0-100. Default 100."
+    )
+    user: str | None = Field(
+        None, max_length=256, description="Your end user's id, kept on the job for auditing."
     )
 
 
@@ -157,6 +244,20 @@ class JobParamsOut(Schema):
     n: int
     edit: EditParamsOut | None = Field(None, description="Set for an edit: its sources.")
     backend: str
+    revised_prompt: str = Field("", description="The prompt drawn, when it differs.")
+    enhance: bool = False
+    size_auto: bool = Field(False, description='The size was "auto".')
+
+
+class EnhancementOut(Schema):
+    status: Literal["enhanced", "accepted", "edited", "fallback"]
+    note: str
+
+
+class PresetRefOut(Schema):
+    id: uuid.UUID
+    name: str
+    version: int
 
 
 class JobErrorOut(Schema):
@@ -183,7 +284,7 @@ class ImageOut(Schema):
 
 class WebhookDeliveryOut(Schema):
     id: uuid.UUID
-    event: Literal["job.succeeded", "job.failed"]
+    event: Literal["job.succeeded", "job.failed", "job.canceled"]
     status: Literal["pending", "succeeded", "failed"]
     attempts: int
     last_status_code: int | None
@@ -214,6 +315,11 @@ class JobOut(Schema):
     run_seconds: float | None
     images: list[ImageOut]
     webhook: WebhookOut | None = None
+    enhancement: EnhancementOut | None = Field(
+        None, description="What became of prompt enhancement (absent when none was asked)."
+    )
+    preset: PresetRefOut | None = Field(None, description="The preset version the job used.")
+    output_format: Literal["png", "jpeg", "webp"] = "png"
 
 
 class JobListOut(Schema):
@@ -224,3 +330,150 @@ class JobListOut(Schema):
 
 class WebhookSecretOut(Schema):
     secret: str = Field(description="HMAC-SHA256 key for the X-Studio-Signature header.")
+
+
+# --- Prompt previews and presets --------------------------------------------------------------
+
+
+class EnhanceIn(Schema):
+    prompt: str = Field(description="The prompt to rewrite.")
+    preset: str | None = Field(
+        None, description="A preset's id or name: its template wraps the prompt first."
+    )
+
+
+class EnhanceOut(Schema):
+    prompt: str = Field(description="The prompt that was rewritten (after a preset's template).")
+    revised_prompt: str = Field(description="The revision, or the prompt itself on fallback.")
+    status: Literal["enhanced", "fallback"]
+    note: str
+    language: Literal["en", "zh"]
+    seconds: float
+
+
+class PresetValues(Schema):
+    size: str | None = Field(None, description='Preset name, "WxH" or "auto".')
+    num_inference_steps: int | None = None
+    guidance_scale: float | None = None
+    negative_prompt: str | None = None
+    acceleration: Literal["none", "regular", "high"] | None = None
+    prompt_template: str | None = Field(
+        None,
+        max_length=MAX_TEMPLATE_LENGTH,
+        description="The prompt sent, with {prompt} where yours goes. Default {prompt}.",
+    )
+    enhance: bool | None = Field(None, description="Enhancement on or off; empty: per request.")
+
+
+class PresetIn(PresetValues):
+    name: str = Field(min_length=1, max_length=80)
+    description: str | None = Field(None, max_length=300)
+    team: bool = Field(
+        False,
+        description="Share with your current team (a team owner or admin approves it first, "
+        "unless you are one).",
+    )
+
+
+class PresetUpdateIn(PresetValues):
+    name: str | None = Field(None, min_length=1, max_length=80)
+    description: str | None = Field(None, max_length=300)
+
+
+class PresetOut(Schema):
+    id: uuid.UUID
+    name: str
+    description: str
+    scope: Literal["personal", "team"]
+    team: str | None
+    status: Literal["approved", "pending"]
+    author: str
+    version: int
+    values: PresetValues
+    use_count: int
+    last_used_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    can_manage: bool
+    can_approve: bool
+
+
+class PresetListOut(Schema):
+    data: list[PresetOut]
+
+
+# --- The limits of GenerationParams, written into the OpenAPI document ----------------------
+
+GENERATION_BODIES = ("ImageGenerationIn", "JobIn", "PresetIn", "PresetUpdateIn")
+
+
+def _nullable(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def generation_field_schemas() -> dict[str, dict]:
+    """JSON Schema of each generation field, from the same settings and functions
+    GenerationParams validates with: what the document calls valid, the server accepts."""
+    sides = size_sides()
+    side = {"type": "integer", "minimum": sides[0], "maximum": sides[-1], "multipleOf": 16}
+    max_length = settings.GENERATION_MAX_PROMPT_LENGTH
+    webhook = webhook_url_pattern()
+    return {
+        "prompt": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": max_length,
+            "pattern": prompt_pattern(),
+        },
+        "negative_prompt": _nullable(
+            {"type": "string", "maxLength": max_length, "pattern": NO_NUL_PATTERN}
+        ),
+        "size": _nullable(
+            {
+                "anyOf": [
+                    {"type": "string", "enum": [*presets_allowed(), "auto"]},
+                    {"type": "string", "pattern": size_string_pattern()},
+                    {
+                        "type": "object",
+                        "properties": {"width": side, "height": side},
+                        "required": ["width", "height"],
+                        "title": "SizeIn",
+                    },
+                ]
+            }
+        ),
+        "num_inference_steps": _nullable(
+            {"type": "integer", "minimum": 1, "maximum": settings.GENERATION_MAX_STEPS}
+        ),
+        "guidance_scale": _nullable({"type": "number", "minimum": 0, "maximum": 20}),
+        "seed": _nullable({"type": "integer", "minimum": 0, "maximum": SEED_MAX}),
+        "n": _nullable(
+            {"type": "integer", "minimum": 1, "maximum": settings.GENERATION_MAX_IMAGES_PER_JOB}
+        ),
+        "webhook_url": (
+            _nullable({"type": "string", "maxLength": 2000, "pattern": webhook})
+            if webhook
+            else {"type": "null"}
+        ),
+        "model": _nullable({"type": "string", "enum": [settings.QWEN_IMAGE_MODEL]}),
+    }
+
+
+def openapi_constraints(components: dict) -> None:
+    """Write the generation limits into the request bodies of the OpenAPI document."""
+    fields = generation_field_schemas()
+    for name in GENERATION_BODIES:
+        properties = components.get(name, {}).get("properties", {})
+        for field, schema in fields.items():
+            if field in properties:
+                if field == "size" and name.startswith("Preset"):
+                    schema = _string_sizes_only(schema)  # a preset stores its size as text
+                keep = {k: v for k, v in properties[field].items() if k in ("description", "title")}
+                properties[field] = {**schema, **keep}
+
+
+def _string_sizes_only(schema: dict) -> dict:
+    """The size schema without its {width, height} form."""
+    sized, null = schema["anyOf"]
+    strings = [option for option in sized["anyOf"] if option.get("type") == "string"]
+    return {"anyOf": [{"anyOf": strings}, null]}

@@ -6,8 +6,8 @@ from django.dispatch import Signal
 
 # A worker should run the job: sent after commit with job_pk, delay (seconds) and priority.
 job_ready = Signal()
-# The job reached `succeeded` or `failed`: sent with job_pk. A failing receiver is logged and
-# never undoes the job's result (send_robust).
+# The job reached `succeeded`, `failed` or `canceled`: sent with job_pk. A failing receiver is
+# logged and never undoes the job's result (send_robust).
 job_finished = Signal()
 # A webhook delivery is due: sent with delivery_pk and delay (seconds).
 webhook_ready = Signal()

@@ -1,5 +1,7 @@
 """Size presets: the hosted endpoint's six and Qwen-Image's native resolutions."""
 
+import math
+import re
 from dataclasses import dataclass
 
 
@@ -43,3 +45,85 @@ def preset_for(width: int, height: int) -> str:
         if (preset.width, preset.height) == (width, height):
             return preset.name
     return ""
+
+
+# --- size "auto" ----------------------------------------------------------------------------
+
+AUTO = "auto"
+# What a prompt may say about its shape, checked in this order: an explicit ratio first, then
+# words. The aspect is width / height.
+_RATIO = re.compile(r"(?<![\d.])(\d{1,2})\s*[:：×xX/]\s*(\d{1,2})(?![\d.])")
+_KNOWN_RATIOS = {
+    (1, 1),
+    (4, 3),
+    (3, 4),
+    (16, 9),
+    (9, 16),
+    (3, 2),
+    (2, 3),
+    (21, 9),
+    (9, 21),
+    (5, 4),
+    (4, 5),
+    (2, 1),
+    (1, 2),
+}
+_SHAPE_WORDS: list[tuple[float, re.Pattern]] = [
+    (
+        16 / 9,
+        re.compile(
+            r"panoram|widescreen|wide[- ]?angle|ultra[- ]?wide|cinematic|banner|"
+            r"全景|宽屏|横幅|电影感",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        9 / 16,
+        re.compile(
+            r"phone wallpaper|mobile wallpaper|story format|full[- ]?length|"
+            r"手机壁纸|竖屏|全身",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        3 / 4,
+        re.compile(
+            r"\bportrait\b|\bvertical\b|\btall\b|\bposter\b|book cover|"
+            r"\bheadshot\b|肖像|人像|竖版|竖幅|海报|封面",
+            re.IGNORECASE,
+        ),
+    ),
+    (4 / 3, re.compile(r"\blandscape\b|\bhorizontal\b|\bwide\b|横版|横向|风景", re.IGNORECASE)),
+    (
+        1.0,
+        re.compile(
+            r"\bsquare\b|\bicon\b|\blogo\b|album cover|avatar|"
+            r"方形|正方形|图标|头像",
+            re.IGNORECASE,
+        ),
+    ),
+]
+
+
+def aspect_from_text(text: str) -> float | None:
+    """The aspect (width / height) a prompt asks for, or None when it says nothing of it."""
+    for match in _RATIO.finditer(text or ""):
+        width, height = int(match.group(1)), int(match.group(2))
+        if (width, height) in _KNOWN_RATIOS:  # "12:45" is a time, not a shape
+            return width / height
+    for aspect, words in _SHAPE_WORDS:
+        if words.search(text or ""):
+            return aspect
+    return None
+
+
+def nearest_native(aspect: float, candidates: list[SizePreset] | None = None) -> SizePreset:
+    """The native Qwen size (or, given them, one of `candidates`) closest to an aspect, by the
+    ratio of ratios so that 2:1 is as far from 1:1 as 1:2."""
+    pool = candidates or [p for p in PRESETS.values() if p.group == "native"]
+    return min(pool, key=lambda p: abs(math.log((p.width / p.height) / aspect)))
+
+
+def default_aspect() -> float:
+    preset = PRESETS[DEFAULT_PRESET]
+    return preset.width / preset.height

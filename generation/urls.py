@@ -1,6 +1,6 @@
 from django.urls import path
 
-from generation import edit_views, views
+from generation import edit_views, preset_views, views
 
 urlpatterns = [
     path("", views.generate, name="generate"),
@@ -18,4 +18,20 @@ urlpatterns = [
         name="moderation-decide",
     ),
     path("healthz", views.healthz, name="healthz"),
+    # Prompts: the enhance preview, presets, a team's system prompts.
+    path("prompts/enhance/", preset_views.prompt_enhance_preview, name="prompt-enhance"),
+    path("presets/", preset_views.preset_list, name="preset-list"),
+    path("presets/<uuid:public_id>/", preset_views.preset_detail, name="preset-detail"),
+    path("presets/<uuid:public_id>/approve/", preset_views.preset_approve, name="preset-approve"),
+    path("presets/<uuid:public_id>/delete/", preset_views.preset_delete, name="preset-delete"),
+    path(
+        "images/<uuid:public_id>/save-preset/",
+        preset_views.image_save_preset,
+        name="image-save-preset",
+    ),
+    path(
+        "accounts/teams/<uuid:public_id>/prompts/",
+        preset_views.team_prompts,
+        name="team-prompts",
+    ),
 ]

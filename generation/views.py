@@ -17,9 +17,12 @@ from generation import lifecycle, selectors
 from generation.access import image_read, job_read, staff_only
 from generation.files import image_file_response
 from generation.forms import GenerationForm
-from generation.models import Image, ModerationDecision
+from generation.models import Image, Job, ModerationDecision
 from generation.moderation import PromptBlocked, image_moderate
 from generation.presenters import job_payload
+from generation.preset_views import preset_choices
+from generation.presets.selectors import presets_usable_by
+from generation.prompts.enhancer import enhancer_enabled
 from generation.sizes import PRESETS
 from usage.quotas import QuotaExceeded
 
@@ -28,14 +31,17 @@ from usage.quotas import QuotaExceeded
 def generate(request):
     profile = profile_for(request.user)
     team = profile.current_team
+    presets = list(presets_usable_by(user=request.user, team=team))
     if request.method == "POST":
-        form = GenerationForm(request.POST, team=team)
+        form = GenerationForm(request.POST, team=team, presets=presets)
         if form.is_valid():
             try:
                 job = lifecycle.job_create(
                     user=request.user,
                     params=form.params,
                     visibility=form.cleaned_data["visibility"],
+                    preset=form.preset_version,
+                    revision=form.cleaned_data.get("revision") or Job.Enhancement.ACCEPTED,
                 )
             except PromptBlocked as exc:
                 form.add_error("prompt", exc.message)
@@ -44,13 +50,17 @@ def generate(request):
             else:
                 return redirect("job-detail", public_id=job.public_id)
     else:
-        form = GenerationForm(initial=request.session.pop("generate_initial", None), team=team)
+        form = GenerationForm(
+            initial=request.session.pop("generate_initial", None), team=team, presets=presets
+        )
     return render(
         request,
         "generation/generate.html",
         {
             "form": form,
             "presets": PRESETS,
+            "enhancer_enabled": enhancer_enabled(),
+            "preset_values": preset_choices(presets),
             "recent_images": selectors.recent_images_for_user(user=request.user),
         },
     )
@@ -64,7 +74,10 @@ def job_detail(request, public_id):
         "generation/job_detail.html",
         {
             "job": job,
-            "payload": job_payload(job, request),
+            "payload": {
+                **job_payload(job, request),
+                "notice": selectors.job_waiting_notice(job=job),
+            },
             "webhook_deliveries": list(job.webhook_deliveries.all()) if job.webhook_url else [],
         },
     )
@@ -75,7 +88,9 @@ def job_detail(request, public_id):
 @require_GET
 def job_status(request, public_id):
     job = job_read(request, public_id)
-    return JsonResponse(job_payload(job, request))
+    return JsonResponse(
+        {**job_payload(job, request), "notice": selectors.job_waiting_notice(job=job)}
+    )
 
 
 @login_required
@@ -88,7 +103,7 @@ def job_cancel(request, public_id):
 
 
 def _serve(request, public_id, field: str):
-    return image_file_response(image_read(request, public_id), field)
+    return image_file_response(image_read(request, public_id), field, viewer=request.user)
 
 
 @require_GET
@@ -178,6 +193,20 @@ def healthz(request):
     except Exception as exc:
         checks["storage"] = f"error: {type(exc).__name__}"
     healthy = all(v == "ok" for k, v in checks.items() if k != "queue_depth")
-    return JsonResponse(
-        {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
-    )
+    body = {"status": "ok" if healthy else "error", **checks}
+    if checks["database"] == "ok":
+        # Which consumers serve which backends, and what waits for them. Jobs waiting for a
+        # capability nobody serves are a warning (the web itself is healthy).
+        try:
+            queues = selectors.queue_overview()
+        except Exception as exc:
+            body["queues"] = f"error: {type(exc).__name__}"
+        else:
+            body["queues"] = {entry.pop("queue"): entry for entry in queues}
+            body["warnings"] = [
+                f"{info['queued_jobs']} job(s) for {', '.join(info['backends'])} wait on the "
+                f"{name} queue and no consumer serves it"
+                for name, info in body["queues"].items()
+                if info["queued_jobs"] and not info["consumers"]
+            ]
+    return JsonResponse(body, status=200 if healthy else 503)

@@ -1,7 +1,8 @@
-"""Job webhooks: allowed hosts, signed `job.succeeded` / `job.failed` POSTs, deliveries, retries.
+"""Job webhooks: allowed hosts, signed `job.succeeded` / `job.failed` / `job.canceled` POSTs,
+deliveries, retries.
 
 Each request carries:
-  X-Studio-Event: job.succeeded | job.failed
+  X-Studio-Event: job.succeeded | job.failed | job.canceled
   X-Studio-Delivery: <delivery id>   (the same on every retry of one event: de-duplicate on it)
   X-Studio-Timestamp: <unix seconds>
   X-Studio-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<raw body>" keyed by your secret>
@@ -14,10 +15,10 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 import time
 import uuid
-from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -26,7 +27,7 @@ from django.db.models import F, Q
 from django.dispatch import receiver
 from django.utils import timezone
 
-from generation import signals
+from generation import metrics, signals
 from generation.models import Job, WebhookDelivery, WebhookSecret
 from generation.presenters import job_payload
 from generation.signed_urls import image_signed_urls
@@ -48,28 +49,72 @@ class WebhookUrlRejected(ValueError):
 # --- Where webhooks may go ------------------------------------------------------------------
 
 
+_PORT = r"(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_PATH = r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@/%-]*)?(?:\?[A-Za-z0-9._~!$&'()*+,;=:@/?%-]*)?"
+
+
+def webhook_url_pattern() -> str:
+    """The whole rule for a webhook_url as one regular expression (the OpenAPI document
+    states it; webhook_url_check enforces it): http or https, a host WEBHOOK_ALLOWED_HOSTS
+    names (lower case), the port an entry names (else any valid one), a path and query of
+    plain URL characters; no credentials, spaces, control characters or fragment. Empty
+    when webhooks are off."""
+    hosts = []
+    for entry in settings.WEBHOOK_ALLOWED_HOSTS:
+        entry = entry.strip().lower()
+        if not entry:
+            continue
+        host, _, port = entry.rpartition(":") if _has_port(entry) else (entry, "", "")
+        if host.startswith("*."):
+            name = rf"(?:{_LABEL}\.)+{re.escape(host[2:])}"
+        else:
+            name = re.escape(host)
+        hosts.append(name + (rf":{re.escape(port)}" if port else rf"(?::{_PORT})?"))
+    if not hosts:
+        return ""
+    return rf"^https?://(?:{'|'.join(hosts)}){_PATH}$"
+
+
 def webhook_url_check(url: str) -> str:
-    """The URL if WEBHOOK_ALLOWED_HOSTS permits it, else WebhookUrlRejected with the reason."""
-    url = (url or "").strip()
+    """The URL if WEBHOOK_ALLOWED_HOSTS permits it, else WebhookUrlRejected with the reason.
+
+    First the documented rule (webhook_url_pattern), then the URL is parsed by httpx, the
+    client that will send to it, so that what is checked here is what is used: anything
+    httpx refuses (control characters, bad ports …) or would read differently from another
+    parser is refused at submission, never at delivery.
+    """
+    url = url or ""
     if len(url) > 2000:
         raise WebhookUrlRejected("webhook_url is too long (at most 2000 characters).")
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        raise WebhookUrlRejected("webhook_url must not contain spaces or control characters.")
     try:
-        parts = urlsplit(url)
+        parts = httpx.URL(url)
         port = parts.port
-    except ValueError:
+        httpx.Request("POST", parts)
+    except (httpx.InvalidURL, ValueError, TypeError, UnicodeError):
         raise WebhookUrlRejected("webhook_url is not a valid URL.") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in ("http", "https") or not parts.host:
         raise WebhookUrlRejected("webhook_url must be an http:// or https:// URL.")
-    if parts.username or parts.password:
+    if parts.userinfo:
         raise WebhookUrlRejected("webhook_url must not contain credentials.")
-    if not host_allowed(parts.hostname, port, settings.WEBHOOK_ALLOWED_HOSTS):
+    if port is not None and not 0 < port < 65536:
+        raise WebhookUrlRejected("webhook_url has an invalid port.")
+    if not host_allowed(parts.host, port, settings.WEBHOOK_ALLOWED_HOSTS):
         if not settings.WEBHOOK_ALLOWED_HOSTS:
             raise WebhookUrlRejected(
                 "Webhooks are disabled on this portal (WEBHOOK_ALLOWED_HOSTS is empty)."
             )
         raise WebhookUrlRejected(
-            f"Host {parts.hostname!r} is not allowed for webhooks; ask an operator to add it "
+            f"Host {parts.host!r} is not allowed for webhooks; ask an operator to add it "
             "to WEBHOOK_ALLOWED_HOSTS."
+        )
+    if not re.fullmatch(webhook_url_pattern(), url):
+        raise WebhookUrlRejected(
+            "webhook_url must be an http(s) URL on a host WEBHOOK_ALLOWED_HOSTS names (in "
+            "lower case), without credentials or fragment, its path and query in plain URL "
+            "characters."
         )
     return url
 
@@ -142,6 +187,7 @@ def webhook_job_finished(*, job_pk: int) -> WebhookDelivery | None:
     events = {
         Job.Status.SUCCEEDED: WebhookDelivery.Event.SUCCEEDED,
         Job.Status.FAILED: WebhookDelivery.Event.FAILED,
+        Job.Status.CANCELED: WebhookDelivery.Event.CANCELED,
     }
     if job.status not in events:
         return None
@@ -150,7 +196,12 @@ def webhook_job_finished(*, job_pk: int) -> WebhookDelivery | None:
         "id": str(delivery_id),
         "type": events[job.status],
         "created": int(time.time()),
-        "data": {"job": job_payload(job, urls=image_signed_urls)},
+        # URLs for the job's owner: they stop if the owner loses sight of an image.
+        "data": {
+            "job": job_payload(
+                job, urls=lambda image, request: image_signed_urls(image, holder=job.user)
+            )
+        },
     }
     delivery = WebhookDelivery.objects.create(
         public_id=delivery_id,
@@ -191,17 +242,18 @@ def webhook_deliver(*, delivery_id: int) -> WebhookDelivery | None:
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
         pk=delivery_id,
         status=WebhookDelivery.Status.PENDING,
+        attempts__lt=settings.WEBHOOK_MAX_ATTEMPTS,  # the cap holds whatever happened before
     ).update(attempts=F("attempts") + 1, lease_expires_at=lease, last_attempt_at=now)
     if claimed != 1:
         return None
     delivery = WebhookDelivery.objects.select_related("job__user").get(pk=delivery_id)
-    status_code, error = _post(delivery)
+    status_code, error, permanent = _post(delivery)
     now = timezone.now()
     fields = {"last_status_code": status_code, "last_error": error[:500], "lease_expires_at": None}
     if status_code is not None and 200 <= status_code < 300:
         fields.update(status=WebhookDelivery.Status.SUCCEEDED, delivered_at=now, last_error="")
         delay = None
-    elif delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+    elif permanent or delivery.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
         fields.update(status=WebhookDelivery.Status.FAILED, next_attempt_at=None)
         delay = None
     else:
@@ -219,14 +271,28 @@ def webhook_deliver(*, delivery_id: int) -> WebhookDelivery | None:
     )
     if delay is not None:
         transaction.on_commit(lambda: _enqueue(delivery.pk, delay=delay))
+    metrics.webhook_attempt_observed(status_code=status_code, outcome=delivery.status)
     return delivery
 
 
-def _post(delivery: WebhookDelivery) -> tuple[int | None, str]:
+def _post(delivery: WebhookDelivery) -> tuple[int | None, str, bool]:
+    """(HTTP status or None, error, permanent). Never raises: whatever goes wrong is the
+    attempt's outcome, so a delivery cannot stay leased and pending for ever."""
     try:
         webhook_url_check(delivery.url)  # the allow-list may have shrunk since submission
     except WebhookUrlRejected as exc:
-        return None, str(exc)
+        return None, str(exc), False
+    try:
+        status, error = _send(delivery)
+    except httpx.HTTPError as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:500], False
+    except Exception as exc:  # a URL httpx cannot use, a bug: not worth retrying
+        logger.warning("event=webhook_error delivery=%s error=%s", delivery.public_id, exc)
+        return None, f"{type(exc).__name__}: {exc}"[:500], True
+    return status, error, False
+
+
+def _send(delivery: WebhookDelivery) -> tuple[int, str]:
     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
     timestamp = int(time.time())
     secret = webhook_secret_for(user=delivery.job.user)
@@ -239,21 +305,24 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str]:
         SIGNATURE_HEADER: webhook_signature(secret=secret, timestamp=timestamp, body=body),
     }
     timeout = httpx.Timeout(settings.WEBHOOK_TIMEOUT_SECONDS)
-    try:
-        # No redirects: a receiver must not bounce us to a host the allow-list does not name.
-        with (
-            httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client,
-            client.stream("POST", delivery.url, content=body, headers=headers) as response,
-        ):
-            status = response.status_code
-    except httpx.HTTPError as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:500]
+    # No redirects: a receiver must not bounce us to a host the allow-list does not name.
+    with (
+        httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client,
+        client.stream("POST", delivery.url, content=body, headers=headers) as response,
+    ):
+        status = response.status_code
     return status, "" if 200 <= status < 300 else f"Receiver answered HTTP {status}."
 
 
 def webhook_deliveries_requeue_due() -> int:
     """Re-send pending deliveries whose scheduled retry was lost (Huey is at-most-once)."""
     now = timezone.now()
+    # Past the cap (a crash between attempts in older releases could leave some): failed.
+    WebhookDelivery.objects.filter(
+        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now),
+        status=WebhookDelivery.Status.PENDING,
+        attempts__gte=settings.WEBHOOK_MAX_ATTEMPTS,
+    ).update(status=WebhookDelivery.Status.FAILED, next_attempt_at=None, lease_expires_at=None)
     grace = now - dt.timedelta(seconds=60)
     due = WebhookDelivery.objects.filter(
         Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now),

@@ -2,6 +2,7 @@
 are filtered and paged. Split by subject; import from here."""
 
 from gallery.selectors.collections import (  # noqa: F401
+    collection_get_deletable,
     collection_get_for_user,
     collection_get_owned,
     collection_visibility_q,
@@ -59,3 +60,4 @@ from gallery.selectors.shares import (  # noqa: F401
     shares_of_collection,
     shares_of_image,
 )
+from gallery.selectors.trash import Trash, purge_date, trash_for  # noqa: F401

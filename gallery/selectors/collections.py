@@ -13,22 +13,24 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from accounts.selectors import team_shared_q
 from gallery.models import Collection, CollectionItem
 from generation.models import Image, Visibility
-from generation.selectors import (
-    image_visibility_q,
-    user_team_ids,
-)
+from generation.selectors import image_visibility_q
 
 
 def collection_visibility_q(user) -> Q:
+    """Owner, the collection's team while its owner belongs to it (the one team rule), or
+    everyone for public ones; staff see all. Trashed collections are shown to nobody (their
+    owner sees them on the Trash page)."""
+    live = Q(deleted_at__isnull=True)
     if user is None or not user.is_authenticated:
-        return Q(visibility=Visibility.PUBLIC)
+        return live & Q(visibility=Visibility.PUBLIC)
     if user.is_staff:
-        return Q()
-    return (
+        return live
+    return live & (
         Q(user=user)
-        | Q(visibility=Visibility.TEAM, team_id__in=user_team_ids(user))
+        | (Q(visibility=Visibility.TEAM) & team_shared_q(viewer=user))
         | Q(visibility=Visibility.PUBLIC)
     )
 
@@ -44,7 +46,7 @@ def collection_get_for_user(*, user, public_id) -> Collection:
 def collections_owned_by(*, user) -> QuerySet[Collection]:
     if not user or not user.is_authenticated:
         return Collection.objects.none()
-    return Collection.objects.filter(user=user).order_by("name", "id")
+    return Collection.objects.filter(user=user, deleted_at__isnull=True).order_by("name", "id")
 
 
 def collection_get_owned(*, user, public_id) -> Collection:
@@ -52,21 +54,21 @@ def collection_get_owned(*, user, public_id) -> Collection:
     return collections_owned_by(user=user).get(public_id=public_id)
 
 
-def _prefixed(q: Q, prefix: str) -> Q:
-    """The same condition applied through a relation (image_visibility_q on items' images)."""
-    clone = Q(*[], _connector=q.connector, _negated=q.negated)
-    for child in q.children:
-        if isinstance(child, Q):
-            clone.children.append(_prefixed(child, prefix))
-        else:
-            key, value = child
-            clone.children.append((f"{prefix}{key}", value))
-    return clone
+def collection_get_deletable(*, user, public_id, permanent: bool) -> Collection:
+    """The collection `user` may delete: their own live one to the trash; for good, their own
+    live or trashed one, and anyone's for staff (as for images and jobs: docs/retention.md).
+    Collection.DoesNotExist otherwise."""
+    if not permanent:
+        return collection_get_owned(user=user, public_id=public_id)
+    collections = Collection.objects.all()
+    if not user.is_staff:
+        collections = collections.filter(user=user)
+    return collections.select_related("user", "team").get(public_id=public_id)
 
 
 def _visible_items(user) -> QuerySet[CollectionItem]:
     return CollectionItem.objects.filter(
-        _prefixed(image_visibility_q(user), "image__"), collection=OuterRef("pk")
+        image_visibility_q(user, prefix="image__"), collection=OuterRef("pk")
     )
 
 
@@ -82,9 +84,9 @@ def collections_list(*, user) -> list[Collection]:
     newest = covers.order_by("-added_at", "-id").values("image__public_id")[:1]
     counts = items.order_by().values("collection").annotate(n=Count("id")).values("n")[:1]
     mine = Q(user=user)
-    team = Q(visibility__in=[Visibility.TEAM, Visibility.PUBLIC], team_id__in=user_team_ids(user))
+    team = Q(visibility__in=[Visibility.TEAM, Visibility.PUBLIC]) & team_shared_q(viewer=user)
     return list(
-        Collection.objects.filter(mine | team)
+        Collection.objects.filter(mine | team, deleted_at__isnull=True)
         .select_related("user")
         .annotate(
             cover_public_id=Coalesce(Subquery(chosen), Subquery(newest)),

@@ -17,7 +17,7 @@ ASPECTS = ("square", "landscape", "portrait")
 SORTS = ("newest", "oldest")
 BACKENDS = ("remote", "local", "demo")
 FLAGGED_STATES = (Image.Moderation.FLAGGED, Image.Moderation.REPORTED)
-_SIZE = re.compile(r"^(\d{2,5})[xX×](\d{2,5})$")
+_SIZE = re.compile(r"^([0-9]{2,5})[xX×]([0-9]{2,5})$")
 
 
 class FilterError(ValueError):
@@ -122,9 +122,8 @@ def image_filters_parse(*, user, data: Mapping) -> ImageFilters:
     sort = get("sort") or "newest"
     if sort not in SORTS:
         raise FilterError("sort", "Sort must be newest or oldest.")
+    # An end before the start is a valid, empty range (not an error).
     date_from, date_to = _date(get("from"), "from"), _date(get("to"), "to")
-    if date_from and date_to and date_from > date_to:
-        raise FilterError("to", "The end date is before the start date.")
     flagged = get("flagged").lower() in ("1", "true", "on", "yes")
     return ImageFilters(
         scope=scope,

@@ -1,6 +1,5 @@
 """Image lists: scoped, filtered, keyset-paged pages of the gallery, and per-image facts."""
 
-import base64
 import datetime as dt
 from dataclasses import dataclass
 
@@ -10,15 +9,18 @@ from django.db.models import (
     Q,
     QuerySet,
 )
+from django.db.models.expressions import RawSQL
 
+from accounts.selectors import team_shared_q, user_team_ids
+from core.cursors import cursor_decode, cursor_encode
 from gallery import search
 from gallery.models import Favorite
 from gallery.selectors.filters import FLAGGED_STATES, FilterError, ImageFilters
-from generation.models import Image, Visibility
+from generation.models import SHARED_VISIBILITIES, Image, Visibility
 from generation.selectors import (
     image_open_report_count,
+    image_visibility_within_q,
     images_visible_to,
-    user_team_ids,
 )
 
 
@@ -30,58 +32,78 @@ class ImagePage:
 
 
 def encode_cursor(moment: dt.datetime, pk: int) -> str:
-    raw = f"{moment.isoformat()}|{pk}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursor_encode(moment, pk)
 
 
 def decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        moment, pk = base64.urlsafe_b64decode(padded.encode()).decode().split("|")
-        parsed = dt.datetime.fromisoformat(moment)
-        if parsed.tzinfo is None:
-            raise ValueError("naive")
-        # In UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts.
-        return parsed.astimezone(dt.UTC), int(pk)
-    except (ValueError, UnicodeDecodeError, OverflowError):
+        return cursor_decode(cursor)
+    except ValueError:
         raise FilterError("cursor", "This cursor is not valid.") from None
 
 
-def _scoped(*, user, filters: ImageFilters) -> tuple[QuerySet[Image], str, str]:
-    """The images of a scope and the (time, id) pair that orders it, matching an index."""
+@dataclass(frozen=True)
+class _Scope:
+    """The images of a scope, the (time, id) pair that orders them (matching an index), and,
+    for a user in several teams, one condition per team: each one is an ordered walk of
+    image_team_shared, and the page merges them (one walk over several teams would sort
+    every image of those teams)."""
+
+    images: QuerySet[Image]
+    time_field: str = "created_at"
+    id_field: str = "id"
+    branches: tuple[Q, ...] = ()
+
+
+def _scoped(*, user, filters: ImageFilters) -> _Scope:
     images = images_visible_to(user)
+    if filters.scope in ("mine", "team", "public"):
+        # The visibility rule narrowed to the scope (same rows): the scope's index is the way in.
+        images = Image.objects.filter(image_visibility_within_q(user, scope=filters.scope))
     if filters.scope == "mine":
-        return images.filter(user=user), "created_at", "id"
+        return _Scope(images.filter(user=user))
     if filters.scope == "team":
-        return (
-            images.filter(
-                team_id__in=user_team_ids(user),
-                visibility__in=[Visibility.TEAM, Visibility.PUBLIC],
-            ),
-            "created_at",
-            "id",
+        teams = user_team_ids(user)
+        # Literally the condition of index image_team_shared (see generation.models.InConstants),
+        # plus the one team rule: the image's owner still belongs to that team.
+        shared = images.filter(
+            team_shared_q(viewer=user),
+            team_id__in=teams,
+            visibility__in_constants=SHARED_VISIBILITIES,
         )
+        branches = tuple(Q(team_id=team) for team in teams) if len(teams) > 1 else ()
+        return _Scope(shared, branches=branches)
     if filters.scope == "public":
-        return images.filter(visibility=Visibility.PUBLIC), "created_at", "id"
+        return _Scope(images.filter(visibility=Visibility.PUBLIC))
     if filters.scope == "favorites":
         # Ordered by when the star was given: index favorite(user, created_at, id).
-        return images.filter(favorites__user=user), "favorites__created_at", "favorites__id"
+        return _Scope(images.filter(favorites__user=user), "favorites__created_at", "favorites__id")
     if filters.scope == "collection" and filters.collection is not None:
-        return (
+        return _Scope(
             images.filter(collection_items__collection=filters.collection),
             "collection_items__added_at",
             "collection_items__id",
         )
-    return images.none(), "created_at", "id"
+    return _Scope(images.none())
 
 
-def _filtered(images: QuerySet[Image], filters: ImageFilters) -> QuerySet[Image]:
+def _search_narrowing(user, filters: ImageFilters) -> dict:
+    """Which jobs' prompts a search of this scope needs to look at: the user's own, their
+    teams', or (other scopes) all of them."""
+    if filters.scope == "mine":
+        return {"owner_ids": [user.pk]}
+    if filters.scope == "team":
+        return {"team_ids": user_team_ids(user)}
+    return {}
+
+
+def _filtered(images: QuerySet[Image], filters: ImageFilters, *, user) -> QuerySet[Image]:
     if filters.q:
-        images = search.images_matching(images, filters.q)
+        images = search.images_matching(images, filters.q, **_search_narrowing(user, filters))
     if filters.date_from:
         start = dt.datetime.combine(filters.date_from, dt.time.min, tzinfo=dt.UTC)
         images = images.filter(created_at__gte=start)
-    if filters.date_to:
+    if filters.date_to and filters.date_to < dt.date.max:
         end = dt.datetime.combine(filters.date_to + dt.timedelta(days=1), dt.time.min, dt.UTC)
         images = images.filter(created_at__lt=end)
     if filters.aspect == "square":
@@ -101,24 +123,65 @@ def _filtered(images: QuerySet[Image], filters: ImageFilters) -> QuerySet[Image]
     return images
 
 
+def after_cursor(moment: dt.datetime, pk: int, *, newest: bool = True) -> Q:
+    """Rows after (moment, pk) in keyset order, on the `sort_at` / `sort_id` aliases.
+
+    The leading `sort_at <= moment` (or >=) is implied by the rest; it is there so that every
+    database bounds its index walk with it (an OR alone leaves SQLite scanning from the top).
+    """
+    if newest:
+        return Q(sort_at__lte=moment) & (Q(sort_at__lt=moment) | Q(sort_id__lt=pk))
+    return Q(sort_at__gte=moment) & (Q(sort_at__gt=moment) | Q(sort_id__gt=pk))
+
+
+def _for_tiles(images: QuerySet[Image]) -> QuerySet[Image]:
+    """What a tile or an API list item shows: the image, its job (the prompt) and the public
+    id of the image it was reseeded from; nothing of the owner or the parent row."""
+    return (
+        images.select_related(None)
+        .select_related("job")
+        .annotate(parent_public_id=F("job__parent_image__public_id"))
+    )
+
+
+def _merged(images: QuerySet[Image], branches: tuple[Q, ...], order, count: int) -> RawSQL:
+    """The ids of the first `count` rows of `images` in `order`, found by walking each
+    branch's index range in order and merging (UNION ALL of per-branch LIMITs)."""
+    parts, params = [], []
+    for index, branch in enumerate(branches):
+        sql, branch_params = (
+            images.filter(branch).order_by(*order).values("pk")[:count].query.sql_with_params()
+        )
+        parts.append(f"SELECT * FROM ({sql}) AS branch_{index}")  # noqa: S608 (Django's SQL)
+        params.extend(branch_params)
+    return RawSQL(" UNION ALL ".join(parts), params)  # noqa: S611 (bound parameters)
+
+
 def images_list(
     *, user, filters: ImageFilters, cursor: str | None = None, limit: int | None = None
 ) -> ImagePage:
     """One page in keyset order. No COUNT and no OFFSET, so page 1000 costs what page 1 does."""
     limit = max(1, min(limit or settings.GALLERY_PAGE_SIZE, settings.GALLERY_MAX_PAGE_SIZE))
-    images, time_field, id_field = _scoped(user=user, filters=filters)
-    images = _filtered(images, filters).select_related("job__parent_image")
+    scope = _scoped(user=user, filters=filters)
+    images = _filtered(scope.images, filters, user=user)
     # Aliases let the cursor condition reuse the scope's join (favorites, collection items).
-    images = images.annotate(sort_at=F(time_field), sort_id=F(id_field))
+    sort = {"sort_at": F(scope.time_field), "sort_id": F(scope.id_field)}
+    images = images.annotate(**sort)
     newest = filters.sort == "newest"
     if cursor:
         moment, pk = decode_cursor(cursor)
-        if newest:
-            images = images.filter(Q(sort_at__lt=moment) | Q(sort_at=moment, sort_id__lt=pk))
-        else:
-            images = images.filter(Q(sort_at__gt=moment) | Q(sort_at=moment, sort_id__gt=pk))
+        images = images.filter(after_cursor(moment, pk, newest=newest))
     order = ("-sort_at", "-sort_id") if newest else ("sort_at", "sort_id")
-    rows = list(images.order_by(*order)[: limit + 1])
+    if scope.time_field == "created_at":
+        # Ordered by the image's own columns: find the page's ids on narrow rows first, then
+        # load those rows with their jobs. A rare search word's matches (thousands of images)
+        # are sorted as (id, time) pairs instead of as whole image-and-job rows.
+        if scope.branches:
+            ids = _merged(images, scope.branches, order, limit + 1)
+        else:
+            ids = images.order_by(*order).values("pk")[: limit + 1]
+        images = Image.objects.filter(pk__in=ids).annotate(**sort)
+    rows = list(_for_tiles(images).order_by(*order)[: limit + 1])
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

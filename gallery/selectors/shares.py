@@ -9,7 +9,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from gallery.models import Collection, ShareLink
-from gallery.selectors.images import ImagePage, decode_cursor, encode_cursor
+from gallery.selectors.images import ImagePage, after_cursor, decode_cursor, encode_cursor
 from generation.models import Image
 from generation.selectors import (
     image_visibility_q,
@@ -17,16 +17,20 @@ from generation.selectors import (
 
 
 def share_image_q(share: ShareLink) -> Q:
-    """Images a link may show: the sharer's own or public ones, never flagged or rejected."""
-    showable = Q(moderation_state__in=Image.SHOWABLE)
+    """Images a link may show: the sharer's own or public ones, never flagged, rejected or
+    trashed."""
+    showable = Q(moderation_state__in=Image.SHOWABLE, deleted_at__isnull=True)
     return (Q(user_id=share.user_id) & showable) | image_visibility_q(None)
 
 
 def share_get_active(*, token: str) -> ShareLink:
-    """The live link for a token; revoked, expired or unknown → ShareLink.DoesNotExist."""
+    """The live link for a token; revoked, expired, unknown, or whose image or collection is
+    in the trash → ShareLink.DoesNotExist (a restore brings the link back)."""
     now = timezone.now()
     return ShareLink.objects.select_related("collection", "user").get(
         Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+        Q(image__isnull=True) | Q(image__deleted_at__isnull=True),
+        Q(collection__isnull=True) | Q(collection__deleted_at__isnull=True),
         token=token,
         revoked_at__isnull=True,
     )
@@ -47,7 +51,7 @@ def share_images_page(*, share: ShareLink, cursor: str | None = None, limit: int
     )
     if cursor:
         moment, pk = decode_cursor(cursor)
-        images = images.filter(Q(sort_at__lt=moment) | Q(sort_at=moment, sort_id__lt=pk))
+        images = images.filter(after_cursor(moment, pk))
     rows = list(images.order_by("-sort_at", "-sort_id")[: limit + 1])
     next_cursor = None
     if len(rows) > limit:

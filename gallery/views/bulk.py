@@ -23,6 +23,7 @@ from gallery.archive import ArchiveTooLarge, archive_check, archive_stream
 from gallery.models import Collection
 from gallery.views import access
 from gallery.views.params import uuid_list
+from gallery.views.trash import offer_undo
 from generation.models import Image
 from generation.selectors import image_get_for_user
 
@@ -56,7 +57,9 @@ def _zip(request, ids: list[uuid.UUID], back: str) -> HttpResponse:
         messages.error(request, error.message)
         return redirect(back)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
-    response = StreamingHttpResponse(archive_stream(images), content_type="application/zip")
+    response = StreamingHttpResponse(
+        archive_stream(images, viewer=request.user), content_type="application/zip"
+    )
     response["Content-Disposition"] = f'attachment; filename="qwen-images-{stamp}.zip"'
     response["Cache-Control"] = "no-store"
     return response
@@ -64,7 +67,12 @@ def _zip(request, ids: list[uuid.UUID], back: str) -> HttpResponse:
 
 def _delete(request, ids: list[uuid.UUID], back: str) -> HttpResponse:
     count = services.images_delete(user=request.user, image_ids=ids)
-    messages.success(request, f"Deleted {count} image{'s' if count != 1 else ''}.")
+    offer_undo(
+        request,
+        kind="images",
+        ids=ids,
+        message=f"Moved {count} image{'s' if count != 1 else ''} to the trash.",
+    )
     _left_alone(request, len(ids), count)
     return redirect(back)
 

@@ -10,7 +10,8 @@ from core.http import safe_next
 from gallery import selectors, services
 from gallery.views import access
 from gallery.views.grid import render_grid
-from gallery.views.params import uuid_list
+from gallery.views.params import uuid_list, visibility_choices
+from gallery.views.trash import offer_undo
 from generation.models import Visibility
 
 
@@ -37,7 +38,7 @@ def collections(request):
         "gallery/collections.html",
         {
             "collections": selectors.collections_list(user=request.user),
-            "visibility_choices": Visibility.choices,
+            "visibility_choices": visibility_choices(request.user),
         },
     )
 
@@ -74,7 +75,12 @@ def collection_edit(request, public_id):
 def collection_delete(request, public_id):
     collection = access.collection_write(request, public_id)
     services.collection_delete(user=request.user, collection=collection)
-    messages.success(request, f"Deleted collection {collection.name} (its images stay).")
+    offer_undo(
+        request,
+        kind="collections",
+        ids=[collection.public_id],
+        message=f"Collection {collection.name} moved to the trash (its images stay).",
+    )
     return redirect("collections")
 
 

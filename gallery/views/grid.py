@@ -12,8 +12,7 @@ from django.views.decorators.http import require_GET
 from gallery import selectors
 from gallery.models import Collection
 from gallery.selectors import FilterError, SignInRequired
-from gallery.views.params import SHARE_EXPIRY_CHOICES, current_url, uuid_list
-from generation.models import Visibility
+from gallery.views.params import SHARE_EXPIRY_CHOICES, current_url, uuid_list, visibility_choices
 
 SCOPE_TABS = [
     ("mine", "Mine"),
@@ -78,7 +77,7 @@ def render_grid(request, data, *, collection: Collection | None = None):
             ],
             "reset_url": reset_url,
             "my_collections": list(selectors.collections_owned_by(user=request.user)),
-            "visibility_choices": Visibility.choices,
+            "visibility_choices": visibility_choices(request.user),
             "aspects": selectors.ASPECTS,
             "backends": selectors.BACKENDS,
             "share_expiry_choices": SHARE_EXPIRY_CHOICES,

@@ -3,6 +3,7 @@ visibility, delete, collect, report). Its files are served by generation.files."
 
 import json
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
@@ -14,11 +15,12 @@ from core.http import safe_next, wants_json
 from gallery import selectors, services
 from gallery.services import NotAllowed, ReseedMode
 from gallery.views import access
-from gallery.views.params import SHARE_EXPIRY_CHOICES
+from gallery.views.params import SHARE_EXPIRY_CHOICES, visibility_choices
 from gallery.views.reports import report_context, report_file
+from gallery.views.trash import offer_undo
 from generation.edits.sources import EditInputError
-from generation.models import Visibility
 from generation.moderation import PromptBlocked
+from generation.provenance import image_provenance
 from usage.quotas import QuotaExceeded
 
 
@@ -42,11 +44,13 @@ def image_detail(request, public_id):
             "is_owner": selectors.user_owns(user=user, obj=image),
             "my_collections": list(selectors.collections_owned_by(user=user)),
             "shares": selectors.shares_of_image(user=user, image=image),
-            "visibility_choices": Visibility.choices,
+            "visibility_choices": visibility_choices(request.user),
             "share_expiry_choices": SHARE_EXPIRY_CHOICES,
             **report_context(request, image),
             "report_url": reverse("image-report", args=[image.public_id]),
             "open_report_count": selectors.image_open_report_count_for(user=user, image=image),
+            "provenance": image_provenance(image=image),
+            "trash_days": settings.TRASH_DAYS,
         },
     )
 
@@ -85,7 +89,7 @@ def image_reseed(request, public_id):
         return redirect("image-detail", public_id=image.public_id)
     try:
         job = services.image_reseed(user=request.user, image=image, mode=mode)
-    except (QuotaExceeded, PromptBlocked, EditInputError) as error:
+    except (QuotaExceeded, PromptBlocked, EditInputError, services.ReseedRefused) as error:
         messages.error(request, error.message)
         return redirect("image-detail", public_id=image.public_id)
     return redirect("job-detail", public_id=job.public_id)
@@ -111,13 +115,14 @@ def image_visibility(request, public_id):
 @require_POST
 @login_required
 def image_delete(request, public_id):
+    """To the trash, with an Undo on the next page."""
     image = access.image_read(request, public_id)
     try:
         services.image_delete(user=request.user, image=image)
     except NotAllowed as error:
         messages.error(request, error.message)
         return redirect("image-detail", public_id=image.public_id)
-    messages.success(request, "Image deleted.")
+    offer_undo(request, kind="images", ids=[image.public_id], message="Image moved to the trash.")
     return redirect(safe_next(request, reverse("gallery")))
 
 

@@ -3,6 +3,9 @@
 import datetime as dt
 import uuid
 
+from accounts.services import profile_for
+from generation.models import Visibility
+
 MAX_IDS = 500
 SHARE_EXPIRY_CHOICES = [
     ("", "Never"),
@@ -37,3 +40,12 @@ def current_url(request) -> str:
     query = request.GET.copy()
     query.pop("partial", None)
     return f"{request.path}?{query.urlencode()}" if query else request.path
+
+
+def visibility_choices(user) -> list[tuple[str, str]]:
+    """The visibility options, "Team" naming the team it means: the user's current team (the
+    one team rule, docs/accounts.md), or saying plainly that without one it is only them."""
+    team = profile_for(user).current_team if user.is_authenticated else None
+    team_label = f"Team: members of {team.name}" if team else "Team (you are in no team: only you)"
+    labels = {Visibility.TEAM: team_label}
+    return [(value, labels.get(value, label)) for value, label in Visibility.choices]

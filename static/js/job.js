@@ -9,6 +9,7 @@
   var timingEl = document.getElementById("job-timing");
   var progressEl = document.getElementById("job-progress");
   var errorEl = document.getElementById("job-error");
+  var noticeEl = document.getElementById("job-notice");
   var imagesEl = document.getElementById("job-images");
   var liveEl = document.getElementById("job-live");
   var cancelForm = document.getElementById("cancel-form");
@@ -96,6 +97,11 @@
     if (cancelForm) cancelForm.hidden = !active[job.status];
     timingEl.textContent =
       !active[job.status] && job.run_seconds != null ? "Took " + job.run_seconds.toFixed(1) + " s" : "";
+    // Queued with nobody to run it (no consumer serves its backend): say so, not just "waiting".
+    if (noticeEl) {
+      noticeEl.textContent = job.notice || "";
+      noticeEl.hidden = !job.notice;
+    }
     errorEl.textContent = job.error && job.status !== "succeeded" ? job.error.message : "";
     errorEl.className = job.status === "failed" ? "error" : "notice";
     if (job.status !== lastStatus) {

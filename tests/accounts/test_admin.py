@@ -6,7 +6,7 @@ from django.urls import reverse
 from accounts.keys import api_key_create
 from accounts.models import Membership, Profile
 from accounts.services import invite_create
-from tests.factories import make_job
+from tests.factories import make_job_row
 
 pytestmark = pytest.mark.django_db
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 def test_admin_pages_load_and_hide_secrets(staff_client, owner, team):
     key, secret = api_key_create(user=owner, name="robot")
     invite = invite_create(by=Membership.objects.get(user=owner, team=team))
-    make_job(owner, n=2)
+    make_job_row(owner, n=2)
     pages = [
         reverse("admin:auth_user_changelist"),
         reverse("admin:auth_user_change", args=[owner.pk]),
@@ -56,7 +56,7 @@ def test_quota_overrides_are_edited_in_the_admin(staff_client, owner, team):
 
 
 def test_admin_shows_usage_per_profile(staff_client, owner):
-    make_job(owner, n=3)
+    make_job_row(owner, n=3)
     body = staff_client.get(reverse("admin:accounts_profile_changelist")).content.decode()
     assert Profile.objects.filter(user=owner).exists()
     assert '<td class="field-images_today">3</td>' in body

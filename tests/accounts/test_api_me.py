@@ -1,14 +1,14 @@
 import pytest
 
 from tests.apiclient import bearer
-from tests.factories import make_job
+from tests.factories import make_job_row
 
 pytestmark = pytest.mark.django_db
 
 
 def test_me_shows_user_team_quota_and_usage(owner, client, settings):
     settings.QUOTA_IMAGES_PER_DAY = 10
-    make_job(owner, n=3)
+    make_job_row(owner, n=3)
     body = client.get("/v1/me", **bearer(owner)).json()
     assert body["user"]["username"] == "owner"
     assert body["team"]["name"] == "Studio" and body["team"]["role"] == "owner"
@@ -23,7 +23,7 @@ def test_me_shows_user_team_quota_and_usage(owner, client, settings):
 
 
 def test_me_is_about_the_caller_only(owner, outsider, client):
-    make_job(owner, n=2)
+    make_job_row(owner, n=2)
     body = client.get("/v1/me", **bearer(outsider)).json()
     assert body["user"]["username"] == "outsider"
     assert body["team"]["name"] == "Elsewhere"

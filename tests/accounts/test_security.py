@@ -34,6 +34,7 @@ def test_argon2_is_the_first_hasher_in_real_settings():
     assert out == "django.contrib.auth.hashers.Argon2PasswordHasher"
 
 
+@pytest.mark.slow  # the settings load in a subprocess
 def test_production_settings_close_signup_and_secure_cookies():
     code = (
         "import config.settings as s; "

@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import Membership
 from generation import lifecycle
 from generation.models import Image, Job
-from tests.factories import make_job, make_user
+from tests.factories import make_job, make_job_row, make_user
 from usage.charts import bar_chart
 from usage.selectors import DayCount, team_usage_by_member, usage_images_per_day, usage_summary
 
@@ -32,9 +32,9 @@ def _age(job: Job, days: int, *, wait: float = 2.0, run: float = 5.0) -> None:
 
 
 def test_images_per_day_covers_30_days_with_zeros(owner):
-    _age(make_job(owner, n=2), 0)
-    _age(make_job(owner, n=1), 3)
-    _age(make_job(owner, n=4), 40)  # outside the window
+    _age(make_job_row(owner, n=2), 0)
+    _age(make_job_row(owner, n=1), 3)
+    _age(make_job_row(owner, n=4), 40)  # outside the window
     days = usage_images_per_day(user=owner)
     assert len(days) == 30 and days[-1].day == timezone.now().date()
     assert days[-1].images == 2 and days[-4].images == 1
@@ -42,8 +42,8 @@ def test_images_per_day_covers_30_days_with_zeros(owner):
 
 
 def test_summary_counts_failures_and_averages_wait_and_run(owner):
-    _age(make_job(owner), 1, wait=2, run=6)
-    _age(make_job(owner), 2, wait=4, run=10)
+    _age(make_job_row(owner), 1, wait=2, run=6)
+    _age(make_job_row(owner), 2, wait=4, run=10)
     failed = make_job(owner, run=False)
     lifecycle.job_fail(job=failed, code="boom", message="broken")
     summary = usage_summary(user=owner)
@@ -53,7 +53,7 @@ def test_summary_counts_failures_and_averages_wait_and_run(owner):
 
 
 def test_usage_page_draws_an_accessible_chart_and_a_table(owner, owner_client):
-    _age(make_job(owner, n=3), 0)
+    _age(make_job_row(owner, n=3), 0)
     body = owner_client.get(reverse("usage")).content.decode()
     svg = body[body.index("<svg") : body.index("</svg>")]
     assert 'role="img"' in svg and 'aria-labelledby="chart-title chart-desc"' in svg
@@ -75,8 +75,8 @@ def test_chart_bars_scale_to_the_busiest_day():
 
 
 def test_team_usage_per_member_for_owners_and_admins(owner, teammate, owner_client, team):
-    _age(make_job(owner, n=2), 1)
-    _age(make_job(teammate, n=1), 0)
+    _age(make_job_row(owner, n=2), 1)
+    _age(make_job_row(teammate, n=1), 0)
     rows = {row.membership.user.username: row.summary for row in team_usage_by_member(team=team)}
     assert rows["owner"].images == 2 and rows["teammate"].images == 1
     page = owner_client.get(reverse("team-usage", args=[team.public_id])).content.decode()
@@ -96,17 +96,17 @@ def test_team_usage_only_counts_jobs_made_in_the_team(owner, teammate, team, oth
     Membership.objects.create(team=other_team, user=teammate)
     teammate.profile.current_team = other_team
     teammate.profile.save()
-    make_job(teammate, n=4)  # elsewhere: not Studio's business
+    make_job_row(teammate, n=4)  # elsewhere: not Studio's business
     rows = {row.membership.user.username: row.summary for row in team_usage_by_member(team=team)}
     assert rows["teammate"].images == 0
 
 
 def test_usage_page_query_count_does_not_grow(owner, owner_client):
-    make_job(owner)
+    make_job_row(owner)
     with CaptureQueriesContext(connection) as few:
         owner_client.get(reverse("usage"))
     for days in range(10):
-        _age(make_job(owner), days)
+        _age(make_job_row(owner), days)
     with CaptureQueriesContext(connection) as many:
         owner_client.get(reverse("usage"))
     assert len(many) == len(few) <= 8
@@ -118,7 +118,7 @@ def test_team_usage_query_count_does_not_grow(owner, owner_client, team):
         owner_client.get(url)
     for i in range(8):
         member = make_user(f"m{i}", team=team)
-        make_job(member)
+        make_job_row(member)
     with CaptureQueriesContext(connection) as many:
         response = owner_client.get(url)
     assert response.content.decode().count("?member=") == 9

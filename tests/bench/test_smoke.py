@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bench import gallery, memory, pipeline, submit
+from bench import gallery, memory, pipeline, provenance, submit
 from bench.common import CHILDREN, Site, percentile, result_rows, table
 
 
@@ -19,6 +19,7 @@ def site():
     CHILDREN.stop_all()
 
 
+@pytest.mark.slow  # a site of its own: gunicorn, a consumer and a fake endpoint
 def test_pipeline_and_memory_run_and_report(site):
     result = pipeline.run(
         n=2,
@@ -49,6 +50,7 @@ def test_pipeline_and_memory_run_and_report(site):
     json.dumps(result)  # what results.json will hold
 
 
+@pytest.mark.slow  # a site of its own: gunicorn
 def test_submit_measures_latency_and_errors(site):
     result = submit.run(clients=(2,), seconds=0.5, interval=0.1, web_workers=1, site=site)
     shapes = {level["shape"] for level in result["levels"]}
@@ -78,3 +80,71 @@ def test_percentile_is_nearest_rank():
     assert percentile(values, 95) == 95.0
     assert percentile([3.0], 95) == 3.0
     assert percentile([], 50) is None
+
+
+def test_provenance_reports_signing_time_per_image():
+    result = provenance.run(repeat=2, size=256)
+    assert result["states"] == ["signed"]
+    assert result["sign_ms_median"] > 0 and result["process_ms_median"] > 0
+    assert result["checks"][0]["name"].startswith("signing ms per 1 MP")
+
+
+def test_gpu_bench_runs_on_a_tiny_model_on_the_cpu(tiny, settings, tmp_path, capsys):
+    from bench import gpu
+
+    settings.QWEN_IMAGE_LOCAL_MODEL = str(tiny.model)  # what main() sets, restored after
+    settings.QWEN_IMAGE_LOCAL_DEVICE = "cpu"
+    out = tmp_path / "gpu.json"
+    argv = ["--model", str(tiny.model), "--allow-cpu", "--size", "64x32", "--steps", "2"]
+    argv += ["--runs", "1", "--cases", "64x32x2,48x32x1", "--json", str(out)]
+    assert gpu.main(argv) == 0
+    result = json.loads(out.read_text())
+    assert result["device"] == "cpu" and result["speed"]["ratio"] > 0
+    cases = {case["case"]: case for case in result["cases"]}
+    assert set(cases) == {"2 x 64x32", "1 x 48x32"}
+    assert all("portal_s" in case and "failed" not in case for case in cases.values())
+    assert "| case | estimate GiB |" in capsys.readouterr().out
+
+
+def test_vae_bench_measures_one_decode_per_process():
+    from bench import vae
+
+    row = vae._measure("32", "32", "2", "slice", "bfloat16")
+    assert row["n"] == 2 and row["mode"] == "slice" and row["peak_mib"] >= 0  # noise at 32²
+    assert vae._estimate(32, 32, 2, "plain", "bfloat16") == 2 * vae._estimate(
+        32, 32, 2, "slice", "bfloat16"
+    )
+
+
+def test_compare_exports_a_version_with_todays_bench(tmp_path):
+    from bench.compare import export
+
+    tree = export("HEAD", tmp_path / "tree")
+    assert (tree / "manage.py").exists() and (tree / "bench" / "agent.py").exists()
+
+
+def test_compare_table_puts_before_and_after_side_by_side():
+    from bench.compare import render
+
+    page = {"p50_ms": 10.0, "p95_ms": 20.0, "queries": 4, "sql_ms": 1.0, "plans": []}
+    results = {
+        "results": {
+            "gallery": {
+                "pages": {
+                    "team grid first": {"before": page, "after": {**page, "p95_ms": 10.0}},
+                    "team grid deep": {"before": {**page, "p50_ms": 25.0}, "after": page},
+                },
+                "upgrade_migrate_s": 8.1,
+            },
+            "worker": {
+                "cpu_ms_per_image": {
+                    "before": {"process": 100.0, "safety": 25.0, "total": 125.0},
+                    "after": {"process": 30.0, "safety": 22.0, "total": 52.0},
+                }
+            },
+        }
+    }
+    table = render(results)
+    assert "| gallery team grid first p95 ms | 20.0 | 10.0 | 0.5 |" in table
+    assert "| gallery team grid deep/first (p50) | 2.5 | 1.0 | 0.4 |" in table
+    assert "| worker CPU ms per image: total | 125.0 | 52.0 | 0.416 |" in table

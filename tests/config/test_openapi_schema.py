@@ -14,7 +14,7 @@ from schemathesis.checks import (
 )
 
 from accounts.keys import api_key_create
-from tests.factories import make_job, make_user
+from tests.factories import make_job_row, make_user
 
 CHECKS = [
     not_a_server_error,
@@ -51,7 +51,7 @@ def api_headers(transactional_db, settings):
     settings.QUOTA_CONCURRENT_JOBS = 10_000
     settings.QUOTA_IMAGES_PER_DAY = 100_000
     user = make_user("fuzzer")
-    make_job(user)  # something to list
+    make_job_row(user)  # something to list
     _, secret = api_key_create(user=user)
     return {"Authorization": f"Bearer {secret}"}
 

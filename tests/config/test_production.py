@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 BASE_DIR = Path(__file__).resolve().parents[2]
+# Each test loads the settings in a subprocess of its own; the test database plays no part.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from django.urls import reverse
 from gallery import services
 from gallery.models import Favorite
 from generation.models import Image, Job
-from tests.factories import make_job
+from tests.apiclient import assert_envelope, bearer, post_json
+from tests.factories import make_image_row, make_job
 from tests.gallery.helpers import grid, ids
 
 pytestmark = pytest.mark.django_db
@@ -113,7 +114,7 @@ def test_reseed_respects_the_quota(owner, owner_client, image_of, settings):
 
 
 def test_use_these_settings_prefills_the_generate_form(owner, owner_client):
-    image = make_job(owner, prompt="a quiet harbour", seed=321, num_inference_steps=17).images.get()
+    image = make_image_row(owner, prompt="a quiet harbour", seed=321, num_inference_steps=17)
     response = owner_client.post(reverse("image-use-settings", args=[image.public_id]))
     assert response["Location"] == reverse("generate")
     form = owner_client.get(reverse("generate")).content.decode()
@@ -152,19 +153,21 @@ def test_visibility_is_changed_by_the_owner_only(
     assert image.visibility == "public"
 
 
-def test_delete_removes_row_and_files_for_the_owner_only(
+def test_delete_moves_to_the_trash_for_the_owner_only(
     owner, owner_client, teammate_client, image_of, django_capture_on_commit_callbacks
 ):
     image = image_of(owner, "team")
     url = reverse("image-delete", args=[image.public_id])
     teammate_client.post(url)
-    assert Image.objects.filter(pk=image.pk).exists()
+    assert Image.objects.get(pk=image.pk).deleted_at is None
     with django_capture_on_commit_callbacks(execute=True):
         response = owner_client.post(url)
     assert response["Location"] == reverse("gallery")
-    assert not Image.objects.filter(pk=image.pk).exists()
-    assert not default_storage.exists(image.file.name)
-    assert not default_storage.exists(image.thumbnail.name)
+    # Hidden (a 404 even for its owner), files kept until the purge or "Delete for good".
+    assert Image.objects.get(pk=image.pk).deleted_at is not None
+    assert owner_client.get(reverse("image-detail", args=[image.public_id])).status_code == 404
+    assert default_storage.exists(image.file.name)
+    assert default_storage.exists(image.thumbnail.name)
 
 
 # --- Bulk ----------------------------------------------------------------------------------
@@ -188,7 +191,8 @@ def test_bulk_delete_and_visibility_touch_only_own_images(
     }
     with django_capture_on_commit_callbacks(execute=True):
         _bulk(owner_client, [mine[0], theirs], "delete")
-    assert set(Image.objects.values_list("pk", flat=True)) == {mine[1].pk, theirs.pk}
+    live = Image.objects.filter(deleted_at__isnull=True)
+    assert set(live.values_list("pk", flat=True)) == {mine[1].pk, theirs.pk}
     assert default_storage.exists(theirs.file.name)
 
 
@@ -271,8 +275,8 @@ def test_bulk_requires_login(anonymous_client, owner, image_of):
 def test_compare_shows_two_to_four_visible_images_and_marks_differences(
     owner, outsider, owner_client, image_of
 ):
-    a = make_job(owner, prompt="a cat", seed=1).images.get()
-    b = make_job(owner, prompt="a cat", seed=2).images.get()
+    a = make_image_row(owner, prompt="a cat", seed=1)
+    b = make_image_row(owner, prompt="a cat", seed=2)
     hidden = image_of(outsider, "private")
     response = _bulk(owner_client, [a, b, hidden], "compare")
     page = owner_client.get(response["Location"])
@@ -297,3 +301,19 @@ def test_grid_links_everything_to_detail_pages(owner, owner_client, image_of):
     assert reverse("image-detail", args=[image.public_id]) in body
     assert reverse("image-thumbnail", args=[image.public_id]) in body
     assert 'loading="lazy"' in body
+
+
+def test_reseeding_an_image_made_under_older_limits_says_why_instead_of_failing(
+    owner, owner_client, client
+):
+    image = make_image_row(owner)
+    Job.objects.filter(pk=image.job_id).update(num_inference_steps=10_000)  # limit since lowered
+    response = owner_client.post(
+        reverse("image-reseed", args=[image.public_id]), {"mode": "reseed"}, follow=True
+    )
+    assert response.status_code == 200
+    assert "no longer allowed here" in response.content.decode()
+    assert Job.objects.filter(user=owner).count() == 1  # nothing was queued
+
+    answer = post_json(client, f"/v1/images/{image.public_id}/reseed", {}, headers=bearer(owner))
+    assert_envelope(answer, 409, code="params_no_longer_allowed")

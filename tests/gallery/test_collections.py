@@ -53,7 +53,7 @@ def test_create_add_rename_cover_remove_delete(owner, owner_client, image_of):
     assert list(collection.items.values_list("image_id", flat=True)) == [second.pk]
     collection.refresh_from_db()
     owner_client.post(reverse("collection-delete", args=[collection.public_id]))
-    assert not Collection.objects.exists()
+    assert not Collection.objects.filter(deleted_at__isnull=True).exists()  # in the trash
     assert first.__class__.objects.count() == 2  # images stay
 
 

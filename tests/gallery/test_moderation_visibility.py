@@ -12,6 +12,7 @@ from generation.models import Image
 from generation.moderation import image_moderate
 from generation.signed_urls import image_signed_urls
 from tests.apiclient import bearer
+from tests.factories import make_image
 from tests.gallery.helpers import grid
 
 pytestmark = pytest.mark.django_db
@@ -20,9 +21,9 @@ Moderation = Image.Moderation
 
 
 @pytest.fixture
-def flagged(owner, image_of, settings):
+def flagged(owner, settings):
     settings.SAFETY_NSFW_THRESHOLD = 0.0  # the real classifier flags whatever it scores
-    image = image_of(owner, "public", prompt="flagged lighthouse")
+    image = make_image(owner, visibility="public", prompt="flagged lighthouse")  # the pipeline
     settings.SAFETY_NSFW_THRESHOLD = 0.7
     assert image.moderation_state == Moderation.FLAGGED
     return image

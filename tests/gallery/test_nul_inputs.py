@@ -6,7 +6,7 @@ import json
 import pytest
 
 from tests.apiclient import bearer
-from tests.factories import make_job
+from tests.factories import make_image_row, make_job_row
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,7 @@ def test_collection_name_with_nul_is_refused(owner, client):
 
 
 def test_gallery_filters_ignore_nul(owner, client, owner_client):
-    make_job(owner)
+    make_job_row(owner)
     response = client.get("/v1/images", {"model": "qwen-image\x00"}, **bearer(owner))
     assert response.status_code == 200 and len(response.json()["data"]) == 1
     assert owner_client.get("/gallery/", {"backend": "demo\x00"}).status_code == 200
@@ -32,7 +32,7 @@ def test_gallery_filters_ignore_nul(owner, client, owner_client):
 def test_report_note_with_nul_is_kept_without_it(owner, outsider, client):
     from generation.models import Report
 
-    image = make_job(owner, visibility="public").images.get()
+    image = make_image_row(owner, visibility="public")
     response = client.post(
         f"/v1/images/{image.public_id}/report",
         data=json.dumps({"reason": "other", "note": "see\x00 this"}),

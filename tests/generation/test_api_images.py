@@ -75,7 +75,7 @@ def test_openai_sdk_with_an_invalid_size_names_the_param(sdk):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_openai_sdk_harmless_extras_are_ignored(sdk):
+def test_openai_sdk_extras_are_honoured_or_accepted(sdk):
     result = sdk.images.generate(
         prompt="x",
         size="auto",
@@ -85,7 +85,11 @@ def test_openai_sdk_harmless_extras_are_ignored(sdk):
         output_format="png",
         response_format="b64_json",
     )
-    assert _decode(result.data[0].b64_json).size == (1024, 768)  # the default preset
+    # auto: the native size closest to the default preset's 4:3; hd: Qwen's 50 steps.
+    assert _decode(result.data[0].b64_json).size == (1472, 1104)
+    job = Job.objects.get()
+    assert (job.num_inference_steps, job.acceleration, job.end_user) == (50, "none", "robot-7")
+    assert job.size_auto and job.size_preset == "native_4_3"
 
 
 # --- The hosted endpoint's own body ---------------------------------------------------------

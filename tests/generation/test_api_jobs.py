@@ -15,7 +15,7 @@ from generation import idempotency, lifecycle, runner
 from generation.backends import BackendError
 from generation.models import Image, Job
 from tests.apiclient import assert_envelope, bearer, post_json
-from tests.factories import make_job
+from tests.factories import make_job, make_job_row
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +55,7 @@ def test_submit_answers_202_with_the_queued_job_and_the_job_runs(
 
 
 def test_image_urls_are_absolute_signed_and_work_without_a_session(owner, client, auth):
-    job = make_job(owner)
+    job = make_job_row(owner)
     image = client.get(f"/v1/jobs/{job.public_id}", **auth).json()["images"][0]
     assert image["url"].startswith("http://testserver/v1/files/")
     stranger = Client()  # no session, no key
@@ -69,20 +69,20 @@ def test_image_urls_are_absolute_signed_and_work_without_a_session(owner, client
 
 def test_signed_urls_expire(owner, client, auth, settings):
     settings.API_IMAGE_URL_MAX_AGE = 60
-    job = make_job(owner)
+    job = make_job_row(owner)
     url = client.get(f"/v1/jobs/{job.public_id}", **auth).json()["images"][0]["url"]
     with time_machine.travel(timezone.now() + dt.timedelta(seconds=61)):
         assert_envelope(Client().get(url), 403, code="url_expired")
 
 
 def test_tampered_signed_url_is_404(owner, client, auth):
-    job = make_job(owner)
+    job = make_job_row(owner)
     url = client.get(f"/v1/jobs/{job.public_id}", **auth).json()["images"][0]["url"]
     assert_envelope(Client().get(url[:-3] + "abc"), 404)
 
 
 def test_signed_url_stops_working_when_a_moderator_rejects_the_image(owner, client, auth):
-    job = make_job(owner)
+    job = make_job_row(owner)
     url = client.get(f"/v1/jobs/{job.public_id}", **auth).json()["images"][0]["url"]
     Image.objects.filter(job=job).update(moderation_state=Image.Moderation.REJECTED)
     assert_envelope(Client().get(url), 404)
@@ -208,7 +208,10 @@ def test_list_filters_by_status_and_creation_time(owner, client, auth, settings)
     assert [job["id"] for job in canceled] == [str(jobs[1].public_id)]
     middle = client.get(
         "/v1/jobs",
-        {"created_after": jobs[0].created_at.isoformat(), "created_before": jobs[3].created_at},
+        {
+            "created_after": jobs[0].created_at.isoformat(),
+            "created_before": jobs[3].created_at.isoformat(),
+        },
         **auth,
     ).json()["data"]
     assert [job["id"] for job in middle] == [str(jobs[2].public_id), str(jobs[1].public_id)]
@@ -229,11 +232,11 @@ def test_list_query_count_does_not_grow_with_the_page(owner, client, auth, setti
         assert response.status_code == 200
         return len(captured), len(response.json()["data"])
 
-    make_job(owner, n=2)
+    make_job_row(owner, n=2)
     small, listed = queries_for_listing()
     assert listed == 1
     for _ in range(6):
-        make_job(owner, n=2)
+        make_job_row(owner, n=2)
     large, listed = queries_for_listing()
     assert listed == 7
     assert large == small <= 4  # key lookup, jobs, images, deliveries: no COUNT, no N+1
@@ -257,7 +260,7 @@ def test_cancel_a_queued_job(owner, client, auth):
 
 
 def test_cancel_a_finished_job_is_409(owner, client, auth):
-    job = make_job(owner)
+    job = make_job_row(owner)
     response = post_json(client, f"/v1/jobs/{job.public_id}/cancel", {}, headers=auth)
     assert_envelope(response, 409, code="job_finished")
 

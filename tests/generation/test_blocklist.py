@@ -12,7 +12,7 @@ from generation import lifecycle
 from generation.models import BlockedTerm, Job
 from generation.moderation import PromptBlocked, prompt_check
 from tests.apiclient import assert_envelope, bearer, post_json
-from tests.factories import make_image, make_params
+from tests.factories import make_image_row, make_params
 
 pytestmark = pytest.mark.django_db
 
@@ -131,7 +131,7 @@ def test_the_api_answers_400_prompt_blocked(path, owner, client):
 
 
 def test_a_reseed_of_an_image_whose_prompt_is_now_blocked_is_refused(owner, owner_client, client):
-    image = make_image(owner, prompt="a gore scene")
+    image = make_image_row(owner, prompt="a gore scene")  # made before the word was blocked
     block("gore")
     response = owner_client.post(reverse("image-reseed", args=[image.public_id]), follow=True)
     assert "which is not allowed on this portal" in response.content.decode()

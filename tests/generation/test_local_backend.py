@@ -5,19 +5,16 @@ by the project's own loader through QWEN_IMAGE_LOCAL_MODEL, with HF_HUB_OFFLINE=
 non-local socket connection refused.
 """
 
-import io
 import math
-import os
-import socket
 import threading
-from types import SimpleNamespace
 
 import pytest
 from django.core.files.storage import default_storage
+from django.urls import reverse
 from PIL import Image as PILImage
 
-from generation import lifecycle, runner
-from generation.backends import BackendError, Canceled, GenerationRequest, get_backend
+from generation import lifecycle
+from generation.backends import BackendError, Canceled, get_backend
 from generation.backends.local import (
     ADAPTER_4,
     ADAPTER_8,
@@ -28,26 +25,10 @@ from generation.backends.local import (
     plan_for,
 )
 from generation.models import Job
-from tests.factories import make_params
+from tests.generation.local_helpers import make_request as _request
+from tests.generation.local_helpers import pixels, record_progress, submit
 
-SKIP_REASON = "the [local] extra (torch, diffusers) is not installed: make test-deps installs it"
-
-
-def _request(**overrides) -> GenerationRequest:
-    values = {
-        "model": "qwen-image",
-        "prompt": "a cat on the moon",
-        "negative_prompt": "",
-        "width": 64,
-        "height": 32,
-        "num_inference_steps": 3,
-        "guidance_scale": 4.0,
-        "acceleration": "none",
-        "enable_safety_checker": False,
-        "seeds": [5, 6],
-    }
-    values.update(overrides)
-    return GenerationRequest(**values)
+pytestmark = pytest.mark.usefixtures("no_network")
 
 
 # --- Parameter mapping (no torch needed) ----------------------------------------------------
@@ -122,7 +103,7 @@ def test_job_without_a_configured_model_fails_with_a_clear_message(
 ):
     settings.QWEN_IMAGE_BACKEND = "local"
     settings.QWEN_IMAGE_LOCAL_MODEL = ""
-    job = _submit(owner, django_capture_on_commit_callbacks, size="256x256")
+    job = submit(owner, django_capture_on_commit_callbacks, size="256x256")
     assert job.status == Job.Status.FAILED
     assert job.error_code == "not_configured"
     assert "QWEN_IMAGE_LOCAL_MODEL" in job.error_message
@@ -131,88 +112,11 @@ def test_job_without_a_configured_model_fails_with_a_clear_message(
 # --- The tiny pipeline ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def tiny(tmp_path_factory):
-    # Set before diffusers imports huggingface_hub, which reads it once.
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    pytest.importorskip("torch", reason=SKIP_REASON)
-    pytest.importorskip("diffusers", reason=SKIP_REASON)
-    pytest.importorskip("peft", reason=SKIP_REASON)
-    from tests.generation.tiny_qwen import build_tiny_lora, build_tiny_pipeline
-
-    root = tmp_path_factory.mktemp("tiny-qwen-image")
-    return SimpleNamespace(
-        model=build_tiny_pipeline(root),
-        lora8=build_tiny_lora(root / "lightning" / "8steps.safetensors", seed=1),
-        lora4=build_tiny_lora(root / "lightning" / "4steps.safetensors", seed=2),
-        root=root,
-    )
-
-
-@pytest.fixture(autouse=True)
-def _no_network(monkeypatch):
-    """Loading and inference must not reach out: any non-local connection fails the test."""
-    real_connect = socket.socket.connect
-
-    def connect(sock, address):
-        if sock.family == socket.AF_UNIX or (
-            isinstance(address, tuple) and address[0] in ("127.0.0.1", "::1", "localhost")
-        ):
-            return real_connect(sock, address)
-        raise AssertionError(f"network access attempted: {address!r}")
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-
-
-@pytest.fixture
-def local(settings, tiny):
-    settings.QWEN_IMAGE_BACKEND = "local"
-    settings.QWEN_IMAGE_LOCAL_MODEL = str(tiny.model)
-    settings.QWEN_IMAGE_LOCAL_ALLOW_DOWNLOAD = False
-    settings.GENERATION_MIN_SIDE = 32
-    return tiny
-
-
-def _submit(user, capture, **params) -> Job:
-    """Create a job the way the form and API do; the on-commit enqueue runs it in the worker."""
-    values = {"size": "64x32", "seed": 7, "num_inference_steps": 3, "guidance_scale": 4.0}
-    values.update(params)
-    values.setdefault("enable_safety_checker", False)
-    with capture(execute=True):
-        job = lifecycle.job_create(user=user, params=make_params(**values))
-    job.refresh_from_db()
-    return job
-
-
-def _pixels(image) -> bytes:
-    with default_storage.open(image.file.name) as handle:
-        return PILImage.open(io.BytesIO(handle.read())).convert("RGB").tobytes()
-
-
-def _record_progress(monkeypatch, on_step=None) -> list[float]:
-    """Unthrottled progress writes; returns the job's stored progress after each one."""
-    stored: list[float] = []
-
-    class StepReporter(runner._Reporter):
-        def __init__(self, job):
-            super().__init__(job, min_interval=0.0)
-
-        def progress(self, fraction):
-            super().progress(fraction)
-            stored.append(Job.objects.values_list("progress", flat=True).get(pk=self.job.pk))
-            if on_step:
-                on_step(self.job, len(stored))
-
-    monkeypatch.setattr(runner, "_Reporter", StepReporter)
-    return stored
-
-
 @pytest.mark.django_db
 def test_local_job_stores_images_of_the_requested_size(
     owner, local, django_capture_on_commit_callbacks
 ):
-    job = _submit(owner, django_capture_on_commit_callbacks, size="64x32", n=2, seed=100)
+    job = submit(owner, django_capture_on_commit_callbacks, size="64x32", n=2, seed=100)
     assert job.status == Job.Status.SUCCEEDED, job.error_message
     assert job.backend == "local" and job.attempts == 1
     images = list(job.images.order_by("index"))
@@ -229,11 +133,11 @@ def test_same_seed_gives_identical_pixels_and_different_seeds_differ(
     owner, local, django_capture_on_commit_callbacks
 ):
     capture = django_capture_on_commit_callbacks
-    first = _submit(owner, capture, size="48x32", seed=7).images.get()
-    again = _submit(owner, capture, size="48x32", seed=7).images.get()
-    other = _submit(owner, capture, size="48x32", seed=8).images.get()
+    first = submit(owner, capture, size="48x32", seed=7).images.get()
+    again = submit(owner, capture, size="48x32", seed=7).images.get()
+    other = submit(owner, capture, size="48x32", seed=8).images.get()
     assert first.pixel_sha256 == again.pixel_sha256
-    assert _pixels(first) == _pixels(again)
+    assert pixels(first) == pixels(again)
     assert first.pixel_sha256 != other.pixel_sha256
 
 
@@ -242,8 +146,8 @@ def test_each_image_of_a_batch_is_reproducible_from_its_own_seed(
     owner, local, django_capture_on_commit_callbacks
 ):
     capture = django_capture_on_commit_callbacks
-    batch = _submit(owner, capture, size="48x32", seed=20, n=3)
-    alone = _submit(owner, capture, size="48x32", seed=22, n=1)
+    batch = submit(owner, capture, size="48x32", seed=20, n=3)
+    alone = submit(owner, capture, size="48x32", seed=22, n=1)
     third = batch.images.get(index=2)
     assert third.seed == 22
     assert third.pixel_sha256 == alone.images.get().pixel_sha256
@@ -254,8 +158,8 @@ def test_progress_moves_step_by_step_in_the_job(
     owner, local, monkeypatch, django_capture_on_commit_callbacks
 ):
     get_backend("local").pipeline()  # loaded by an earlier job in this worker
-    stored = _record_progress(monkeypatch)
-    job = _submit(owner, django_capture_on_commit_callbacks, num_inference_steps=4)
+    stored = record_progress(monkeypatch)
+    job = submit(owner, django_capture_on_commit_callbacks, num_inference_steps=4)
     assert job.status == Job.Status.SUCCEEDED
     # Four denoising steps, then the decode: the bar never jumps and ends full.
     assert stored == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
@@ -270,8 +174,8 @@ def test_cancel_stops_the_job_between_steps_and_stores_nothing(
         if step == 2:
             lifecycle.job_cancel(job=job)
 
-    stored = _record_progress(monkeypatch, on_step=cancel_at_second_step)
-    job = _submit(owner, django_capture_on_commit_callbacks, num_inference_steps=10, n=2)
+    stored = record_progress(monkeypatch, on_step=cancel_at_second_step)
+    job = submit(owner, django_capture_on_commit_callbacks, num_inference_steps=10, n=2)
     assert job.status == Job.Status.CANCELED
     assert len(stored) == 2 and job.progress < 1.0
     assert not job.images.exists()
@@ -291,7 +195,7 @@ def test_a_model_with_an_empty_tokenizer_is_refused_with_a_clear_error(
     # What transformers 5 hands back, without raising, when the tokenizer files are missing.
     Qwen2Tokenizer().save_pretrained(broken / "tokenizer")
     settings.QWEN_IMAGE_LOCAL_MODEL = str(broken)
-    job = _submit(owner, django_capture_on_commit_callbacks)
+    job = submit(owner, django_capture_on_commit_callbacks)
     assert job.status == Job.Status.FAILED
     assert job.error_code == "local_model_invalid" and job.attempts == 1
     assert "tokenizer" in job.error_message
@@ -300,7 +204,7 @@ def test_a_model_with_an_empty_tokenizer_is_refused_with_a_clear_error(
 def test_the_tokenizer_guard_accepts_the_tiny_tokenizer_and_refuses_an_empty_one(tiny):
     from transformers import Qwen2Tokenizer
 
-    backend = LocalBackend(LocalConfig(model=str(tiny.model)))
+    backend = LocalBackend(LocalConfig(model=str(tiny.model), device="cpu"))
     pipe = backend.pipeline()
     check_tokenizer(pipe)  # the byte-level test tokenizer is complete
     pipe.tokenizer = Qwen2Tokenizer()
@@ -315,7 +219,7 @@ def test_a_hub_id_missing_from_the_cache_fails_without_downloading(
     owner, local, settings, django_capture_on_commit_callbacks
 ):
     settings.QWEN_IMAGE_LOCAL_MODEL = "qwen-image-studio-tests/not-cached"
-    job = _submit(owner, django_capture_on_commit_callbacks)
+    job = submit(owner, django_capture_on_commit_callbacks)
     assert job.status == Job.Status.FAILED
     assert job.error_code == "local_model_unavailable" and job.attempts == 1
     assert "hf download" in job.error_message
@@ -324,7 +228,7 @@ def test_a_hub_id_missing_from_the_cache_fails_without_downloading(
 def test_the_backend_is_built_once_per_process_and_loads_on_first_use(local):
     backend = get_backend("local")
     assert isinstance(backend, LocalBackend) and get_backend("local") is backend
-    assert backend._pipe is None  # nothing loaded until a job runs
+    assert backend.holder.loaded is None  # nothing loaded until a job runs
     pipe = backend.pipeline()
     assert backend.pipeline() is pipe
     assert pipe.text_encoder.dtype.is_floating_point and str(pipe.device) == "cpu"
@@ -337,6 +241,7 @@ def test_lightning_lora_switches_steps_scheduler_and_adapter_per_job(tiny):
     backend = LocalBackend(
         LocalConfig(
             model=str(tiny.model),
+            device="cpu",
             lightning_lora=str(tiny.lora8),
             lightning_lora_4steps=str(tiny.lora4),
             cpu_offload=True,  # no accelerator here: ignored, not an error
@@ -362,22 +267,23 @@ def test_lightning_lora_switches_steps_scheduler_and_adapter_per_job(tiny):
     high, high_seen = run("high")
     after, after_seen = run("none")
 
-    assert [fraction for fraction, *_ in base_seen] == [0.0, 0.25, 0.5, 0.75, 1.0]  # 0: loaded
-    assert len(regular_seen) == 8 + 1 and len(high_seen) == 4 + 1
+    # 0: loaded; three steps; the first of two images decoded; done.
+    assert [fraction for fraction, *_ in base_seen] == [0.0, 0.25, 0.5, 0.75, 0.875, 1.0]
+    assert len(regular_seen) == 8 + 2 and len(high_seen) == 4 + 2
     assert regular_seen[0][1] == (ADAPTER_8,) and high_seen[0][1] == (ADAPTER_4,)
     lightning = regular_seen[0][2]
     assert lightning.config.base_shift == pytest.approx(math.log(3))  # the shift-3 schedule
     assert lightning.config.max_shift == pytest.approx(math.log(3))
     assert base_seen[0][2] is after_seen[0][2] is not lightning
     # On the base model the adapters and their scheduler leave no trace.
-    plain = LocalBackend(LocalConfig(model=str(tiny.model)))
+    plain = LocalBackend(LocalConfig(model=str(tiny.model), device="cpu"))
     reference = plain.generate(_request(), on_progress=lambda f: None, should_cancel=lambda: False)
     assert base == after == [i.data for i in reference]
     assert regular != base and high != regular
 
 
 def test_one_job_at_a_time_per_device(tiny):
-    backend = LocalBackend(LocalConfig(model=str(tiny.model)))
+    backend = LocalBackend(LocalConfig(model=str(tiny.model), device="cpu"))
     backend.pipeline()
     order: list[str] = []
     errors: list[BaseException] = []
@@ -402,8 +308,44 @@ def test_one_job_at_a_time_per_device(tiny):
 
 
 def test_cancel_before_the_first_step_loads_nothing_and_runs_nothing(tiny):
-    backend = LocalBackend(LocalConfig(model=str(tiny.model)))
+    backend = LocalBackend(LocalConfig(model=str(tiny.model), device="cpu"))
     steps = []
     with pytest.raises(Canceled):
         backend.generate(_request(), on_progress=steps.append, should_cancel=lambda: True)
-    assert steps == [] and backend._pipe is None
+    assert steps == [] and backend.holder.loaded is None
+
+
+# --- The model's own defaults ---------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_form_and_the_api_default_to_the_local_models_own_settings(
+    owner_client, owner, settings
+):
+    from accounts.keys import api_key_create
+    from generation.params import GenerationParams
+
+    settings.QWEN_IMAGE_BACKEND = "local"
+    settings.QWEN_IMAGE_LOCAL_MODEL = "/models/not-needed-for-this"
+    page = owner_client.get(reverse("generate")).content.decode()
+    assert 'name="num_inference_steps" value="50"' in page
+    assert 'name="guidance_scale" value="4.0"' in page
+    params = GenerationParams(prompt="a cat")
+    assert (params.num_inference_steps, params.guidance_scale) == (50, 4.0)
+    _, key = api_key_create(user=owner, name="t")
+    answer = owner_client.post(
+        "/v1/jobs",
+        {"prompt": "a cat", "size": "square"},
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert answer.status_code == 202, answer.content
+    assert answer.json()["params"]["num_inference_steps"] == 50
+    assert answer.json()["params"]["guidance_scale"] == 4.0
+
+    settings.QWEN_IMAGE_BACKEND = "demo"  # the hosted endpoint's defaults elsewhere
+    assert GenerationParams(prompt="a cat").num_inference_steps == 30
+    assert (
+        'name="num_inference_steps" value="30"'
+        in owner_client.get(reverse("generate")).content.decode()
+    )

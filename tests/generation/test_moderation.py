@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from generation.models import Image, ModerationDecision, Report
 from generation.moderation import image_moderate, image_report
-from tests.factories import make_image
+from tests.factories import make_image, make_image_row
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ def flag(image: Image, when=None) -> Image:
 
 
 def test_every_decision_writes_an_audit_row(owner, staff):
-    image = flag(make_image(owner))
+    image = flag(make_image_row(owner))
     steps = [
         (Moderation.APPROVED, "looks fine"),
         (Moderation.REJECTED, "on second look, no"),
@@ -54,14 +54,14 @@ def test_every_decision_writes_an_audit_row(owner, staff):
 
 
 def test_repeating_a_decision_that_changes_nothing_writes_no_row(owner, staff):
-    image = make_image(owner)
+    image = make_image_row(owner)
     image_moderate(image=image, actor=staff, to_state=Moderation.APPROVED)
     assert image_moderate(image=image, actor=staff, to_state=Moderation.APPROVED) is None
     assert ModerationDecision.objects.count() == 1
 
 
 def test_only_staff_or_the_system_decide(owner, teammate):
-    image = flag(make_image(owner))
+    image = flag(make_image_row(owner))
     for actor in (owner, teammate):
         with pytest.raises(PermissionDenied):
             image_moderate(image=image, actor=actor, to_state=Moderation.APPROVED)
@@ -71,7 +71,7 @@ def test_only_staff_or_the_system_decide(owner, teammate):
 
 
 def test_a_decision_settles_open_reports_and_leaves_the_queue(owner, teammate, outsider, staff):
-    image = make_image(owner, visibility="public")
+    image = make_image_row(owner, visibility="public")
     image_report(image=image, reporter=teammate, reason="violence")
     image_report(image=image, reporter=outsider, reason="other")
     image.refresh_from_db()
@@ -84,7 +84,7 @@ def test_a_decision_settles_open_reports_and_leaves_the_queue(owner, teammate, o
 
 
 def test_the_audit_log_outlives_the_image(owner, staff):
-    image = flag(make_image(owner))
+    image = flag(make_image_row(owner))
     image_moderate(image=image, actor=staff, to_state=Moderation.REJECTED)
     public_id = image.public_id
     image.delete()
@@ -96,7 +96,7 @@ def test_the_audit_log_outlives_the_image(owner, staff):
 
 
 def test_the_queue_is_staff_only(owner_client, teammate_client, anonymous_client, owner):
-    flag(make_image(owner))
+    flag(make_image_row(owner))
     for client in (owner_client, teammate_client, anonymous_client):
         assert client.get(reverse("moderation-queue")).status_code == 404
     image = Image.objects.get()
@@ -116,13 +116,13 @@ def _queue_ids(response) -> list[str]:
 
 def test_the_queue_lists_flagged_and_reported_oldest_first(owner, teammate, staff_client):
     now = timezone.now()
-    newer = flag(make_image(owner, prompt="newer flagged fox"), when=now)
+    newer = flag(make_image_row(owner, prompt="newer flagged fox"), when=now)
     older = flag(
-        make_image(owner, prompt="older flagged fox"), when=now - timezone.timedelta(hours=2)
+        make_image_row(owner, prompt="older flagged fox"), when=now - timezone.timedelta(hours=2)
     )
-    reported = make_image(owner, visibility="team", prompt="reported fox")
+    reported = make_image_row(owner, visibility="team", prompt="reported fox")
     image_report(image=reported, reporter=teammate, reason="hate", note="slur on the sign")
-    clear = make_image(owner, prompt="nothing wrong")
+    clear = make_image_row(owner, prompt="nothing wrong")
     response = staff_client.get(reverse("moderation-queue"))
     ids = _queue_ids(response)
     assert ids == [str(older.public_id), str(newer.public_id), str(reported.public_id)]
@@ -135,7 +135,7 @@ def test_the_queue_lists_flagged_and_reported_oldest_first(owner, teammate, staf
 
 
 def test_the_queue_documents_its_shortcuts_and_has_no_inline_script(staff_client, owner):
-    flag(make_image(owner))
+    flag(make_image_row(owner))
     page = staff_client.get(reverse("moderation-queue")).content.decode()
     for text in ("<kbd>a</kbd>", "<kbd>r</kbd>", "<kbd>j</kbd>", "<kbd>k</kbd>", "Next image"):
         assert text in page
@@ -145,7 +145,7 @@ def test_the_queue_documents_its_shortcuts_and_has_no_inline_script(staff_client
 
 
 def test_buttons_decide_without_javascript(owner, staff, staff_client):
-    image = flag(make_image(owner))
+    image = flag(make_image_row(owner))
     response = staff_client.post(
         reverse("moderation-decide", args=[image.public_id]),
         {"decision": "approve", "note": "a painting of a statue"},
@@ -163,7 +163,7 @@ def test_buttons_decide_without_javascript(owner, staff, staff_client):
 
 
 def test_the_script_gets_json(owner, staff_client):
-    image = flag(make_image(owner))
+    image = flag(make_image_row(owner))
     response = staff_client.post(
         reverse("moderation-decide", args=[image.public_id]),
         {"decision": "reject"},
@@ -190,7 +190,7 @@ def test_queue_query_count_does_not_grow_with_the_queue(
 ):
     def add(n):
         for i in range(n):
-            image = flag(make_image(owner, visibility="public", prompt=f"held {i}"))
+            image = flag(make_image_row(owner, visibility="public", prompt=f"held {i}"))
             image_report(image=image, reporter=teammate, reason="other")
             image_report(image=image, reporter=outsider, reason="sexual")
 
@@ -209,19 +209,19 @@ def test_queue_query_count_does_not_grow_with_the_queue(
 def test_admin_changelist_query_count_does_not_grow(owner, teammate, staff_client):
     url = reverse("admin:generation_image_changelist")
     for i in range(2):
-        image = flag(make_image(owner, visibility="public", prompt=f"a {i}"))
+        image = flag(make_image_row(owner, visibility="public", prompt=f"a {i}"))
         image_report(image=image, reporter=teammate, reason="other")
     few = _count_queries(staff_client, url)
     for i in range(6):
-        image = flag(make_image(teammate, prompt=f"b {i}"))
+        image = flag(make_image_row(teammate, prompt=f"b {i}"))
     many = _count_queries(staff_client, url)
     assert few == many
 
 
 def test_admin_list_has_previews_filters_and_report_counts(owner, teammate, outsider, staff_client):
-    held = flag(make_image(owner, visibility="public"))
+    held = flag(make_image_row(owner, visibility="public"))
     image_report(image=held, reporter=teammate, reason="other")
-    make_image(outsider)  # a second user and team, so those filters have a choice
+    make_image(outsider)  # a second user and team; scored by the checker (the pipeline)
     response = staff_client.get(reverse("admin:generation_image_changelist"))
     page = response.content.decode()
     assert 'class="mod-preview held"' in page
@@ -240,7 +240,7 @@ def test_admin_list_has_previews_filters_and_report_counts(owner, teammate, outs
     [("approve", "approved"), ("reject", "rejected"), ("reset_to_clear", "clear")],
 )
 def test_admin_bulk_actions_go_through_the_service(action, state, owner, staff, staff_client):
-    images = [flag(make_image(owner)) for _ in range(3)]
+    images = [flag(make_image_row(owner)) for _ in range(3)]
     response = staff_client.post(
         reverse("admin:generation_image_changelist"),
         {
@@ -260,7 +260,7 @@ def test_admin_bulk_actions_go_through_the_service(action, state, owner, staff, 
 
 
 def test_admin_change_page_shows_reports_and_the_audit_log(owner, teammate, staff, staff_client):
-    image = make_image(owner, visibility="team")
+    image = make_image_row(owner, visibility="team")
     image_report(image=image, reporter=teammate, reason="rights", note="my photo")
     image_moderate(image=image, actor=staff, to_state=Moderation.REJECTED, note="stolen photo")
     page = staff_client.get(reverse("admin:generation_image_change", args=[image.pk]))

@@ -87,6 +87,9 @@ def test_a_job_reads_back_the_parameters_it_was_made_with():
         "acceleration": "none",
         "enable_safety_checker": True,
         "n": 2,
+        "revised_prompt": "",
+        "enhance": False,
+        "size_auto": False,
     }
     assert params.job_fields() == {name: getattr(job, name) for name in params.job_fields()}
 
@@ -116,7 +119,14 @@ def test_a_changed_copy_is_validated_again():
     params = GenerationParams(prompt="x", seed=1)
     assert params.revalidated(seed=2**32 - 1, n=1).seed == 2**32 - 1
     with pytest.raises(ValidationError):
-        params.revalidated(seed=2**32 - 1, n=2)  # seeds run past the last one
+        params.revalidated(seed=2**32, n=1)
+
+
+def test_seeds_wrap_past_the_last_one_so_any_seed_goes_with_any_n():
+    """The OpenAPI document can state a seed's range but not "seed + n"; so there is no such
+    rule: image i uses (seed + i) mod 2**32."""
+    params = GenerationParams(prompt="x", seed=2**32 - 1, n=3, size="512x512")
+    assert params.backend_request(model="m").seeds == [2**32 - 1, 0, 1]
 
 
 def test_the_same_setup_draws_alike_whatever_the_seed_or_count():

@@ -16,8 +16,10 @@ from tests.factories import make_image, make_job, png_bytes
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def _fresh_checkers():
+@pytest.fixture
+def fresh_checkers():
+    """No checker built yet in this process. Only where loading is the point: the others
+    share the process's loaded classifier, as a worker's jobs do (loading takes ~0.3 s)."""
     safety.reset_safety_checkers()
     yield
     safety.reset_safety_checkers()
@@ -44,7 +46,7 @@ def _photo_like(size: int = 320) -> bytes:
     return buffer.getvalue()
 
 
-def test_classifier_scores_real_image_bytes_offline(no_network, settings):
+def test_classifier_scores_real_image_bytes_offline(fresh_checkers, no_network, settings):
     settings.SAFETY_CHECKER = "opennsfw"
     checker = safety.get_safety_checker()
     assert isinstance(checker, safety.OpenNsfwChecker)
@@ -57,7 +59,7 @@ def test_classifier_scores_real_image_bytes_offline(no_network, settings):
         assert result.flagged is False and result.note == ""
 
 
-def test_classifier_is_loaded_once_per_process_and_lazily(settings):
+def test_classifier_is_loaded_once_per_process_and_lazily(settings, fresh_checkers):
     settings.SAFETY_CHECKER = "opennsfw"
     checker = safety.get_safety_checker()
     assert checker._classifier is None  # nothing loaded until an image needs checking
@@ -113,7 +115,7 @@ def test_a_blanked_black_image_is_flagged(checker, settings):
 class _Broken:
     name = "broken"
 
-    def check(self, image, *, provider_nsfw):
+    def check(self, image, *, provider_nsfw, preview=None):
         raise RuntimeError("onnxruntime exploded")
 
 

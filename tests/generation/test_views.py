@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from generation.models import Job
-from tests.factories import make_image, make_job
+from tests.factories import make_image_row, make_job
 
 pytestmark = pytest.mark.django_db
 
@@ -100,7 +100,7 @@ def test_outsider_gets_404_for_job_page_status_and_cancel(owner, outsider_client
 def test_outsider_and_anonymous_get_404_for_private_image_files(
     owner, outsider_client, anonymous_client, teammate_client
 ):
-    image = make_image(owner)
+    image = make_image_row(owner)
     for client in (outsider_client, anonymous_client, teammate_client):
         for name in ("image-file", "image-thumbnail"):
             assert client.get(reverse(name, args=[image.public_id])).status_code == 404
@@ -123,7 +123,7 @@ def test_healthz_reports_database_queue_and_storage(anonymous_client, db):
 def test_an_image_whose_file_is_gone_is_a_404_not_a_500(owner, owner_client):
     from django.core.files.storage import default_storage
 
-    image = make_image(owner)
+    image = make_image_row(owner)
     default_storage.delete(image.file.name)
     assert owner_client.get(reverse("image-file", args=[image.public_id])).status_code == 404
     thumb = owner_client.get(reverse("image-thumbnail", args=[image.public_id]))

@@ -132,15 +132,16 @@ TRANSFORMER_CONFIG = {
 }
 
 
-def build_tiny_lora(path: Path, *, seed: int) -> Path:
-    """Random (non-zero) LoRA weights for the tiny transformer, saved the way diffusers saves."""
+def build_tiny_lora(path: Path, *, seed: int, **transformer_changes) -> Path:
+    """Random (non-zero) LoRA weights for the tiny transformer, saved the way diffusers saves
+    (`transformer_changes`: make it for another shape of transformer, a LoRA that won't fit)."""
     import torch
     from diffusers import QwenImagePipeline, QwenImageTransformer2DModel
     from peft import LoraConfig
     from peft.utils import get_peft_model_state_dict
 
     torch.manual_seed(seed)
-    transformer = QwenImageTransformer2DModel(**TRANSFORMER_CONFIG)
+    transformer = QwenImageTransformer2DModel(**{**TRANSFORMER_CONFIG, **transformer_changes})
     transformer.add_adapter(
         LoraConfig(
             r=4,

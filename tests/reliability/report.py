@@ -31,7 +31,19 @@ SUITES = {
         ["consumers_killed", "lost_enqueues", "faults_injected", "jobs_run", "jobs_succeeded"]
         + ["jobs_failed", "jobs_lost"],
     ),
+    "chaos_soak": (
+        "Chaos soak",
+        "tests/reliability/test_chaos_soak.py",
+        ["jobs_submitted", "jobs_succeeded", "kills", "web_kills", "consumer_kills"]
+        + ["jobs_lost", "jobs_duplicated", "jobs_stuck", "client_5xx", "connection_errors"]
+        + ["jobs_interrupted", "interrupted_job_ms_max", "web_recovery_ms_max", "drain_ms"],
+    ),
     "api_fuzz": ("Bad input, /v1", "tests/reliability/test_api_fuzz.py", ["examples"]),
+    "schemathesis_run": (
+        "`st run` over /v1, all checks, stateful",
+        "tests/reliability/test_schemathesis_run.py",
+        ["requests", "failures"],
+    ),
     "form_fuzz": (
         "Bad input, pages",
         "tests/reliability/test_form_fuzz.py",
@@ -76,6 +88,19 @@ LABELS = {
     "secrets_checked": "kinds of secret",
     "secrets_leaked": "**leaked**",
     "server_errors": "**5xx**",
+    "jobs_submitted": "jobs submitted",
+    "kills": "SIGKILLs",
+    "web_kills": "of the web server",
+    "consumer_kills": "of consumers",
+    "jobs_duplicated": "**duplicated**",
+    "jobs_stuck": "**stuck**",
+    "client_5xx": "**5xx seen by clients**",
+    "connection_errors": "refused/dropped connections (retried)",
+    "jobs_interrupted": "jobs a kill interrupted",
+    "interrupted_job_ms_max": "slowest of those, submit to end (ms)",
+    "web_recovery_ms_max": "web restart to healthy, max (ms)",
+    "drain_ms": "drain after the chaos (ms)",
+    "failures": "**failures**",
 }
 
 
@@ -101,11 +126,13 @@ def figures_block(summary: dict) -> str:
         tests += f" ({entry['seconds']:g} s)"
         date = entry["date"].replace("T", " ").removesuffix("+00:00")
         lines.append(f"| {title} (`{where}`) | {tests} | {'; '.join(shown)} | {date} |")
-        totals["faults"] += figures.get("faults_injected", 0)
-        totals["jobs"] += figures.get("jobs_run", 0)
+        totals["faults"] += figures.get("faults_injected", 0) + figures.get("kills", 0)
+        totals["jobs"] += figures.get("jobs_run", 0) + figures.get("jobs_submitted", 0)
         totals["lost"] += figures.get("jobs_lost", 0)
         totals["examples"] += figures.get("examples", 0)
-        totals["server_errors"] += figures.get("server_errors", 0)
+        if key == "schemathesis_run":
+            totals["examples"] += figures.get("requests", 0)
+        totals["server_errors"] += figures.get("server_errors", 0) + figures.get("client_5xx", 0)
     lines.append("")
     lines.append(
         f"**Totals:** {totals['faults']} faults injected, {totals['jobs']} jobs run, "

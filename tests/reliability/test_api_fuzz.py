@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import content_type_conformance, not_a_server_error
 
 from accounts.keys import api_key_create
-from tests.factories import make_job, make_user
+from tests.factories import make_job_row, make_user
 from tests.reliability import ledger
 
 SUITE = "api_fuzz"
@@ -47,7 +47,7 @@ def api_headers(transactional_db, settings):
     settings.QUOTA_CONCURRENT_JOBS = 100_000
     settings.QUOTA_IMAGES_PER_DAY = 1_000_000
     user = make_user("fuzzer")
-    make_job(user, size="64x48")
+    make_job_row(user, size="64x48")  # something to list
     _, secret = api_key_create(user=user)
     return {"Authorization": f"Bearer {secret}"}
 

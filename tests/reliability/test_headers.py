@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.reliability import ledger
-from tests.reliability.test_access_matrix import API, PAGES, ROLES, world  # noqa: F401
+from tests.reliability.test_access_matrix import API, PAGES, ROLES, _world, world  # noqa: F401
 
 SUITE = "security_headers"
 TEMPLATES = Path(settings.BASE_DIR) / "templates"
@@ -73,6 +73,8 @@ def _csp(response) -> dict[str, str]:
 def test_pages_carry_the_security_headers(name, world):  # noqa: F811
     # As someone who may see the page (the owner, or staff for staff pages).
     role = next(r for r in ("owner", "staff") if PAGES[name].expect[r] in (200, 302))
+    if PAGES[name].setup:  # e.g. the trash thumbnail needs something in the trash
+        PAGES[name].setup(world)
     client = Client()
     client.force_login(world.users[role])
     response = client.get(PAGES[name].path(world))
@@ -233,7 +235,7 @@ def test_form_actions_never_redirect_off_site(name, world):  # noqa: F811
         assert not location.startswith(("http", "//", "/\\", "javascript")), (target, location)
 
 
-def test_login_never_redirects_off_site(owner):
+def test_login_never_redirects_off_site(world):  # noqa: F811 (the world's owner signs in)
     from tests.factories import PASSWORD
 
     for target in EVIL:
@@ -244,6 +246,7 @@ def test_login_never_redirects_off_site(owner):
         assert response["Location"] == reverse("generate"), (target, response["Location"])
 
 
+@pytest.mark.slow  # the settings load in a subprocess
 def test_pages_may_load_images_from_the_s3_origin_signed_urls_point_to(tmp_path):
     """With images on S3 the file views redirect to signed URLs there: img-src allows it."""
     import json

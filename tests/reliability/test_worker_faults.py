@@ -33,8 +33,13 @@ from tests.fakes.backends import CRASH_PROMPT
 from tests.reliability import ledger
 
 SUITE = "worker_faults"
+# Consumers and manage.py in subprocesses, on a database of their own: once per CI run.
+pytestmark = pytest.mark.slow
 BASE_DIR = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 2
+# The crashing job dies at its second step, long before a lease needs renewing: there the
+# lease only sets how long the test waits after each crash, so it is the shortest one.
+CRASH_LEASE_SECONDS = 1
 MAX_ATTEMPTS = 3
 STEP_DELAY = 0.25  # the demo backend's 10 steps: a job takes about 2.5 s
 
@@ -117,6 +122,13 @@ class Studio:
         for process in self.consumers:
             if process.poll() is None:
                 self.kill(process)
+
+    def wait_started(self, timeout: float = 30) -> None:
+        """Until the last consumer started says it is up (its workers poll from then on)."""
+        deadline = time.monotonic() + timeout
+        while "Huey consumer started" not in self.logs[-1].read_text(errors="replace"):
+            assert time.monotonic() < deadline, self.log_text()
+            time.sleep(0.05)
 
     def log_text(self) -> str:
         return "".join(log.read_text(errors="replace") for log in self.logs if log.exists())
@@ -220,9 +232,9 @@ def _images_once(studio: Studio, jobs: dict) -> None:
 
 
 def test_consumers_killed_mid_job_then_restarted_finish_every_job_exactly_once(studio):
+    consumer = studio.start_consumer()  # boots while the harness makes the jobs
     ids = studio.harness("create", "--count", "6", "--prompt", "survives SIGKILL")
     kills, killed = 0, set()
-    consumer = studio.start_consumer()
     for _ in range(2):  # kill the consumer twice while both its workers are half done
         before = frozenset(killed)
         jobs = studio.wait(
@@ -264,16 +276,21 @@ def test_consumers_killed_mid_job_then_restarted_finish_every_job_exactly_once(s
 
 
 def test_a_job_that_kills_its_worker_every_time_fails_as_worker_lost(studio):
+    studio.env["GENERATION_LEASE_SECONDS"] = str(CRASH_LEASE_SECONDS)
+    consumer = studio.start_consumer()  # boots while the harness makes the job
     [job_id] = studio.harness("create", "--prompt", CRASH_PROMPT)
     crashes = 0
     for _ in range(MAX_ATTEMPTS + 1):
         job = studio.jobs([job_id])[job_id]
         if job["status"] == "failed":
             break
-        consumer = studio.start_consumer()
+        consumer = consumer or studio.start_consumer()
         assert consumer.wait(30) == 70  # the worker died mid-job, as under SIGKILL or OOM
         crashes += 1
-        time.sleep(LEASE_SECONDS + 0.2)  # nobody renews the lease any more
+        # The next consumer boots while the lease runs out; the queue is empty until the
+        # reaper puts the job back (after the last allowed attempt, it fails the job instead).
+        consumer = studio.start_consumer() if crashes < MAX_ATTEMPTS else None
+        time.sleep(CRASH_LEASE_SECONDS + 0.2)  # nobody renews the lease any more
         studio.manage("reap_jobs")
     job = studio.jobs([job_id])[job_id]
 
@@ -299,9 +316,10 @@ def test_a_job_that_kills_its_worker_every_time_fails_as_worker_lost(studio):
 
 
 def test_a_lost_enqueue_is_recovered_by_the_reaper(studio):
+    consumer = studio.start_consumer()  # boots while the harness makes the jobs
     ids = studio.harness("create", "--count", "2", "--prompt", "never enqueued", "--lose-enqueue")
-    consumer = studio.start_consumer()
-    time.sleep(1.5)  # a consumer is up, but there is nothing in the queue for these jobs
+    studio.wait_started()
+    time.sleep(0.75)  # a consumer is up and polling, but nothing is in the queue for these jobs
     assert {j["status"] for j in studio.jobs(ids).values()} == {"queued"}
     reaped = studio.manage("reap_jobs")
     assert "reenqueued=2" in reaped

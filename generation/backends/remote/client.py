@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from generation.backends import metrics
 from generation.backends.base import (
     BackendError,
     CancelCheck,
@@ -260,6 +261,24 @@ class RemoteBackend:
         return self.api_base + GENERATIONS_PATH, {"json": self._body(request, seed)}
 
     def _generate_one(
+        self, request: GenerationRequest, seed: int, stop: threading.Event
+    ) -> GeneratedImage:
+        """One upstream request, timed for /metrics by its outcome."""
+        started = time.monotonic()
+        try:
+            image = self._request_one(request, seed, stop)
+        except BackendError as error:
+            metrics.backend_call_observed(
+                backend="remote_request",
+                seconds=time.monotonic() - started,
+                code=error.code,
+                retryable=error.retryable,
+            )
+            raise
+        metrics.backend_call_observed(backend="remote_request", seconds=time.monotonic() - started)
+        return image
+
+    def _request_one(
         self, request: GenerationRequest, seed: int, stop: threading.Event
     ) -> GeneratedImage:
         deadline = Deadline(

@@ -12,9 +12,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.urls import reverse
 
 from generation import lifecycle, runner
-from generation.models import Job
+from generation.models import Job, PresetVersion
 from generation.moderation import PromptBlocked
-from generation.params import GenerationParams
+from generation.params import QUALITY, GenerationParams
+from generation.presets.selectors import PresetNotFound, preset_usable
 from generation.signed_urls import image_signed_urls
 from usage.quotas import QuotaExceeded
 
@@ -53,6 +54,22 @@ class Command(BaseCommand):
             "--visibility", choices=["private", "team", "public"], default="private"
         )
         parser.add_argument(
+            "--preset",
+            help="A preset's name or id: its settings apply where no option is given, and its "
+            "template wraps each prompt.",
+        )
+        parser.add_argument(
+            "--enhance",
+            action="store_true",
+            default=None,
+            help="Rewrite each prompt with the prompt enhancer first (docs/prompts.md).",
+        )
+        parser.add_argument(
+            "--quality",
+            choices=list(QUALITY),
+            help="OpenAI's quality, as steps and acceleration (options given win).",
+        )
+        parser.add_argument(
             "--run-here",
             action="store_true",
             help="Run the jobs in this process (when no Huey worker is running).",
@@ -64,7 +81,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         user = self._user(options["user"])
         prompts = self._prompts(options)
-        all_params = [self._params(prompt, options) for prompt in prompts]
+        preset = self._preset(user, options["preset"])
+        all_params = [self._params(prompt, options, preset) for prompt in prompts]
         failures = 0
         for number, params in enumerate(all_params, start=1):
             label = f"[{number}/{len(all_params)}]"
@@ -74,6 +92,7 @@ class Command(BaseCommand):
                     params=params,
                     source=Job.Source.CLI,
                     visibility=options["visibility"],
+                    preset=preset,
                 )
             except QuotaExceeded as exc:
                 raise CommandError(f"{label} {exc.message}") from None
@@ -116,7 +135,15 @@ class Command(BaseCommand):
             raise CommandError(f"No prompts in {options['file']}.")
         return prompts
 
-    def _params(self, prompt: str, options) -> GenerationParams:
+    def _preset(self, user, ref: str | None) -> PresetVersion | None:
+        if not ref:
+            return None
+        try:
+            return preset_usable(user=user, ref=ref)
+        except PresetNotFound as exc:
+            raise CommandError(exc.message) from None
+
+    def _params(self, prompt: str, options, preset: PresetVersion | None) -> GenerationParams:
         names = (
             "size",
             "n",
@@ -126,10 +153,15 @@ class Command(BaseCommand):
             "negative_prompt",
             "acceleration",
             "enable_safety_checker",
+            "enhance",
         )
         fields = {name: options[name] for name in names if options.get(name) is not None}
         try:
-            return GenerationParams(prompt=prompt, **fields)
+            return GenerationParams.build(
+                {"prompt": prompt, **fields},
+                preset=preset.values() if preset else None,
+                quality=options.get("quality"),
+            )
         except pydantic.ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(map(str, error['loc'])) or 'params'}: "
@@ -137,6 +169,8 @@ class Command(BaseCommand):
                 for error in exc.errors()
             )
             raise CommandError(f"Invalid parameters for {prompt[:40]!r}: {problems}") from None
+        except ValueError as exc:
+            raise CommandError(f"Invalid preset for {prompt[:40]!r}: {exc}") from None
 
     def _wait(self, job: Job, timeout: float) -> Job:
         deadline = time.monotonic() + timeout
@@ -171,6 +205,10 @@ class Command(BaseCommand):
             self.stderr.write(bar)
 
     def _report(self, job: Job) -> bool:
+        if job.enhancement_note:
+            self.stdout.write(f"  prompt: {job.enhancement_note}")
+        if job.revised_prompt:
+            self.stdout.write(f"  revised prompt: {job.revised_prompt}")
         if job.status != Job.Status.SUCCEEDED:
             self.stdout.write(self.style.ERROR(f"  {job.status}: {job.error_message or '-'}"))
             return False
@@ -181,7 +219,7 @@ class Command(BaseCommand):
                 where = image.file.name
             self.stdout.write(
                 f"  {where}  (seed {image.seed}, {image.width}x{image.height})\n"
-                f"    {image_signed_urls(image)['url']}"
+                f"    {image_signed_urls(image, holder=job.user)['url']}"
             )
         self.stdout.write(
             self.style.SUCCESS(

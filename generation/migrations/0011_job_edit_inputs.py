@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("generation", "0004_job_user_status_index"),
+        ("generation", "0009_image_team_shared_index"),
     ]
 
     operations = [
