@@ -362,9 +362,6 @@ QWEN_IMAGE_EDIT_SOURCE_URL_MAX_AGE = env_int("QWEN_IMAGE_EDIT_SOURCE_URL_MAX_AGE
 QWEN_IMAGE_LOCAL_EDIT_MODEL = env_str("QWEN_IMAGE_LOCAL_EDIT_MODEL")
 QWEN_IMAGE_EDIT_LIGHTNING_LORA = env_str("QWEN_IMAGE_EDIT_LIGHTNING_LORA")
 QWEN_IMAGE_EDIT_LIGHTNING_LORA_4STEPS = env_str("QWEN_IMAGE_EDIT_LIGHTNING_LORA_4STEPS")
-# Both local pipelines (text-to-image and edit) on the device at once: "auto" (only when the
-# device has room for the second), "yes" or "no" (one at a time: a small GPU).
-QWEN_IMAGE_LOCAL_KEEP_BOTH = env_str("QWEN_IMAGE_LOCAL_KEEP_BOTH", "auto")
 EDIT_MAX_IMAGES = env_int("EDIT_MAX_IMAGES", 3)
 # Uploads: bytes per file, pixels decoded (larger ones are refused as bombs), and the whole
 # multipart request of POST /v1/images/edits.

@@ -209,17 +209,7 @@ def images_edits(
     """Edits `image` by `prompt` (with `mask`, only inside it) and waits up to
     API_SYNC_WAIT_SECONDS, like `POST /v1/images/generations`; `wait=false` answers 202 with
     the job. You may only edit images you may see; the edit is yours."""
-    limit = settings.EDIT_MAX_REQUEST_BYTES
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > limit:
-        raise ApiError(
-            413,
-            f"The request is larger than {limit / 2**20:.0f} MiB.",
-            code="request_too_large",
-        )
+    # The body's size was checked before this (config.middleware: EDIT_MAX_REQUEST_BYTES).
     if not (request.content_type or "").startswith("multipart/form-data"):
         raise ApiError(
             415, "Send the edit as multipart/form-data (image, mask, prompt, …).", param=None

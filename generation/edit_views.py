@@ -57,6 +57,11 @@ def _sources(request, first) -> tuple[list, object]:
 @login_required
 def edit(request):
     """GET: the page (with ?image=<id>, that image is the one edited). POST: the edit job."""
+    if request.method == "POST" and _declared_length(request) > settings.EDIT_MAX_REQUEST_BYTES:
+        # Refused before the body is read (the API answers the same with its 413 envelope).
+        limit = settings.EDIT_MAX_REQUEST_BYTES / 2**20
+        message = f"The upload is larger than {limit:.0f} MiB: send fewer or smaller images."
+        return _page(request, EditForm(), None, [message], status=413)
     first = _first_image(request, request.POST.get(FIRST) or request.GET.get(FIRST, ""))
     errors: list[str] = []
     if request.method == "POST":
@@ -96,6 +101,17 @@ def edit(request):
                 return redirect("job-detail", public_id=job.public_id)
     else:
         form = EditForm()
+    return _page(request, form, first, errors)
+
+
+def _declared_length(request) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def _page(request, form, first, errors: list[str], *, status: int = 200):
     return render(
         request,
         "generation/edit.html",
@@ -107,8 +123,9 @@ def edit(request):
             "max_images": settings.EDIT_MAX_IMAGES,
             "max_references": settings.EDIT_MAX_IMAGES - 1,
             "max_upload_mib": settings.EDIT_MAX_UPLOAD_BYTES // 2**20,
-            "picked": request.POST.getlist(REFERENCES),
+            "picked": request.POST.getlist(REFERENCES) if status == 200 else [],
         },
+        status=status,
     )
 
 

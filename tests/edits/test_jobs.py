@@ -129,7 +129,7 @@ def test_an_edit_result_meets_the_safety_checker_like_any_image(owner, monkeypat
     monkeypatch.setattr(
         runner,
         "image_safety_check",
-        lambda image, provider_nsfw: SafetyResult(score=0.99, flagged=True, note="held"),
+        lambda image, provider_nsfw, **_: SafetyResult(score=0.99, flagged=True, note="held"),
     )
     monkeypatch.setattr("generation.edits.run.get_safety_checker", lambda: object())
     result = make_edit(owner).images.get()
@@ -233,7 +233,7 @@ def test_deleting_a_source_image_keeps_the_edit_reproducible(
     original = make_image(owner)
     edit = make_edit(owner, images=[str(original.public_id)])
     with django_capture_on_commit_callbacks(execute=True):
-        images_delete(user=owner, image_ids=[original.public_id])
+        images_delete(user=owner, image_ids=[original.public_id], permanent=True)
     row = edit.edit_inputs.get()
     assert row.source_image is None and default_storage.exists(row.file.name)
     assert json.loads(json.dumps(edit.edit))["images"][0]["image"] == str(original.public_id)

@@ -16,8 +16,9 @@ import pytest
 from PIL import Image as PILImage
 
 from generation.backends import BackendError, Canceled, EditRequest, GenerationRequest, get_backend
-from generation.backends.local_edit import EditConfig, LocalEditBackend, edit_plan_for
-from generation.backends.residency import slot_for
+from generation.backends.local import LocalConfig
+from generation.backends.local.device import slot_for
+from generation.backends.local_edit import LocalEditBackend, edit_plan_for
 from generation.models import Job
 from tests.edits.helpers import box_mask, make_edit, photo, pixels
 
@@ -46,7 +47,7 @@ def _request(**overrides) -> GenerationRequest:
 
 
 def test_plan_true_cfg_lightning_and_the_pipeline_for_a_mask():
-    config = EditConfig(model="m")
+    config = LocalConfig(model="m")
     plan = edit_plan_for(_request(), config)
     assert (plan.pipeline, plan.true_cfg_scale, plan.negative_prompt) == ("plus", 4.0, " ")
     masked = _request(edit=EditRequest(images=[b"a"], mask=b"m", strength=0.7))
@@ -54,7 +55,7 @@ def test_plan_true_cfg_lightning_and_the_pipeline_for_a_mask():
     assert edit_plan_for(masked, config).strength == 0.7
     with_refs = _request(edit=EditRequest(images=[b"a", b"b"], mask=b"m"))
     assert edit_plan_for(with_refs, config).pipeline == "plus"  # the portal applies the mask
-    lightning = EditConfig(model="m", lightning_lora="/w/8.safetensors")
+    lightning = LocalConfig(model="m", lightning_lora="/w/8.safetensors")
     fast = edit_plan_for(_request(acceleration="high", num_inference_steps=40), lightning)
     assert (fast.num_inference_steps, fast.true_cfg_scale, fast.negative_prompt) == (4, 1.0, None)
     assert (
@@ -66,7 +67,7 @@ def test_plan_true_cfg_lightning_and_the_pipeline_for_a_mask():
 
 
 def test_sizes_not_multiple_of_16_are_refused_before_loading():
-    backend = LocalEditBackend(EditConfig(model="/does/not/exist"))
+    backend = LocalEditBackend(LocalConfig(model="/does/not/exist"))
     with pytest.raises(BackendError) as error:
         backend.generate(
             _request(width=40), on_progress=lambda f: None, should_cancel=lambda: False
@@ -135,6 +136,7 @@ def local_edit(settings, tiny_edit, small_working_size):
     settings.QWEN_IMAGE_LOCAL_EDIT_MODEL = str(tiny_edit.model)
     settings.QWEN_IMAGE_LOCAL_MODEL = str(tiny_edit.model.parent / "model")
     settings.QWEN_IMAGE_LOCAL_ALLOW_DOWNLOAD = False
+    settings.QWEN_IMAGE_LOCAL_DEVICE = "cpu"
     settings.GENERATION_MIN_SIDE = 32
     return tiny_edit
 
@@ -162,9 +164,9 @@ def test_a_masked_edit_runs_the_inpaint_pipeline_and_keeps_pixels_outside(owner,
         owner, images=[source], mask=box_mask(64, 64, box=(16, 16, 47, 47)), num_inference_steps=2
     )
     assert job.status == Job.Status.SUCCEEDED, job.error_message
-    backend = get_backend("local", edit=True)
-    assert set(backend._pipes) == {"plus", "inpaint"}
-    assert backend._pipes["inpaint"].transformer is backend._pipes["plus"].transformer
+    holder = get_backend("local", edit=True).holder
+    assert holder._inpaint is not None  # built from the loaded modules: no second copy
+    assert holder._inpaint.transformer is holder.loaded.transformer
     after = pixels(job.images.get())
     before = PILImage.open(io.BytesIO(source)).convert("RGB")
     assert all(after.getpixel((x, 1)) == before.getpixel((x, 1)) for x in range(64))
@@ -172,7 +174,7 @@ def test_a_masked_edit_runs_the_inpaint_pipeline_and_keeps_pixels_outside(owner,
 
 def test_progress_cancel_and_lightning_on_the_tiny_pipeline(local_edit):
     backend = LocalEditBackend(
-        EditConfig(model=str(local_edit.model), lightning_lora=str(local_edit.lora8))
+        LocalConfig(model=str(local_edit.model), device="cpu", lightning_lora=str(local_edit.lora8))
     )
     seen: list[float] = []
     results = backend.generate(_request(), on_progress=seen.append, should_cancel=lambda: False)
@@ -182,7 +184,7 @@ def test_progress_cancel_and_lightning_on_the_tiny_pipeline(local_edit):
         _request(acceleration="regular"), on_progress=fast.append, should_cancel=lambda: False
     )
     assert len(fast) == 8 + 1  # Lightning: 8 steps, then the end
-    assert backend._pipes["plus"].get_active_adapters() == ["edit_lightning"]
+    assert backend.holder.loaded.get_active_adapters() == ["lightning"]
     steps = []
 
     def cancel_after_one():
@@ -196,36 +198,39 @@ def test_progress_cancel_and_lightning_on_the_tiny_pipeline(local_edit):
         )
 
 
-def test_one_pipeline_at_a_time_on_a_small_device(local_edit, settings):
-    from generation.backends.local import LocalBackend, LocalConfig
+def test_one_model_at_a_time_on_the_device_slot(local_edit):
+    from generation.backends.local import LocalBackend
 
-    settings.QWEN_IMAGE_LOCAL_KEEP_BOTH = "no"
-    text = LocalBackend(LocalConfig(model=str(local_edit.model.parent / "model")))
-    edit = LocalEditBackend(EditConfig(model=str(local_edit.model)))
-    assert text._slot is edit._slot is slot_for("")
-    assert text._lock is edit._lock  # one job at a time on the device, edits included
+    text = LocalBackend(LocalConfig(model=str(local_edit.model.parent / "model"), device="cpu"))
+    edit = LocalEditBackend(LocalConfig(model=str(local_edit.model), device="cpu"))
+    assert slot_for(text.device()) is slot_for(edit.device())  # one job at a time on it
     text.pipeline()
     edit.pipeline()
-    assert text._pipe is None and edit.loaded  # the text-to-image pipeline made room
+    assert text.holder.loaded is None and edit.holder.loaded is not None  # room was made
     text.pipeline()
-    assert text._pipe is not None and not edit.loaded
-    settings.QWEN_IMAGE_LOCAL_KEEP_BOTH = "yes"
-    edit.pipeline()
-    assert text._pipe is not None and edit.loaded
+    assert text.holder.loaded is not None and edit.holder.loaded is None
     text.close()
     edit.close()
 
 
-def test_auto_keeps_both_only_where_the_device_has_room(local_edit, settings, monkeypatch):
-    from generation.backends.local_edit import backend as module
+def test_an_edit_too_large_for_the_device_is_refused_before_any_step(local_edit):
+    from generation.backends.local.device import DeviceMemory
 
-    settings.QWEN_IMAGE_LOCAL_KEEP_BOTH = "auto"
-    edit = LocalEditBackend(EditConfig(model=str(local_edit.model)))
-    monkeypatch.setattr(module, "_mem_available", lambda: 10**15)
-    assert edit._fits()
-    monkeypatch.setattr(module, "_mem_available", lambda: 10**6)
-    assert not edit._fits()
-    assert not LocalEditBackend(EditConfig(model="Qwen/Qwen-Image-Edit-2511"))._fits()
+    def small_device(torch, device):  # room for the tiny weights, not for the job
+        return DeviceMemory(free=3 * 2**30, total=3 * 2**30, in_use=0)
+
+    config = LocalConfig(model=str(local_edit.model), device="cpu", memory_margin_bytes=0)
+    backend = LocalEditBackend(config, memory_probe=small_device)
+    steps: list[float] = []
+    with pytest.raises(BackendError) as error:
+        backend.generate(
+            _request(edit=EditRequest(images=[photo(64, 48)] * 3)),
+            on_progress=steps.append,
+            should_cancel=lambda: False,
+        )
+    assert error.value.code == "out_of_memory" and "Too large for this GPU" in error.value.message
+    assert steps == [0.0]  # loaded, then refused before the first step
+    backend.close()
 
 
 @pytest.mark.django_db
@@ -234,3 +239,36 @@ def test_a_missing_edit_model_folder_fails_without_downloading(owner, local_edit
     job = make_edit(owner, size="64x48")
     assert job.status == Job.Status.FAILED and job.error_code == "local_model_unavailable"
     assert "hf download" in job.error_message
+
+
+# --- The GPU queue and its worker -----------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_local_edit_waits_on_the_gpu_queue_that_run_gpu_worker_reads(owner, settings):
+    from generation.queues import GPU
+    from generation.selectors import job_queue
+
+    settings.QWEN_IMAGE_BACKEND = "local"
+    job = make_edit(owner, run=False)
+    assert job.backend == "local" and job_queue(job_pk=job.pk) == GPU
+
+
+@pytest.mark.django_db
+def test_run_gpu_worker_checks_the_edit_model_too(local_edit, settings):
+    import io as text_io
+
+    from django.core.management import call_command
+
+    from generation.backends import reset_backends
+
+    reset_backends()
+    out, err = text_io.StringIO(), text_io.StringIO()
+    call_command("run_gpu_worker", "--check", stdout=out, stderr=err)
+    assert f"edit model: {local_edit.model}" in out.getvalue()
+    settings.QWEN_IMAGE_LOCAL_EDIT_MODEL = str(local_edit.root / "missing")
+    reset_backends()
+    out, err = text_io.StringIO(), text_io.StringIO()
+    call_command("run_gpu_worker", "--check", stdout=out, stderr=err)  # not fatal: edits only
+    assert "warning: edits:" in err.getvalue()
+    reset_backends()

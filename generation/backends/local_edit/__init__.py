@@ -5,22 +5,23 @@ masked edit of one image, which runs `QwenImageEditInpaintPipeline` built from t
 components (no second copy of the weights). Lightning LoRAs (8 or 4 steps) switch on per job
 when acceleration asks for them, as for text-to-image.
 
-The pipelines load lazily, on the first edit a worker process runs, beside the text-to-image
-pipeline of generation/backends/local.py: both share the device's slot (residency.py), which
-runs one job at a time and, on a device without room for both, unloads one before the other
-loads. The registry builds this backend for edit jobs of the `local` backend
-(get_backend("local", edit=True)).
+The pipelines load lazily, on the first edit a worker process runs, through the text-to-image
+backend's own loader (generation/backends/local: preflight, load failures classified and
+remembered, memory estimated before work) and its device slot (local/device.py, `slot_for`):
+one job at a time on the device, and one resident model, so loading the edit model unloads the
+text-to-image one first and the other way round. The registry builds this backend for edit
+jobs of the `local` backend (get_backend("local", edit=True)); they travel on the GPU queue
+like every local job.
 
 transformers 5 builds a video processor (which needs torchvision) inside Qwen2VLProcessor;
 edits never use it, so the processor is built here from the model's image processor and
 tokenizer alone.
 
-Faults are `BackendError`s with the text-to-image backend's codes (docs/local-gpu.md), none
-retried: not_configured, local_model_unavailable, local_model_invalid, out_of_memory,
-invalid_size, invalid_request.
+Faults are `BackendError`s with the text-to-image backend's codes (docs/local-gpu.md); only
+gpu_busy is retried.
 """
 
-from generation.backends.local_edit.backend import LocalEditBackend
-from generation.backends.local_edit.plan import EditConfig, EditPlan, edit_plan_for
+from generation.backends.local_edit.backend import EditPipelineHolder, LocalEditBackend
+from generation.backends.local_edit.plan import EditPlan, edit_config, edit_plan_for
 
-__all__ = ["EditConfig", "EditPlan", "LocalEditBackend", "edit_plan_for"]
+__all__ = ["EditPipelineHolder", "EditPlan", "LocalEditBackend", "edit_config", "edit_plan_for"]

@@ -1,17 +1,20 @@
-"""LocalEditBackend: loading the edit pipelines and running one edit on them."""
+"""LocalEditBackend: the edit pipelines on the text-to-image backend's machinery.
+
+Everything but the pipeline call is the local backend's (generation/backends/local): the
+device and dtype rules, the preflight (files, room for the weights), the load in a thread with
+its failures classified and remembered (`EditPipelineHolder` only loads another class), the
+device slot (one job at a time, one resident model: loading the edit model unloads the
+text-to-image one and the other way round), the memory estimate before any work, the
+keepalives while waiting, and the out-of-memory handling.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import gc
+import dataclasses
 import io
 import logging
-import os
 import time
-from pathlib import Path
-from typing import Any
 
-from django.conf import settings
 from PIL import Image
 
 from generation.backends.base import (
@@ -22,21 +25,20 @@ from generation.backends.base import (
     GenerationRequest,
     ProgressCallback,
 )
-from generation.backends.local import LIGHTNING_SCHEDULER_CONFIG, check_tokenizer
+from generation.backends.local import device as devices
+from generation.backends.local import memory
+from generation.backends.local.backend import LocalBackend, _free_hooks, _png, _Progress
+from generation.backends.local.config import LocalConfig, lightning_file
+from generation.backends.local.loading import PipelineHolder, import_stack
 from generation.backends.local_edit.plan import (
-    ADAPTER_4,
-    ADAPTER_8,
-    HEADROOM_BYTES,
     INPAINT,
-    PLUS,
     SIDE_MULTIPLE,
-    EditConfig,
+    SOURCE_WORKING_PIXELS,
     EditPlan,
+    edit_config,
     edit_plan_for,
     image_only_processor,
-    import_stack,
 )
-from generation.backends.residency import slot_for
 
 logger = logging.getLogger("generation.backends.local_edit")
 
@@ -45,41 +47,59 @@ class _StopRequested(Exception):
     pass
 
 
-class LocalEditBackend:
-    name = "local edit pipelines"
+class EditPipelineHolder(PipelineHolder):
+    """The edit model (QwenImageEditPlusPipeline) loaded as the text-to-image one is, plus the
+    inpaint pipeline built from the same modules on first need (no second copy)."""
 
-    def __init__(self, config: EditConfig) -> None:
-        self.config = config
-        self._slot = slot_for(config.device)
-        self._lock = self._slot.lock  # the device's one-job lock, shared with text-to-image
-        self._pipes: dict[str, Any] = {}
-        self._pid: int | None = None
-        self._device: Any = None
-        self._schedulers: dict[str, Any] = {}
+    name = "qwen-image edit"
+
+    def __init__(self, config: LocalConfig, **options) -> None:
+        super().__init__(config, **options)
+        self._inpaint = None
+
+    def _from_pretrained(self, diffusers, source: str, options: dict):
+        import transformers
+
+        local_only = options["local_files_only"]
+        processor = image_only_processor(
+            transformers,
+            image_processor=transformers.Qwen2VLImageProcessorPil.from_pretrained(
+                source, subfolder="processor", local_files_only=local_only
+            ),
+            tokenizer=transformers.Qwen2Tokenizer.from_pretrained(
+                source, subfolder="tokenizer", local_files_only=local_only
+            ),
+        )
+        return diffusers.QwenImageEditPlusPipeline.from_pretrained(
+            source, processor=processor, **options
+        )
+
+    def pipeline_for(self, pipe, kind: str):
+        if kind != INPAINT:
+            return pipe
+        if self._inpaint is None or self._inpaint.transformer is not pipe.transformer:
+            _, diffusers = import_stack()
+            self._inpaint = diffusers.QwenImageEditInpaintPipeline(**pipe.components)
+            self._inpaint.set_progress_bar_config(disable=True)
+        return self._inpaint
+
+    def unload(self) -> None:
+        self._inpaint = None  # it holds the same modules: they go only when both are dropped
+        super().unload()
+
+
+class LocalEditBackend(LocalBackend):
+    name = "local edit"
+
+    def __init__(self, config: LocalConfig, *, memory_probe=None) -> None:
+        super().__init__(config, memory_probe=memory_probe)
+        self.holder = EditPipelineHolder(config, memory=memory_probe)
 
     @classmethod
     def from_settings(cls) -> LocalEditBackend:
-        model = (settings.QWEN_IMAGE_LOCAL_EDIT_MODEL or "").strip()
-        if not model:
-            raise BackendError(
-                "QWEN_IMAGE_LOCAL_EDIT_MODEL is not set: give the local backend the edit "
-                "model's folder or a Hugging Face id such as Qwen/Qwen-Image-Edit-2511.",
-                code="not_configured",
-                retryable=False,
-            )
+        config = edit_config()
         import_stack()
-        return cls(
-            EditConfig(
-                model=model,
-                allow_download=settings.QWEN_IMAGE_LOCAL_ALLOW_DOWNLOAD,
-                device=settings.QWEN_IMAGE_LOCAL_DEVICE.strip(),
-                cpu_offload=settings.QWEN_IMAGE_LOCAL_CPU_OFFLOAD,
-                lightning_lora=settings.QWEN_IMAGE_EDIT_LIGHTNING_LORA.strip(),
-                lightning_lora_4steps=settings.QWEN_IMAGE_EDIT_LIGHTNING_LORA_4STEPS.strip(),
-            )
-        )
-
-    # --- Editing ----------------------------------------------------------------------------
+        return cls(config)
 
     def generate(
         self,
@@ -100,14 +120,30 @@ class LocalEditBackend:
         plan = edit_plan_for(request, self.config)
         sources = [Image.open(io.BytesIO(data)).convert("RGB") for data in request.edit.images]
         mask = Image.open(io.BytesIO(request.edit.mask)).convert("L") if request.edit.mask else None
-        with self._lock:
+        progress = _Progress(on_progress)
+        slot = devices.slot_for(self.device())
+        with slot.job(
+            keepalive=progress.keepalive,
+            should_cancel=should_cancel,
+            interval=self.config.keepalive_seconds,
+        ):
             if should_cancel():
                 raise Canceled()
-            fresh = not self._pipes or self._pid != os.getpid()
-            pipe = self.pipeline(plan.pipeline)
+            if plan.adapter:  # a mistyped path fails the job now, before a 58 GB load
+                lightning_file(plan.adapter, self.config.lightning_locations()[plan.adapter])
+            fresh = self.holder.loaded is None
+            pipe = self.holder.get(keepalive=progress.keepalive, should_cancel=should_cancel)
             if fresh:
-                on_progress(0.0)  # a model load takes minutes: this renews the job's lease
-            pictures = self._run(pipe, plan, request, sources, mask, on_progress, should_cancel)
+                progress(0.0)  # the load took minutes: renew the lease now
+            if plan.adapter and plan.adapter in self.holder.lightning_errors:
+                raise self.holder.lightning_errors[plan.adapter]
+            job_memory = self._edit_memory_plan(request, len(sources))
+            if should_cancel():
+                raise Canceled()
+            pipe = self.holder.pipeline_for(pipe, plan.pipeline)
+            pictures = self._edit(
+                pipe, plan, request, sources, mask, job_memory, progress, should_cancel
+            )
         size = (request.width, request.height)
         results = []
         for picture, seed in zip(pictures, request.seeds, strict=True):
@@ -117,13 +153,26 @@ class LocalEditBackend:
         on_progress(1.0)
         return results
 
-    def _run(self, pipe, plan: EditPlan, request, sources, mask, on_progress, should_cancel):
-        torch, _, _ = import_stack()
-        self._activate(plan)
+    def _edit_memory_plan(self, request: GenerationRequest, sources: int) -> memory.JobMemory:
+        """The text-to-image estimate with the sources' tokens counted: the transformer's
+        sequence is the output's plus about 1 MP of each source."""
+        pixels = request.width * request.height
+        factor = (pixels + sources * SOURCE_WORKING_PIXELS) / pixels
+        config = dataclasses.replace(
+            self.config,
+            denoise_bytes_per_pixel=int(self.config.denoise_bytes_per_pixel * factor),
+        )
+        return self._memory_plan(request, config=config)
+
+    def _edit(
+        self, pipe, plan: EditPlan, request, sources, mask, job_memory, progress, should_cancel
+    ):
+        torch, _ = import_stack()
+        self._activate_edit(pipe, plan)
 
         def on_step_end(pipeline, step: int, _timestep, _tensors) -> dict:
             total = getattr(pipeline, "num_timesteps", None) or plan.num_inference_steps
-            on_progress((step + 1) / (total + 1))
+            progress((step + 1) / (total + 1))
             if should_cancel():
                 raise _StopRequested()
             return {}
@@ -143,24 +192,33 @@ class LocalEditBackend:
             arguments.update(image=sources[0], mask_image=mask, strength=plan.strength)
         else:
             arguments.update(image=sources, width=request.width, height=request.height)
-        oom = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
+        if job_memory.tiled:
+            pipe.vae.enable_tiling()
         started = time.monotonic()
+        failure: BaseException | None = None
+        output = None
         try:
             output = pipe(**arguments)
         except _StopRequested:
-            pipe.maybe_free_model_hooks()
-            raise Canceled() from None
-        except oom:
-            pipe.maybe_free_model_hooks()
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-            raise BackendError(
+            failure = Canceled()
+        except BaseException as error:
+            if not devices.is_out_of_memory(torch, error):
+                _free_hooks(pipe)
+                raise
+            failure = devices.out_of_memory(
                 f"Out of GPU memory editing at {request.width}×{request.height} with "
-                f"{len(sources)} source image(s) and {len(request.seeds)} result(s): try a "
-                "smaller size, fewer references or fewer images.",
-                code="out_of_memory",
-                retryable=False,
-            ) from None
+                f"{len(sources)} source image(s) and {len(request.seeds)} result(s) (about "
+                f"{job_memory.peak / 2**30:.1f} GiB was expected to be enough): try a smaller "
+                "size, fewer references or fewer images."
+            )
+        finally:
+            pipe.vae.disable_tiling()
+        if failure is not None:
+            # Outside the handler, so the traceback's tensors are gone before the cache empties.
+            _free_hooks(pipe)
+            output = None
+            devices.release_memory(torch, self.holder.report.device)
+            raise failure
         logger.info(
             "local edit (%s) made %d image(s) %dx%d from %d source(s) in %d steps on %s in %.2fs",
             plan.pipeline,
@@ -169,184 +227,20 @@ class LocalEditBackend:
             request.height,
             len(sources),
             plan.num_inference_steps,
-            self._device,
+            self.holder.report.description,
             time.monotonic() - started,
         )
         return output.images
 
-    def _activate(self, plan: EditPlan) -> None:
-        if not self._schedulers.get("lightning"):
+    def _activate_edit(self, pipe, plan: EditPlan) -> None:
+        """Lightning on or off for this job (the inpaint pipeline shares the transformer)."""
+        schedulers = self.holder.schedulers
+        if "lightning" not in schedulers:
             return
-        for pipe in self._pipes.values():
-            if plan.adapter:
-                pipe.enable_lora()
-                pipe.set_adapters([plan.adapter])
-                pipe.scheduler = self._schedulers["lightning"]
-            else:
-                pipe.disable_lora()
-                pipe.scheduler = self._schedulers["default"]
-
-    # --- Loading ----------------------------------------------------------------------------
-
-    def pipeline(self, kind: str = PLUS):
-        """The pipeline of `kind`, loading the edit model on first use in this process."""
-        if not self._pipes or self._pid != os.getpid():
-            self._pipes = {}
-            self._slot.make_room(self, fits=self._fits())
-            self._pipes[PLUS] = self._load()
-            self._pid = os.getpid()
-        if kind == INPAINT and INPAINT not in self._pipes:
-            _, diffusers, _ = import_stack()
-            # The same loaded modules: no second copy of the weights.
-            self._pipes[INPAINT] = diffusers.QwenImageEditInpaintPipeline(
-                **self._pipes[PLUS].components
-            )
-            self._pipes[INPAINT].set_progress_bar_config(disable=True)
-        return self._pipes[kind]
-
-    def _load(self):
-        torch, diffusers, transformers = import_stack()
-        device = self._pick_device(torch)
-        dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-        source, local_only = self._source()
-        started = time.monotonic()
-        try:
-            processor = self._processor(transformers, source, local_only)
-            pipe = diffusers.QwenImageEditPlusPipeline.from_pretrained(
-                source, processor=processor, dtype=dtype, local_files_only=local_only
-            )
-        except (OSError, ValueError) as error:
-            hint = ""
-            if local_only and not Path(source).exists():
-                hint = (
-                    f" It is not in the local Hugging Face cache: download it once with "
-                    f"`hf download {source}`, or set QWEN_IMAGE_LOCAL_ALLOW_DOWNLOAD=true."
-                )
-            raise BackendError(
-                f"Could not load the local edit model {source!r}: {error}.{hint}",
-                code="local_model_unavailable",
-                retryable=False,
-            ) from None
-        check_tokenizer(pipe)
-        pipe.set_progress_bar_config(disable=True)
-        self._schedulers = {}
-        if self.config.lightning_lora:
-            self._load_lightning(pipe, diffusers)
-        if self.config.cpu_offload and device.type != "cpu":
-            pipe.enable_model_cpu_offload(device=device)
+        if plan.adapter:
+            pipe.enable_lora()
+            pipe.set_adapters([plan.adapter])
+            pipe.scheduler = schedulers["lightning"]
         else:
-            pipe.to(device)
-        self._device = device
-        logger.info(
-            "local edit model %s loaded on %s in %.1fs", source, device, time.monotonic() - started
-        )
-        return pipe
-
-    def _processor(self, transformers, source: str, local_only: bool):
-        image_processor = transformers.Qwen2VLImageProcessorPil.from_pretrained(
-            source, subfolder="processor", local_files_only=local_only
-        )
-        tokenizer = transformers.Qwen2Tokenizer.from_pretrained(
-            source, subfolder="tokenizer", local_files_only=local_only
-        )
-        return image_only_processor(
-            transformers, image_processor=image_processor, tokenizer=tokenizer
-        )
-
-    def _load_lightning(self, pipe, diffusers) -> None:
-        weights = [(ADAPTER_8, self.config.lightning_lora)]
-        if self.config.lightning_lora_4steps:
-            weights.append((ADAPTER_4, self.config.lightning_lora_4steps))
-        for adapter, location in weights:
-            path = Path(location).expanduser()
-            if not path.exists():
-                raise BackendError(
-                    f"Edit Lightning LoRA weights not found at {location!r}.",
-                    code="local_model_unavailable",
-                    retryable=False,
-                )
-            folder, name = (str(path.parent), path.name) if path.is_file() else (str(path), None)
-            options = {"weight_name": name} if name else {}
-            pipe.load_lora_weights(folder, adapter_name=adapter, local_files_only=True, **options)
-        self._schedulers = {
-            "default": pipe.scheduler,
-            "lightning": diffusers.FlowMatchEulerDiscreteScheduler.from_config(
-                LIGHTNING_SCHEDULER_CONFIG
-            ),
-        }
-
-    def _pick_device(self, torch):
-        name = self.config.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        device = torch.device(name)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise BackendError(
-                f"QWEN_IMAGE_LOCAL_DEVICE is {name!r} but torch sees no CUDA device.",
-                code="not_configured",
-                retryable=False,
-            )
-        return device
-
-    def _source(self) -> tuple[str, bool]:
-        model = self.config.model
-        path = Path(model).expanduser()
-        if path.is_dir():
-            return str(path), True
-        if model.startswith(("/", ".", "~")) or model.count("/") > 1:
-            raise BackendError(
-                f"QWEN_IMAGE_LOCAL_EDIT_MODEL {model!r} is not a folder.",
-                code="local_model_unavailable",
-                retryable=False,
-            )
-        return model, not self.config.allow_download
-
-    def _fits(self) -> bool:
-        """Whether the edit model fits on the device beside what is loaded there now (for
-        QWEN_IMAGE_LOCAL_KEEP_BOTH=auto): free memory against the size of its weights."""
-        path = Path(self.config.model).expanduser()
-        if not path.is_dir():
-            return False  # a hub id: its size is not known here; play safe
-        weights = sum(f.stat().st_size for f in path.rglob("*.safetensors"))
-        try:
-            torch, _, _ = import_stack()
-            device = self._pick_device(torch)
-            cuda = device.type == "cuda"
-            free = torch.cuda.mem_get_info(device)[0] if cuda else _mem_available()
-        except Exception:  # any doubt: one pipeline at a time
-            return False
-        return free >= weights + HEADROOM_BYTES
-
-    # --- Residency --------------------------------------------------------------------------
-
-    def unload(self) -> None:
-        """Drop the pipelines (the device slot asks, holding the device's lock)."""
-        self._pipes = {}
-        self._schedulers = {}
-        gc.collect()
-        with contextlib.suppress(ImportError):
-            import torch
-
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-
-    @property
-    def loaded(self) -> bool:
-        return bool(self._pipes)
-
-    def close(self) -> None:
-        with self._lock:
-            self._slot.forget(self)
-            self.unload()
-
-
-def _mem_available() -> int:
-    with contextlib.suppress(OSError), open("/proc/meminfo") as handle:
-        for line in handle:
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
-def _png(picture) -> bytes:
-    buffer = io.BytesIO()
-    picture.save(buffer, "PNG", compress_level=1)
-    return buffer.getvalue()
+            pipe.disable_lora()
+            pipe.scheduler = schedulers["default"]

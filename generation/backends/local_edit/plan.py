@@ -1,28 +1,49 @@
-"""What an edit request becomes on the local edit pipelines, and the stack they need."""
+"""What an edit request becomes on the local edit pipelines, and the configuration they load
+with. The step and Lightning rules are the text-to-image backend's (local/plan.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from generation.backends.base import BackendError, GenerationRequest
-from generation.backends.local import LIGHTNING_STEPS, MIN_REDUCED_STEPS, STEP_REDUCTION
+from generation.backends.local.config import LocalConfig, not_configured
+from generation.backends.local.plan import (
+    ADAPTER_4,
+    ADAPTER_8,
+    LIGHTNING_STEPS,
+    MIN_REDUCED_STEPS,
+    SIDE_MULTIPLE,
+    STEP_REDUCTION,
+)
 
-SIDE_MULTIPLE = 16
-ADAPTER_8 = "edit_lightning"
-ADAPTER_4 = "edit_lightning_4steps"
+__all__ = ["ADAPTER_4", "ADAPTER_8", "INPAINT", "PLUS", "SIDE_MULTIPLE", "EditPlan"]
+
 PLUS, INPAINT = "plus", "inpaint"
-# Room kept free beside a second resident pipeline ("auto"): activations, the VAE decode.
-HEADROOM_BYTES = 6 * 2**30
+# The edit pipelines work on about 1 MP of every source (diffusers' CONDITION/VAE image size):
+# each source adds that many pixels' worth of tokens to the transformer's sequence.
+SOURCE_WORKING_PIXELS = 1024 * 1024
 
 
-@dataclass(frozen=True)
-class EditConfig:
-    model: str
-    allow_download: bool = False
-    device: str = ""  # "" → cuda when available, else cpu (the text-to-image setting)
-    cpu_offload: bool = False
-    lightning_lora: str = ""
-    lightning_lora_4steps: str = ""
+def edit_config() -> LocalConfig:
+    """The local backend's configuration with the edit model and its Lightning weights: the
+    same device, dtype, offload, memory margins and reload rule as text-to-image."""
+    model = (settings.QWEN_IMAGE_LOCAL_EDIT_MODEL or "").strip()
+    if not model:
+        raise not_configured(
+            "QWEN_IMAGE_LOCAL_EDIT_MODEL is not set: give the local backend the edit model's "
+            "folder or a Hugging Face id such as Qwen/Qwen-Image-Edit-2511."
+        )
+    base = LocalConfig.from_settings(model=model)
+    return dataclasses.replace(
+        base,
+        model=model,
+        lightning_lora=settings.QWEN_IMAGE_EDIT_LIGHTNING_LORA.strip(),
+        lightning_lora_4steps=settings.QWEN_IMAGE_EDIT_LIGHTNING_LORA_4STEPS.strip(),
+        positive_magic="",  # Qwen's magic suffix is for text-to-image prompts
+    )
 
 
 @dataclass(frozen=True)
@@ -38,7 +59,7 @@ class EditPlan:
     adapter: str | None
 
 
-def edit_plan_for(request: GenerationRequest, config: EditConfig) -> EditPlan:
+def edit_plan_for(request: GenerationRequest, config: LocalConfig) -> EditPlan:
     """`guidance_scale` is the true CFG scale (Edit-2511: 4.0 with negative prompt " ");
     acceleration takes the Lightning LoRA (8 or 4 steps, CFG 1) when there is one, else fewer
     steps; a mask over a single source runs the inpaint pipeline."""
@@ -65,22 +86,6 @@ def edit_plan_for(request: GenerationRequest, config: EditConfig) -> EditPlan:
         strength=edit.strength,
         adapter=adapter,
     )
-
-
-def import_stack():
-    try:
-        import diffusers
-        import torch
-        import transformers
-    except ImportError as error:
-        raise BackendError(
-            "The local backend needs the [local] dependencies: "
-            "pip install torch==2.13.0 && pip install -e '.[local]' "
-            f"({error.name or error} is missing).",
-            code="not_configured",
-            retryable=False,
-        ) from None
-    return torch, diffusers, transformers
 
 
 def image_only_processor(transformers, *, image_processor, tokenizer):
