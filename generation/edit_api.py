@@ -9,8 +9,7 @@ import re
 import pydantic
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.core.files.storage import default_storage
-from django.http import FileResponse, HttpResponse
+from django.http import Http404, HttpResponse
 from ninja import Header, Router
 from ninja.responses import Status
 
@@ -19,6 +18,7 @@ from generation import api as generation_api
 from generation.edits.payloads import edit_error
 from generation.edits.signed import InvalidInputToken, edit_input_for_token
 from generation.edits.sources import EditInputError, PreparedEdit, edit_prepare
+from generation.files import edit_input_file_response
 from generation.idempotency import (
     IdempotencyConflict,
     InvalidIdempotencyKey,
@@ -308,10 +308,6 @@ def edit_input_file(request, token: str):
             raise ApiError(403, str(exc), code="url_expired") from None
         raise ApiError(404, str(exc), code="not_found") from None
     try:
-        handle = default_storage.open(row.file.name, "rb")
-    except FileNotFoundError:
+        return edit_input_file_response(row, cache="private, no-store")
+    except Http404:
         raise ApiError(404, "No such file.", code="not_found") from None
-    answer = FileResponse(handle, content_type="image/png")
-    answer["Cache-Control"] = "private, no-store"
-    answer["X-Content-Type-Options"] = "nosniff"
-    return answer

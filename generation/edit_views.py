@@ -5,7 +5,7 @@ generation.edits and GenerationParams."""
 import pydantic
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
@@ -14,6 +14,7 @@ from generation import lifecycle
 from generation.edit_forms import EditForm
 from generation.edits import selectors
 from generation.edits.sources import EditInputError, edit_prepare, image_for_editing
+from generation.files import edit_input_file_response
 from generation.moderation import PromptBlocked
 from generation.params import GenerationParams
 from usage.quotas import QuotaExceeded
@@ -149,7 +150,4 @@ def edit_input_file(request, public_id):
         lambda: selectors.edit_input_for_viewer(user=request.user, public_id=public_id),
         "No such file.",
     )
-    response = FileResponse(row.file.open("rb"), content_type="image/png")
-    response["Cache-Control"] = "private, max-age=3600"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return edit_input_file_response(row, viewer=request.user)

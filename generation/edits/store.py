@@ -1,7 +1,8 @@
 """An edit job's own copies of its inputs: EditInput rows and files under edits/<job>/.
 
 Written by job_create inside its transaction (a rollback deletes them), read by the worker,
-reused by a reseed of the edit. The files go when their rows go, on every delete path.
+reused by a reseed of the edit. The files go when their rows go, on every delete path
+(generation.retention.files).
 """
 
 import contextlib
@@ -9,9 +10,6 @@ import hashlib
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
-from django.db.models.signals import post_delete
-from django.dispatch import receiver
 
 from generation.edits.sources import EditInputError, Picture, PreparedEdit
 from generation.models import EditInput, Job
@@ -132,11 +130,3 @@ def _delete_files(names: list[str]) -> None:
     for name in names:
         with contextlib.suppress(Exception):  # best effort: never hide the error handled
             default_storage.delete(name)
-
-
-@receiver(post_delete, sender=EditInput, dispatch_uid="edit_input_file_delete")
-def _edit_input_deleted(sender, instance: EditInput, **kwargs) -> None:
-    # After commit: a rolled-back delete keeps its file.
-    name = instance.file.name
-    if name:
-        transaction.on_commit(lambda: _delete_files([name]))
