@@ -2,11 +2,11 @@
 
 import datetime as dt
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.conf import settings
 from ninja import Schema
-from pydantic import Field, StrictBool, StrictFloat, StrictStr
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from core.http import JsonInt
 from generation.params import (
@@ -135,7 +135,7 @@ class ImageGenerationIn(GenerationFieldsIn):
         "OpenAI's file format (png, jpeg, webp) of the delivered images; stored originals "
         "stay PNG. Default png.",
     )
-    output_compression: int | None = Field(
+    output_compression: StrictInt | None = Field(
         None, ge=0, le=100, description="JPEG/WebP quality, 0-100 (OpenAI's). Default 100."
     )
     response_format: Literal["url", "b64_json"] | None = Field(
@@ -161,20 +161,35 @@ class ImageGenerationIn(GenerationFieldsIn):
     )
 
 
+# An edit's source in JSON: a gallery image id, a data URI of a PNG, JPEG or WebP, or bare
+# base64 (the same rule as generation.edits.sources; the bytes must still decode to an image).
+EDIT_IMAGE_ID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+EDIT_IMAGE_DATA = "(?:data:image/(?:png|jpeg|webp);base64,)?[A-Za-z0-9+/]+={0,2}"
+EDIT_SOURCE_PATTERN = f"^(?:{EDIT_IMAGE_ID}|{EDIT_IMAGE_DATA})$"
+EDIT_MASK_PATTERN = f"^{EDIT_IMAGE_DATA}$"
+_ONE_ID = "00000000-0000-4000-8000-000000000000"
+
+
 class EditIn(Schema):
     """What a job edits: images you may see, or uploads."""
 
-    images: list[str] = Field(
-        description="1 to 3 sources, the first is edited and the others are references: each "
-        "an id of a gallery image you may see, a data URI (data:image/png;base64,…) or base64.",
+    images: list[Annotated[StrictStr, Field(pattern=EDIT_SOURCE_PATTERN)]] = Field(
+        min_length=1,
+        description="1 to EDIT_MAX_IMAGES (3) sources, the first is edited and the others are "
+        "references: each an id of a gallery image you may see (an unknown one is a 404), a "
+        "data URI (data:image/png;base64,…) or base64.",
+        examples=[[_ONE_ID]],
     )
-    mask: str | None = Field(
+    mask: Annotated[StrictStr, Field(pattern=EDIT_MASK_PATTERN)] | None = Field(
         None,
         description="A PNG over the first image (data URI or base64): transparent pixels, or "
         "without alpha white ones, may change; all others stay the source's.",
     )
-    strength: float | None = Field(
-        None, description="With a mask: how freely the masked area is repainted, (0, 1]. Default 1."
+    strength: StrictFloat | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="With a mask: how freely the masked area is repainted, (0, 1]. Default 1.",
     )
 
 
@@ -193,7 +208,7 @@ class JobIn(GenerationFieldsIn):
         description="File format of the images' signed URLs; stored originals stay PNG. "
         "Default png.",
     )
-    output_compression: int | None = Field(
+    output_compression: StrictInt | None = Field(
         None, ge=0, le=100, description="JPEG/WebP quality, 0-100. Default 100."
     )
     user: str | None = Field(

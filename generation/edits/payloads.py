@@ -6,7 +6,10 @@ from generation.edits.sources import EditInputError, PreparedEdit, edit_prepare
 
 
 def edit_error(exc: EditInputError) -> ApiError:
-    return ApiError(400, exc.message, code=exc.code, param=exc.param)
+    """A 404 for a gallery image the caller cannot see (or that does not exist: the same
+    answer), a 400 for any other refused input."""
+    status = 404 if exc.code == "image_not_found" else 400
+    return ApiError(status, exc.message, code=exc.code, param=exc.param)
 
 
 def edit_from_json(user, value) -> PreparedEdit | None:

@@ -46,7 +46,7 @@ def test_multipart_edits_only_of_images_you_may_see(cast, client, visibility, wh
         job = Job.objects.exclude(edit=None).get()
         assert job.user == cast[who] and job.visibility == "private"  # the edit is theirs
     else:
-        error = assert_envelope(response, 400, code="image_not_found", param="image[0]")
+        error = assert_envelope(response, 404, code="image_not_found", param="image[0]")
         assert str(source.public_id) not in error["message"]
         assert not Job.objects.exclude(edit=None).exists()
 
@@ -59,7 +59,7 @@ def test_json_job_edits_only_of_images_you_may_see(cast, client, visibility, who
     if allowed:
         assert response.status_code == 202, response.content
     else:
-        assert_envelope(response, 400, code="image_not_found", param="edit.images[0]")
+        assert_envelope(response, 404, code="image_not_found", param="edit.images[0]")
 
 
 def test_anonymous_callers_cannot_edit(owner, client):
