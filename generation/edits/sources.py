@@ -22,9 +22,9 @@ from django.core.files.storage import default_storage
 from PIL import Image as PILImage
 from PIL import ImageOps
 
+from generation.edit_params import EditParams, EditSource
 from generation.imaging import ALLOWED_FORMATS
 from generation.models import Image
-from generation.params import EditParams, EditSource
 from generation.selectors import images_visible_to
 
 MIN_SOURCE_SIDE = 16

@@ -6,8 +6,9 @@ import pytest
 from PIL import Image as PILImage
 from pydantic import ValidationError
 
+from generation.edit_params import EditParams, EditSource, edit_auto_size
 from generation.edits.sources import EditInputError, edit_prepare, normalise_mask, normalise_source
-from generation.params import EditParams, EditSource, GenerationParams, edit_auto_size
+from generation.params import GenerationParams
 from tests.edits.helpers import box_mask, photo
 from tests.factories import make_image
 from tests.fakes.endpoint import bomb_png
