@@ -116,3 +116,27 @@ def test_reseeding_someone_elses_edit_of_uploads_says_why_not(owner, teammate_cl
     response = teammate_client.post(f"/images/{result.public_id}/reseed/", follow=True)
     assert "made from images you cannot see" in response.content.decode()
     assert Job.objects.count() == 1
+
+
+def test_the_edit_page_takes_uploads_past_djangos_form_limit_and_refuses_past_its_own(
+    owner, owner_client, settings
+):
+    big = photo(1200, 1000)  # noise: a PNG larger than the form limit below
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = len(big) // 2
+    response = owner_client.post("/edit/", {**FORM, "image_file": _file(big)})
+    assert response.status_code == 302 and Job.objects.count() == 1
+    settings.EDIT_MAX_REQUEST_BYTES = len(big) // 2
+    response = owner_client.post("/edit/", {**FORM, "image_file": _file(big)})
+    assert response.status_code == 413 and Job.objects.count() == 1
+    assert "The upload is larger than" in response.content.decode()
+
+
+def test_an_uploaded_source_leaves_through_the_byte_gate(owner, owner_client, staff_client):
+    from generation.retention import jobs_trash
+
+    job = make_edit(owner)
+    upload = job.edit_inputs.get()
+    assert owner_client.get(f"/edits/inputs/{upload.public_id}/").status_code == 200
+    jobs_trash(user=owner, job_ids=[job.public_id])
+    assert owner_client.get(f"/edits/inputs/{upload.public_id}/").status_code == 404
+    assert staff_client.get(f"/edits/inputs/{upload.public_id}/").status_code == 200
