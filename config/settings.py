@@ -246,7 +246,7 @@ QWEN_IMAGE_BACKEND = env_str("QWEN_IMAGE_BACKEND") or ("remote" if QWEN_IMAGE_AP
 QWEN_IMAGE_API_BASE = env_str("QWEN_IMAGE_API_BASE", "https://image.onerouter.pro").rstrip("/")
 QWEN_IMAGE_MODEL = env_str("QWEN_IMAGE_MODEL", "qwen-image")
 QWEN_IMAGE_LOCAL_MODEL = env_str("QWEN_IMAGE_LOCAL_MODEL")
-# Local backend (generation/backends/local.py; docs/local-gpu.md).
+# Local backend (generation/backends/local/; docs/local-gpu.md).
 QWEN_IMAGE_LOCAL_ALLOW_DOWNLOAD = env_bool("QWEN_IMAGE_LOCAL_ALLOW_DOWNLOAD")  # else cache only
 # "" → the first CUDA device (a worker without one refuses local jobs); cuda:N; or cpu, which
 # runs on the CPU only because the operator asked for it.
