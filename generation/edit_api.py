@@ -26,7 +26,7 @@ from generation.idempotency import (
     job_create_idempotent,
 )
 from generation.models import Job, Visibility
-from generation.params import GenerationParams
+from generation.params import GenerationParams, prompt_pattern
 from generation.presenters import api_job_payload
 from generation.schemas import ImagesResponseOut, JobOut
 
@@ -75,7 +75,12 @@ EDIT_FORM_SCHEMA = {
             "description": "PNG over the first image: transparent pixels (or, without alpha, "
             "white ones) may change; every other pixel stays the source's.",
         },
-        "prompt": {"type": "string", "description": "The edit instruction."},
+        "prompt": {
+            "type": "string",
+            "minLength": 1,
+            "pattern": prompt_pattern(),
+            "description": "The edit instruction (not blank, no NUL).",
+        },
         "n": {"type": "integer", "minimum": 1, "description": "Number of results. Default 1."},
         "size": {
             "type": "string",
@@ -91,6 +96,8 @@ EDIT_FORM_SCHEMA = {
         "acceleration": {"type": "string", "enum": ["none", "regular", "high"]},
         "strength": {
             "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 1,
             "description": "With a mask: how freely the masked area is repainted (0-1].",
         },
         "enable_safety_checker": {"type": "boolean"},
