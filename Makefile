@@ -30,6 +30,7 @@ GPU_CONSUMER = if [ "$$QWEN_IMAGE_BACKEND" = local ]; then $(PY) manage.py run_g
 
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
+	@echo "http://$(HOST):$(PORT)" > $${QWEN_STUDIO_VAR_DIR:-var}/site-url  # CLI links (SITE_URL unset)
 	@$(PY) manage.py collectstatic --noinput -v 0
 	@rm -rf var/prometheus  # /metrics counters start afresh (docs/production.md)
 	@echo "Qwen Image Studio on http://$(HOST):$(PORT)/ (create a user: see README, \"First steps\")"

@@ -107,10 +107,29 @@ def _render_profile(request, *, key_form=None, new_secret=None, new_key=None, st
     return render(request, "accounts/profile.html", context, status=status)
 
 
+# Post/redirect/get for a new key: the secret rides to the next page in a signed cookie that
+# only the profile page reads, once, and deletes. It is never written to the database (not
+# even the session), and a refresh shows the list instead of making a second key.
+NEW_KEY_COOKIE = "qis_new_key"
+NEW_KEY_SALT = "accounts.views.new-key"
+NEW_KEY_MAX_AGE = 120
+
+
 @never_cache
 @login_required
 def profile(request):
-    return _render_profile(request)
+    new_key = new_secret = None
+    carried = request.get_signed_cookie(
+        NEW_KEY_COOKIE, default="", salt=NEW_KEY_SALT, max_age=NEW_KEY_MAX_AGE
+    )
+    key_id, _, secret = carried.partition(":")
+    if secret:
+        new_key = selectors.api_keys_for_user(user=request.user).filter(public_id=key_id).first()
+        new_secret = secret if new_key is not None else None
+    response = _render_profile(request, new_secret=new_secret, new_key=new_key)
+    if carried:
+        response.delete_cookie(NEW_KEY_COOKIE, path=reverse("profile"))
+    return response
 
 
 @login_required
@@ -134,7 +153,18 @@ def api_key_new(request):
         return _render_profile(request, key_form=form, status=400)
     key, secret = api_key_create(user=request.user, name=form.cleaned_data["name"])
     logger.info("api key created user=%s prefix=%s", request.user.pk, key.prefix)
-    return _render_profile(request, new_secret=secret, new_key=key)
+    response = redirect("profile")
+    response.set_signed_cookie(
+        NEW_KEY_COOKIE,
+        f"{key.public_id}:{secret}",
+        salt=NEW_KEY_SALT,
+        max_age=NEW_KEY_MAX_AGE,
+        path=reverse("profile"),
+        secure=request.is_secure(),
+        httponly=True,
+        samesite="Strict",
+    )
+    return response
 
 
 @login_required

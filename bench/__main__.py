@@ -1,9 +1,9 @@
 """`make bench` / `python -m bench`: every benchmark in one throwaway site; a table and JSON.
 
 Runs pipeline + memory (one pipeline run; memory reads its processes' peaks, then a ZIP and a
-big job on them), submit, gallery and provenance (signing time per image), all against one
-temporary site (its own var dir), and
-writes bench/results.json. bench.gpu needs CUDA and a model, so it is listed, not run.
+big job on them), submit, live (200 open Create pages polling), gallery and provenance (signing
+time per image), all against one temporary site (its own var dir), and writes
+bench/results.json. bench.gpu needs CUDA and a model, so it is listed, not run.
 
     python -m bench                      # the full run (about 3-4 minutes on 2 cores)
     python -m bench --quick              # small sizes, for a quick look (under a minute)
@@ -24,10 +24,10 @@ import time
 import traceback
 from pathlib import Path
 
-from bench import gallery, memory, pipeline, provenance, submit
+from bench import gallery, live, memory, pipeline, provenance, submit
 from bench.common import REPO, Site, install_signal_handlers, result_rows, table, write_json
 
-NAMES = ("pipeline", "memory", "submit", "gallery", "provenance", "gpu")
+NAMES = ("pipeline", "memory", "submit", "live", "gallery", "provenance", "gpu")
 RESULTS = Path(__file__).resolve().parent / "results.json"
 TIME_LIMIT = 900  # seconds: the whole run stops by itself after this
 
@@ -131,6 +131,16 @@ def main(argv=None) -> int:
             _timed(
                 "submit",
                 lambda: submit.run(clients=(20, 50), seconds=sizes["seconds"], site=site),
+                results,
+            )
+        if "live" in chosen:
+            _timed(
+                "live",
+                lambda: live.run(
+                    pages=20 if sizes["seconds"] < 5 else 200,
+                    seconds=sizes["seconds"] * 2,
+                    site=site,
+                ),
                 results,
             )
         if "gallery" in chosen:

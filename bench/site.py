@@ -3,8 +3,11 @@
     python -m bench.site prepare [--collectstatic] NAME... -> {"keys": {NAME: key}}
         (migrate, static files, and each NAME a user with quotas out of the way and a key)
     python -m bench.site user NAME            -> {"key": "..."}
+    python -m bench.site limits NAME          -> budgets on NAME, NAME's team and keys
     python -m bench.site images NAME COUNT KB -> {"ids": [...], "sessionid": "..."}
         (COUNT stored images of ~KB each, and a signed-in session of NAME to fetch them)
+    python -m bench.site pages COUNT JOBS     -> {"pages": [{"sessionid", "jobs": [...]}]}
+        (COUNT users, each signed in with JOBS queued jobs: the open Create pages of bench.live)
 
 Only ever run with QWEN_STUDIO_VAR_DIR pointing at a benchmark's temporary var dir.
 """
@@ -63,6 +66,31 @@ def cmd_prepare(*args: str) -> dict:
     if "--collectstatic" in args:
         call_command("collectstatic", interactive=False, verbosity=0)
     return {"keys": {name: cmd_user(name)["key"] for name in names}}
+
+
+def cmd_pages(count: str, jobs: str) -> dict:
+    """COUNT signed-in users, each with JOBS queued jobs (no consumer runs: they stay queued,
+    the poll's most expensive state, with a queue position to count)."""
+    from generation import lifecycle
+    from generation.params import GenerationParams
+
+    pages = []
+    for i in range(int(count)):
+        user = bench_user(f"bench-page-{i}")
+        made = [
+            lifecycle.job_create(
+                user=user,
+                params=GenerationParams(prompt=f"page {i} job {j}", size="landscape_4_3", n=2),
+            )
+            for j in range(int(jobs))
+        ]
+        pages.append(
+            {
+                "sessionid": cmd_session(user.username)["sessionid"],
+                "jobs": [str(job.public_id) for job in made],
+            }
+        )
+    return {"pages": pages}
 
 
 def cmd_session(username: str) -> dict:
@@ -156,6 +184,23 @@ def cmd_images(username: str, count: str, kilobytes: str) -> dict:
     }
 
 
+def cmd_limits(username: str) -> dict:
+    """Budgets and limits on NAME's team and on each of NAME's keys, all far out of reach:
+    the ledger then checks all three scopes (user, team, key) on every submission."""
+    from decimal import Decimal
+
+    from accounts.models import ApiKey
+    from usage.models import Limit
+
+    user = bench_user(username)
+    far = {"images_per_day": HIGH_QUOTA, "concurrent_jobs": HIGH_QUOTA, "budget": Decimal(10**8)}
+    Limit.objects.update_or_create(team=user.profile.current_team, defaults=far)
+    Limit.objects.update_or_create(user=user, defaults={"budget": Decimal(10**8)})
+    for key in ApiKey.objects.filter(user=user):
+        Limit.objects.update_or_create(api_key=key, defaults=far)
+    return {"scopes": 3}
+
+
 def cmd_keys(*usernames: str) -> dict:
     """Keys for existing users (the gallery's), their quotas lifted; teams left as they are."""
     from django.contrib.auth import get_user_model
@@ -172,7 +217,14 @@ def cmd_keys(*usernames: str) -> dict:
     return {"keys": keys}
 
 
-COMMANDS = {"prepare": cmd_prepare, "user": cmd_user, "images": cmd_images, "keys": cmd_keys}
+COMMANDS = {
+    "prepare": cmd_prepare,
+    "user": cmd_user,
+    "images": cmd_images,
+    "keys": cmd_keys,
+    "pages": cmd_pages,
+    "limits": cmd_limits,
+}
 
 
 def main(argv: list[str]) -> None:

@@ -111,6 +111,7 @@ def run(
     web_workers: int = 3,
     web_threads: int = 2,
     site: Site | None = None,
+    budgets: bool = False,
 ) -> dict:
     own_site = site is None
     site = site or Site()
@@ -118,6 +119,8 @@ def run(
     try:
         site.prepare()
         key = site.api_key("bench-submit")
+        if budgets:  # budgets on the user, team and key: every scope is checked
+            site.run_python("bench.site", "limits", "bench-submit")
         with site.web(workers=web_workers, threads=web_threads) as web:
             asyncio.run(_load(web.url, key, clients=2, seconds=min(1.0, seconds), interval=None))
             shapes = ([None] if closed else []) + ([interval] if interval else [])
@@ -163,6 +166,7 @@ def run(
             "seconds": seconds,
             "interval_s": interval,
             "web": f"gunicorn gthread {web_workers} workers x {web_threads} threads",
+            "budgets": budgets,
         },
         "levels": levels,
         "summary": summary,
@@ -182,6 +186,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--no-closed", action="store_true", help="only the paced shape")
     parser.add_argument("--web-workers", type=int, default=3)
     parser.add_argument("--web-threads", type=int, default=2)
+    parser.add_argument(
+        "--budgets", action="store_true", help="budgets on the user, team and key (all checked)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     install_signal_handlers()
@@ -192,6 +199,7 @@ def main(argv: list[str] | None = None) -> dict:
         closed=not args.no_closed,
         web_workers=args.web_workers,
         web_threads=args.web_threads,
+        budgets=args.budgets,
     )
     print(json.dumps(result, indent=2) if args.json else table(result_rows("submit", result)))
     return result

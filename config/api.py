@@ -52,6 +52,8 @@ _COMMON_ERRORS = {
     401: "Missing, unknown or revoked API key.",
     403: "Forbidden (e.g. a session request without its CSRF token).",
     404: "No such object (or not yours), or no such endpoint.",
+    402: "A money budget (yours, your team's or your API key's) would be passed; see "
+    "`Retry-After` (when the budget period starts again).",
     429: "Quota or rate limit reached; see `Retry-After`.",
     500: "Internal error; quote the `x-request-id` header when reporting it.",
     503: "Briefly unavailable; see `Retry-After`.",
@@ -82,7 +84,7 @@ class StudioAPI(NinjaAPI):
                 for status, description in extra.items():
                     if status not in responses:
                         responses[status] = {"description": description, "content": ref}
-                    if status in (429, 503):
+                    if status in (402, 429, 503):
                         responses[status].setdefault("headers", _RETRY_AFTER)
         return schema
 
@@ -105,6 +107,12 @@ _IMAGE_OPS = {
     "ReportImage": ("post", "/v1/images/{image_id}/report"),
 }
 _SHARE_OPS = {"RevokeShare": ("delete", "/v1/shares/{share_id}")}
+_PRESET_OPS = {
+    "GetPreset": ("get", "/v1/presets/{preset_id}"),
+    "UpdatePreset": ("put", "/v1/presets/{preset_id}"),
+    "ApprovePreset": ("post", "/v1/presets/{preset_id}/approve"),
+    "DeletePreset": ("delete", "/v1/presets/{preset_id}"),
+}
 # (method, path, status) → [(operations, parameter, JSON pointer of the id in the body)]
 _LINKS = {
     ("post", "/v1/jobs", "202"): [(_JOB_OPS, "job_id", "/id")],
@@ -121,6 +129,9 @@ _LINKS = {
     ("patch", "/v1/images/{image_id}", "200"): [(_IMAGE_OPS, "image_id", "/id")],
     ("post", "/v1/images/{image_id}/reseed", "202"): [(_JOB_OPS, "job_id", "/id")],
     ("post", "/v1/images/{image_id}/share", "201"): [(_SHARE_OPS, "share_id", "/id")],
+    ("post", "/v1/presets", "201"): [(_PRESET_OPS, "preset_id", "/id")],
+    ("get", "/v1/presets", "200"): [(_PRESET_OPS, "preset_id", "/data/0/id")],
+    ("put", "/v1/presets/{preset_id}", "200"): [(_PRESET_OPS, "preset_id", "/id")],
 }
 
 
@@ -246,11 +257,15 @@ def _storage_full(request, exc: StorageQuotaExceeded):
 
 @api.exception_handler(QuotaExceeded)
 def _quota_exceeded(request, exc: QuotaExceeded):
+    # 429 for a count (images per day, concurrency), 402 for a money budget (BudgetExceeded);
+    # `limit` and `scope` say which limit of whom (user, team or API key).
     return error_response(
         ApiError(
-            429,
+            exc.status,
             exc.message,
-            code="quota_exceeded",
+            code=exc.code,
+            type="insufficient_quota" if exc.status == 402 else None,
+            extra={"limit": exc.limit, "scope": exc.scope},
             headers={"Retry-After": str(max(1, int(exc.retry_after)))},
         )
     )

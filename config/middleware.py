@@ -10,7 +10,9 @@ import uuid
 from django.conf import settings
 
 from core.errors import ApiError, error_response
+from core.http import Gone
 from core.metrics import request_observed
+from core.views import gone
 
 API_PREFIX = "/v1/"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
@@ -120,6 +122,19 @@ UPLOAD_LIMITS = {
         "send fewer or smaller images (each file at most EDIT_MAX_UPLOAD_BYTES).",
     ),
 }
+class GoneMiddleware:
+    """A view that raises core.http.Gone answers 410 with the branded page saying why."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, Gone):
+            return gone(request, exception)
+        return None
 
 
 def body_too_big(request) -> ApiError | None:

@@ -3,6 +3,8 @@
 import datetime as dt
 import importlib.util
 import os
+import secrets
+import time
 import tomllib
 from pathlib import Path
 
@@ -20,13 +22,48 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 # The version the C2PA claim generator names (pyproject.toml is the one place it is written).
 STUDIO_VERSION = tomllib.loads((BASE_DIR / "pyproject.toml").read_text())["project"]["version"]
 
-DEBUG = env_bool("DJANGO_DEBUG", default=True)
-SECRET_KEY = env_str("DJANGO_SECRET_KEY") or (
-    "dev-insecure-key-change-me-in-production-0123456789abcdefghijklmnop" if DEBUG else ""
-)
-if not SECRET_KEY:
-    raise RuntimeError("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+# A site that answers only to loopback names is a local install (`make run`): it is reached over
+# plain HTTP on this machine. Naming any other host makes it a deployment (docs/production.md).
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
+LOCAL_INSTALL = all(host in LOOPBACK_HOSTS for host in ALLOWED_HOSTS)
+
+# Off unless asked for: people using `make run` see the branded error pages, never Django's
+# technical ones (URL pattern dumps, tracebacks). `make dev` / DJANGO_DEBUG=1 turns it on.
+DEBUG = env_bool("DJANGO_DEBUG", default=False)
+
+
+def _persisted_secret_key(path: Path) -> str:
+    """A local install's signing key: made once (64 random URL-safe characters), kept in var/
+    with mode 0600 so sessions and signed URLs survive restarts. O_EXCL: when the web server
+    and the worker start together, one writes the key and the other reads it."""
+    for _ in range(50):
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            key = path.read_text().strip()
+            if len(key) >= 50:
+                return key
+            time.sleep(0.05)  # the other process is writing it
+            continue
+        key = secrets.token_urlsafe(48)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(key + "\n")
+        return key
+    raise RuntimeError(f"{path} holds no usable key: delete it and start again")
+
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+if not SECRET_KEY and (DEBUG or LOCAL_INSTALL):
+    SECRET_KEY = _persisted_secret_key(VAR_DIR / "secret_key")
+if not SECRET_KEY:
+    raise RuntimeError(
+        "DJANGO_SECRET_KEY must be set when the site serves hosts other than 127.0.0.1/localhost"
+        " (DJANGO_ALLOWED_HOSTS); every process needs the same key"
+    )
+# HTTPS hardening (secure cookies, redirect, HSTS) for every deployment; a local install is
+# plain HTTP on loopback, where secure-only cookies would make signing in impossible.
+HTTPS = env_bool("DJANGO_HTTPS", default=not DEBUG and not LOCAL_INSTALL)
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
@@ -56,9 +93,9 @@ def _fakes_present() -> bool:
         return False
 
 
-# Development tools (`manage.py fake_endpoint`, tests/fakes/): in DEBUG, or with
-# QWEN_DEV_TOOLS=1 (the benchmarks run the fake endpoint beside production settings).
-if (DEBUG or env_bool("QWEN_DEV_TOOLS")) and _fakes_present():
+# Development tools (`manage.py fake_endpoint`, tests/fakes/): in DEBUG or a local install, or
+# with QWEN_DEV_TOOLS=1 (the benchmarks run the fake endpoint beside production settings).
+if (DEBUG or LOCAL_INSTALL or env_bool("QWEN_DEV_TOOLS")) and _fakes_present():
     INSTALLED_APPS.append("tests.fakes")
 
 MIDDLEWARE = [
@@ -73,6 +110,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "config.middleware.GoneMiddleware",
     # Last, as django-axes asks: turns a locked-out login into its lockout response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -92,6 +130,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "generation.context_processors.backend_info",
                 "generation.context_processors.sensitive",
+                "generation.context_processors.nav_jobs",
                 "gallery.context_processors.trash_undo",
             ],
         },
@@ -160,6 +199,9 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)
+# A local install serves static files straight from static/ (no collectstatic needed, and a
+# pulled change shows at once); deployments serve the collected, hashed copies.
+WHITENOISE_USE_FINDERS = DEBUG or LOCAL_INSTALL
 MEDIA_ROOT = VAR_DIR / "media"
 
 AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
@@ -202,7 +244,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
+            if DEBUG or LOCAL_INSTALL
             else "whitenoise.storage.CompressedManifestStaticFilesStorage"
         )
     },
@@ -316,6 +358,8 @@ GENERATION_LEASE_SECONDS = env_int("GENERATION_LEASE_SECONDS", int(QWEN_IMAGE_CA
 GENERATION_REQUEUE_AFTER_SECONDS = env_int("GENERATION_REQUEUE_AFTER_SECONDS", 300)
 GENERATION_REAPER_INTERVAL_MINUTES = env_int("GENERATION_REAPER_INTERVAL_MINUTES", 1)
 GENERATION_THUMBNAIL_SIZE = env_int("GENERATION_THUMBNAIL_SIZE", 384)
+# Queue places and waits on the pages are recounted at most this often per process (s).
+GENERATION_QUEUE_ESTIMATE_TTL = env_float("GENERATION_QUEUE_ESTIMATE_TTL", 2.0)
 # Consumers write a heartbeat this often; one silent for three of them counts as gone.
 WORKER_HEARTBEAT_SECONDS = env_float("WORKER_HEARTBEAT_SECONDS", 30.0)
 
@@ -393,10 +437,27 @@ MODERATION_QUEUE_PAGE_SIZE = env_int("MODERATION_QUEUE_PAGE_SIZE", 50)
 QUOTA_IMAGES_PER_DAY = env_int("QUOTA_IMAGES_PER_DAY", 200)
 QUOTA_CONCURRENT_JOBS = env_int("QUOTA_CONCURRENT_JOBS", 4)
 
+# --- Usage ledger and budgets (docs/usage.md) ---------------------------------------------
+# Prices live in the admin (Usage › Prices); amounts are in this currency.
+USAGE_CURRENCY = env_str("USAGE_CURRENCY", "USD")
+# Each process keeps the price table this long (an admin edit reaches the others within it).
+USAGE_PRICE_CACHE_SECONDS = env_float("USAGE_PRICE_CACHE_SECONDS", 30.0)
+# A money budget for every user without one of their own (e.g. "5.00"); empty: none.
+USAGE_DEFAULT_BUDGET = env_str("USAGE_DEFAULT_BUDGET") or None
+USAGE_DEFAULT_BUDGET_PERIOD = env_str("USAGE_DEFAULT_BUDGET_PERIOD", "month")
+if USAGE_DEFAULT_BUDGET_PERIOD not in {"day", "month"}:
+    raise RuntimeError("USAGE_DEFAULT_BUDGET_PERIOD must be day or month")
+USAGE_SOFT_THRESHOLD_PERCENT = env_int("USAGE_SOFT_THRESHOLD_PERCENT", 80)
+# A synchronous API wait holds a concurrency slot until it returns, or this long past its
+# deadline if its web process died.
+USAGE_WAIT_GRACE_SECONDS = env_int("USAGE_WAIT_GRACE_SECONDS", 30)
+# The reaper releases holds of ended jobs opened more than this long ago.
+USAGE_RECONCILE_MARGIN_SECONDS = env_int("USAGE_RECONCILE_MARGIN_SECONDS", 60)
+
 # --- Accounts -----------------------------------------------------------------------------
 # Who may create an account: "open" (anyone), "invite" (only with a team invite link) or
 # "closed" (admins create users). Open in development, closed in production by default.
-ACCOUNTS_SIGNUP = env_str("ACCOUNTS_SIGNUP", "open" if DEBUG else "closed")
+ACCOUNTS_SIGNUP = env_str("ACCOUNTS_SIGNUP", "open" if DEBUG or LOCAL_INSTALL else "closed")
 if ACCOUNTS_SIGNUP not in {"open", "invite", "closed"}:
     raise RuntimeError("ACCOUNTS_SIGNUP must be open, invite or closed")
 ACCOUNTS_INVITE_DAYS = env_int("ACCOUNTS_INVITE_DAYS", 7)
@@ -431,7 +492,14 @@ else:
 
 # --- REST API and webhooks ----------------------------------------------------------------
 # Absolute base URL of the portal, for links made outside a request (webhooks, the CLI).
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Unset: the address `make run` last served on (it writes var/site-url), so the CLI's links
+# point at the running server whatever its port.
+_SITE_URL_FILE = VAR_DIR / "site-url"
+SITE_URL = (
+    env_str("SITE_URL")
+    or (_SITE_URL_FILE.read_text().strip() if _SITE_URL_FILE.exists() else "")
+    or "http://127.0.0.1:8000"
+).rstrip("/")
 # How long POST /v1/images/generations waits for its job before answering with the job id.
 API_SYNC_WAIT_SECONDS = env_float("API_SYNC_WAIT_SECONDS", 120.0)
 API_SYNC_POLL_SECONDS = env_float("API_SYNC_POLL_SECONDS", 0.25)
@@ -471,9 +539,9 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
-if not DEBUG:
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+if HTTPS:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
     # Load balancers and Prometheus probe the processes directly over plain HTTP.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]

@@ -14,6 +14,7 @@ if "tests.fakes" not in INSTALLED_APPS:
 QWEN_IMAGE_BACKEND = "demo"
 QWEN_IMAGE_DEMO_STEP_DELAY = 0.0
 GENERATION_RETRY_BASE_DELAY = 0.0
+USAGE_PRICE_CACHE_SECONDS = 0.0  # every test sees the prices it set
 MEDIA_ROOT = tempfile.mkdtemp(prefix="qwen-test-media-")
 STORAGES = {
     "default": {
@@ -35,6 +36,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": tempfile.mkdtemp(prefix="qwen-test-db-") + "/test.sqlite3"
     }
+
+# Links made outside a request: fixed, whatever var/site-url a local `make run` left behind.
+SITE_URL = "http://127.0.0.1:8000"
+# Every test counts the queue afresh.
+GENERATION_QUEUE_ESTIMATE_TTL = 0
 # The development signing certificate is made once per test run, in a temp folder.
 PROVENANCE_DIR = tempfile.mkdtemp(prefix="qwen-test-provenance-")
 

@@ -36,6 +36,17 @@ def get_or_404(lookup: Callable[[], T], message: str = "Not found.") -> T:
         raise Http404(message) from None
 
 
+class Gone(Exception):
+    """Something that existed and is gone for good (a revoked or expired share link): a 410
+    page saying why (config.middleware.GoneMiddleware renders it). `reason` is a short word
+    the page keys on ("revoked", "expired"), `message` a sentence for people."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 

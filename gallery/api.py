@@ -266,7 +266,11 @@ def reseed_image(request, image_id: uuid.UUID, payload: ReseedIn | None = None):
     # QuotaExceeded becomes the API's 429 with Retry-After (config.api).
     try:
         job = services.image_reseed(
-            user=request.auth, image=image, mode=mode, source=Job.Source.API
+            user=request.auth,
+            image=image,
+            mode=mode,
+            source=Job.Source.API,
+            api_key=getattr(request, "api_key", None),
         )
     except services.ReseedRefused as error:
         raise ApiError(409, error.message, code="params_no_longer_allowed") from None

@@ -4,6 +4,7 @@ from django.db.models.signals import post_migrate
 
 from core.db import query_statistics_refresh
 from gallery.search import search_index_install
+from generation.signals import favorites_wanted
 
 
 def _after_migrate(sender, using="default", **kwargs) -> None:
@@ -13,6 +14,12 @@ def _after_migrate(sender, using="default", **kwargs) -> None:
     query_statistics_refresh(connections[using])
 
 
+def _favorites_answer(sender, *, user, images, **kwargs) -> set[int]:
+    from gallery.selectors import favorite_image_ids
+
+    return favorite_image_ids(user=user, images=images)
+
+
 class GalleryConfig(AppConfig):
     name = "gallery"
     verbose_name = "Gallery"
@@ -20,3 +27,6 @@ class GalleryConfig(AppConfig):
     def ready(self) -> None:
         post_migrate.connect(_after_migrate, sender=self, dispatch_uid="gallery-search")
         from gallery import tasks  # noqa: F401  (the periodic purge, registered everywhere)
+
+        # The Create feed's stars (generation may not import the gallery).
+        favorites_wanted.connect(_favorites_answer, dispatch_uid="gallery-favorites")

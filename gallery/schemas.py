@@ -5,13 +5,13 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from ninja import Field, Schema
-from pydantic import BeforeValidator, StrictBool
+from pydantic import BeforeValidator, ConfigDict, StrictBool
 
 from core.cursors import CURSOR_PATTERN
 from core.http import CanonicalUUID, json_int
 from core.time import iso_date
 from generation.params import prompt_pattern
-from generation.schemas import ImageOut
+from generation.schemas import ImageOut, example_body
 
 
 class GalleryImageOut(ImageOut):
@@ -88,10 +88,14 @@ class ImageQuery(Schema):
 
 
 class VisibilityIn(Schema):
+    model_config = ConfigDict(json_schema_extra=example_body({"visibility": "team"}))
+
     visibility: Literal["private", "team", "public"]
 
 
 class ReseedIn(Schema):
+    model_config = ConfigDict(json_schema_extra=example_body({"mode": "variations"}))
+
     mode: Literal["reseed", "variations", "exact"] = Field(
         "reseed",
         description=(
@@ -102,6 +106,8 @@ class ReseedIn(Schema):
 
 
 class FavoriteIn(Schema):
+    model_config = ConfigDict(json_schema_extra=example_body({"favorite": True}))
+
     favorite: StrictBool = True
 
 
@@ -111,12 +117,18 @@ class FavoriteOut(Schema):
 
 
 class ShareIn(Schema):
+    model_config = ConfigDict(json_schema_extra=example_body({"expires_in": 86400}))
+
     expires_in: json_int(ge=60, le=366 * 86400) | None = Field(
         None, description="Seconds until the link stops working."
     )
 
 
 class ReportIn(Schema):
+    model_config = ConfigDict(
+        json_schema_extra=example_body({"reason": "rights", "note": "Shows a trademarked logo."})
+    )
+
     reason: Literal["sexual", "violence", "hate", "illegal", "rights", "other"] = Field(
         ...,
         description="sexual, violence, hate, illegal, rights (copyright, trademark, "
@@ -147,6 +159,12 @@ class ShareOut(Schema):
 
 
 class CollectionIn(Schema):
+    model_config = ConfigDict(
+        json_schema_extra=example_body(
+            {"name": "Moodboard", "visibility": "private", "image_ids": []}
+        )
+    )
+
     name: str = Field(
         ...,
         min_length=1,

@@ -137,7 +137,12 @@ VARIATIONS = 4
 
 
 def image_reseed(
-    *, user, image: Image, mode: str = ReseedMode.RESEED, source: str = Job.Source.WEB
+    *,
+    user,
+    image: Image,
+    mode: str = ReseedMode.RESEED,
+    source: str = Job.Source.WEB,
+    api_key=None,
 ) -> Job:
     """A new job from this image's parameters, linked to it as its parent.
 
@@ -169,6 +174,7 @@ def image_reseed(
         visibility=visibility,
         parent_image=image,
         edit_inputs=edit_inputs_reuse(user=user, job=image.job) if image.job.edit else None,
+        api_key=api_key,
     )
 
 

@@ -16,6 +16,7 @@ from ninja.responses import Status
 from core.cursors import CURSOR_PATTERN, cursor_decode, cursor_encode
 from core.errors import ApiError, ErrorOut
 from core.time import rfc3339_datetime
+from core.webhook_urls import WebhookUrlRejected, webhook_url_check
 from generation import lifecycle, retention, selectors
 from generation.edits.payloads import edit_from_json
 from generation.edits.sources import PreparedEdit
@@ -36,6 +37,7 @@ from generation.presenters import api_job_payload
 from generation.presets.selectors import PresetNotFound, preset_usable
 from generation.retention.trash import JobStillRunning
 from generation.schemas import (
+    EstimateOut,
     GenerationFieldsIn,
     ImageGenerationIn,
     ImagesResponseOut,
@@ -46,12 +48,11 @@ from generation.schemas import (
 )
 from generation.signed_urls import InvalidImageToken, image_for_token, image_signed_urls
 from generation.sizes import DEFAULT_PRESET
-from generation.webhooks import (
-    WebhookUrlRejected,
-    webhook_secret_for,
-    webhook_secret_rotate,
-    webhook_url_check,
-)
+from generation.webhooks import webhook_secret_for, webhook_secret_rotate
+from usage import ledger as usage_ledger
+from usage import prices as usage_prices
+from usage import quotas as usage_quotas
+from usage.selectors import usage_for_jobs
 
 router = Router(tags=["generation"])
 
@@ -158,6 +159,7 @@ def _submit(request, payload, params: GenerationParams, key: str | None, **job_f
             idempotency_key=key or "",
             request_hash=request_hash,
             source=Job.Source.API,
+            api_key=getattr(request, "api_key", None),
             **job_fields,
         )
     except IdempotencyConflict as exc:
@@ -207,7 +209,7 @@ def images_generations(
     file_format = payload.output_format if payload.output_format in ("jpeg", "webp") else "png"
     preset = preset_for(request, payload.preset)
     params = params_from(payload, preset=preset)
-    job, _ = _submit(
+    job, created = _submit(
         request,
         payload,
         params,
@@ -218,12 +220,23 @@ def images_generations(
         output_compression=payload.output_compression,
         end_user=payload.user or "",
     )
-    return sync_answer(request, job, fmt)
+    return sync_answer(request, job, fmt, created=created)
 
 
-def sync_answer(request, job: Job, fmt: str):
+def sync_answer(request, job: Job, fmt: str, *, created: bool):
     """Wait for the job; its images (OpenAI's shape), or the error that says why not."""
-    job = _wait_for(job)
+    if created or not job.is_active:
+        job = _wait_for(job)  # the request that made the job waits within the job's own slot
+    else:
+        # A replay of a running job's key: its wait holds a concurrency slot of its own
+        # (QuotaExceeded, a 429, when none is free), so replays cannot pile up threads.
+        with usage_ledger.wait_hold(
+            user=request.auth,
+            api_key=getattr(request, "api_key", None),
+            job_ref=job.public_id,
+            seconds=settings.API_SYNC_WAIT_SECONDS,
+        ):
+            job = _wait_for(job)
     job_ref = {"job_id": str(job.public_id)}
     if job.status == Job.Status.SUCCEEDED:
         # Only what the caller may see now: a replay of the request (Idempotency-Key) must
@@ -314,7 +327,49 @@ def jobs_create(
     response["Location"] = request.build_absolute_uri(_job_path(job))
     if not created:
         response["Idempotent-Replayed"] = "true"
-    return Status(202, api_job_payload(job, request))
+    return Status(202, api_job_payload(job, request, fresh=created))
+
+
+@router.post(
+    "/estimates",
+    response=EstimateOut,
+    url_name="estimates",
+    summary="Estimate the cost of a job without submitting it (dry run)",
+)
+def estimates(request, payload: JobIn):
+    """Takes the body of `POST /v1/jobs`; answers what the job would use and cost with the
+    current prices, and whether your limits (user, team, API key) would accept it now.
+    Nothing is created or reserved."""
+    _check_model(payload.model)
+    params = params_from(payload, preset=preset_for(request, payload.preset))
+    estimate = usage_prices.estimate(
+        backend=settings.QWEN_IMAGE_BACKEND,
+        model=settings.QWEN_IMAGE_MODEL,
+        width=params.width,
+        height=params.height,
+        steps=params.num_inference_steps,
+        images=params.n,
+    )
+    scopes = usage_quotas.scopes_for(user=request.auth, api_key=getattr(request, "api_key", None))
+    usages, refusal = usage_quotas.quota_preview(
+        scopes=scopes, images=estimate.images, cost_micros=estimate.total_micros
+    )
+    return {
+        "object": "estimate",
+        **estimate.as_dict(),
+        "allowed": refusal is None,
+        "refusal": (
+            {
+                "status": refusal.status,
+                "code": refusal.code,
+                "message": refusal.message,
+                "retry_after": refusal.retry_after,
+            }
+            if refusal
+            else None
+        ),
+        "budgets": [usage.budget_dict() for usage in usage_quotas.budgets_for(scopes=scopes)],
+    }
 
 
 QueryDateTime = Annotated[dt.datetime, pydantic.BeforeValidator(rfc3339_datetime)]
@@ -360,8 +415,15 @@ def jobs_list(request, filters: Query[JobFilters]):
     )
     has_more = len(jobs) > filters.limit
     jobs = jobs[: filters.limit]
+    usage = usage_for_jobs(
+        [job.public_id for job in jobs],
+        active_refs=[job.public_id for job in jobs if job.is_active],
+    )
     return {
-        "data": [api_job_payload(job, request, prefetched=True) for job in jobs],
+        "data": [
+            api_job_payload(job, request, prefetched=True, usage=usage[job.public_id])
+            for job in jobs
+        ],
         "has_more": has_more,
         "next_cursor": _cursor_for(jobs[-1]) if has_more else None,
     }
@@ -402,7 +464,7 @@ def jobs_cancel(request, job_id: uuid.UUID):
 def jobs_retry(request, job_id: uuid.UUID):
     job = _job_for(request, job_id)
     try:
-        job = lifecycle.job_retry(job=job)
+        job = lifecycle.job_retry(job=job, api_key=getattr(request, "api_key", None))
     except lifecycle.JobNotRetryable as exc:
         raise ApiError(409, str(exc), code="job_not_retryable") from None
     return Status(202, api_job_payload(job, request))

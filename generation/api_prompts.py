@@ -164,11 +164,13 @@ def presets_get(request, preset_id: uuid.UUID):
     url_name="presets-update",
     summary="Change a preset (a new version)",
 )
-def presets_update(request, preset_id: uuid.UUID, payload: PresetUpdateIn):
+def presets_update(request, preset_id: uuid.UUID, payload: PresetUpdateIn | None = None):
     """The values given replace the current version's whole set (unset ones are cleared);
-    jobs made with earlier versions keep pointing at them."""
+    jobs made with earlier versions keep pointing at them. No body (or null): no change."""
     optional_body_object(request)  # every field is optional: a bare number is not "no change"
     preset = _preset_for(request, preset_id)
+    if payload is None:
+        return preset_payload(preset, user=request.auth)
     values = payload.model_dump(include=set(_VALUE_FIELDS), exclude_none=True)
     try:
         services.preset_update(

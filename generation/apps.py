@@ -9,21 +9,8 @@ class GenerationConfig(AppConfig):
         # Receivers of generation.signals: the queue (tasks) and webhooks.
         from core.metrics import scrape_collector_register
         from generation import metrics, tasks, webhooks  # noqa: F401
-        from generation.models import Image, Job
 
         # Files go with their rows on every delete path (generation.retention.files).
         from generation.retention import files  # noqa: F401
-        from usage.sources import UsageSource, usage_source_register
 
         scrape_collector_register(metrics.collect)
-
-        usage_source_register(
-            UsageSource(
-                jobs=Job.objects.all,
-                images=Image.objects.all,
-                active=tuple(Job.ACTIVE),
-                succeeded=Job.Status.SUCCEEDED,
-                failed=Job.Status.FAILED,
-                canceled=Job.Status.CANCELED,
-            )
-        )

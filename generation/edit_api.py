@@ -302,7 +302,7 @@ def images_edits(
         job.refresh_from_db()
         response["Location"] = request.build_absolute_uri(generation_api._job_path(job))
         return Status(202, api_job_payload(job, request))
-    return generation_api.sync_answer(request, job, fmt)
+    return generation_api.sync_answer(request, job, fmt, created=created)
 
 
 @router.get("/edit-inputs/{token}", auth=None, include_in_schema=False, url_name="edit-input-file")

@@ -20,7 +20,7 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 
 from generation.imaging import DELIVERY_FORMATS, encode_delivery
-from generation.models import EditInput, Image
+from generation.models import EditInput, Image, Job
 
 FIELDS = ("file", "thumbnail")
 
@@ -64,18 +64,27 @@ def image_file_response(
     if field == "file" and fmt != "png":
         return _converted_response(image, fmt, compression)
     file = getattr(image, field)
-    url = default_storage.url(file.name)
+    return stored_file_response(file.name, field, str(image.public_id))
+
+
+def preview_thumbnail_name(job: Job, index: int) -> str:
+    """Where the runner wrote a running job's thumbnail (generation.runner._write_files)."""
+    return f"images/{job.public_id}/{index}.thumb.webp"
+
+
+def stored_file_response(name: str, field: str, download_name: str, *, max_age: int = 3600):
+    url = default_storage.url(name)
     if url.startswith("http"):  # S3: a short-lived signed URL, no HEAD request per thumbnail
         return HttpResponseRedirect(url)
     try:
-        handle = default_storage.open(file.name, "rb")
+        handle = default_storage.open(name, "rb")
     except FileNotFoundError:
         raise Http404("File missing.") from None
     content_type = "image/png" if field == "file" else "image/webp"
     response = FileResponse(handle, content_type=content_type)
     extension = "png" if field == "file" else "webp"
-    response["Content-Disposition"] = f'inline; filename="{image.public_id}.{extension}"'
-    response["Cache-Control"] = "private, max-age=3600"
+    response["Content-Disposition"] = f'inline; filename="{download_name}.{extension}"'
+    response["Cache-Control"] = f"private, max-age={max_age}"
     response["X-Content-Type-Options"] = "nosniff"
     return response
 

@@ -18,15 +18,29 @@ def _size_choices() -> list[tuple[str, str]]:
     ]
 
 
+# Controls only the hosted provider honours: hidden (their default sent) on other backends.
+PROVIDER_ONLY = ("enable_safety_checker",)
+# The fields inside the Create page's "Advanced" section (open only when one has an error).
+ADVANCED = ("negative_prompt", "num_inference_steps", "guidance_scale", "acceleration")
+# Not shown again after Generate: a revision belongs to the prompt it was made from.
+_NOT_KEPT = ("revised_prompt", "revision", "preset_applied")
+
+
 class GenerationForm(forms.Form):
+    # No max_length on purpose: it would add a maxlength attribute, and browsers silently cut
+    # a longer paste mid-word. The page counts characters; clean_prompt refuses, saying why.
     prompt = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "A red fox reading a newspaper…"}),
-        max_length=settings.GENERATION_MAX_PROMPT_LENGTH,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 4,
+                "placeholder": "A red fox reading a newspaper…",
+                "aria-describedby": "prompt-counter",
+            }
+        ),
     )
     negative_prompt = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        max_length=settings.GENERATION_MAX_PROMPT_LENGTH,
         help_text="What the image should not contain.",
     )
     size = forms.ChoiceField(
@@ -75,8 +89,8 @@ class GenerationForm(forms.Form):
     revised_prompt = forms.CharField(
         required=False,
         label="Revised prompt",
+        # No max_length (no maxlength attribute cutting a paste): GenerationParams refuses.
         widget=forms.Textarea(attrs={"rows": 5}),
-        max_length=settings.GENERATION_MAX_PROMPT_LENGTH,
         help_text="What will be drawn. Edit it, or discard it to draw your own prompt.",
     )
     revision = forms.ChoiceField(
@@ -96,10 +110,16 @@ class GenerationForm(forms.Form):
         help_text="You can change this later in the gallery.",
     )
 
-    def __init__(self, *args, team=None, presets=(), **kwargs):
+    def __init__(self, *args, team=None, presets=(), backend: str | None = None, **kwargs):
         """`team`: the user's current team; without one, "Team" visibility is not offered.
-        `presets`: the presets the user may pick (their current versions are applied)."""
+        `presets`: the presets the user may pick (their current versions are applied).
+        `backend`: the active backend; provider-only controls are hidden unless it is remote."""
         super().__init__(*args, **kwargs)
+        self.max_prompt_length = settings.GENERATION_MAX_PROMPT_LENGTH
+        self.provider_controls = (backend or settings.QWEN_IMAGE_BACKEND) == "remote"
+        if not self.provider_controls:
+            for name in PROVIDER_ONLY:
+                self.fields[name].widget = forms.HiddenInput()
         self.presets = {str(p.public_id): p for p in presets}
         self.fields["preset"].choices = [("", "No preset")] + [
             (key, f"{p.name} · team" if p.team_id else p.name) for key, p in self.presets.items()
@@ -113,6 +133,30 @@ class GenerationForm(forms.Form):
             choices.append((Visibility.TEAM, f"Team: members of {team.name}"))
         choices.append((Visibility.PUBLIC, "Public: anyone with the link"))
         self.fields["visibility"].choices = choices
+
+    @property
+    def advanced_has_errors(self) -> bool:
+        return any(name in self.errors for name in (*ADVANCED, *PROVIDER_ONLY))
+
+    def clean_prompt(self) -> str:
+        prompt = self.cleaned_data["prompt"]
+        over = len(prompt) - self.max_prompt_length
+        if over > 0:
+            raise forms.ValidationError(
+                f"The prompt is {len(prompt):,} characters long; the limit is "
+                f"{self.max_prompt_length:,}. Shorten it by {over:,} character{'s' * (over > 1)}."
+            )
+        return prompt
+
+    def kept_values(self) -> dict:
+        """What the form shows again after a job was made from it: the same prompt and
+        settings (a random seed stays random)."""
+        data = self.cleaned_data
+        return {
+            name: data[name]
+            for name in self.fields
+            if name not in _NOT_KEPT and data.get(name) not in (None, "")
+        }
 
     def _default(self, name: str):
         if name == "negative_prompt":

@@ -22,7 +22,7 @@ from generation.params import SEED_MAX, GenerationParams
 from generation.presets.models import PresetVersion
 from generation.presets.services import preset_record_use
 from generation.retention import storage_check
-from usage.quotas import quota_check
+from usage import ledger
 
 
 def job_create(
@@ -40,11 +40,13 @@ def job_create(
     output_format: str = "png",
     output_compression: int | None = None,
     end_user: str = "",
+    api_key=None,
     edit_inputs: PreparedEdit | None = None,
 ) -> Job:
-    """Check the blocklist and quota, fix the seed, write the job `queued` (with an edit's
-    inputs), enqueue it after commit. PromptBlocked and QuotaExceeded (StorageQuotaExceeded
-    when the team's storage is full) say why a job was refused.
+    """Check the blocklist, fix the seed, and in one transaction check the limits, reserve
+    what the job needs in the usage ledger and write the job `queued` (with an edit's
+    inputs); enqueue it after commit. PromptBlocked and QuotaExceeded (BudgetExceeded;
+    StorageQuotaExceeded when the team's storage is full) say why a job was refused.
 
     A revised prompt given with the params was accepted (or, `revision="edited"`, edited) by
     the caller before submitting; the blocklist checks it as it checks the prompt."""
@@ -59,9 +61,8 @@ def job_create(
         params = params.model_copy(update={"seed": secrets.randbelow(SEED_MAX - params.n + 1)})
     with transaction.atomic():
         profile = lock_user_profile(user=user)
-        quota_check(user=user, images=params.n, profile=profile)
         storage_check(user=user, team=profile.current_team)
-        job = Job.objects.create(
+        job = Job(
             user=user,
             team=profile.current_team,
             source=source,
@@ -80,6 +81,8 @@ def job_create(
             end_user=end_user[:256],
             **_revision_fields(params, revision),
         )
+        _reserve(job, profile=profile, api_key=api_key)
+        job.save(force_insert=True)
         if edit_inputs is not None:
             edit_inputs_store(job=job, prepared=edit_inputs)
         if preset is not None:
@@ -87,6 +90,24 @@ def job_create(
         transaction.on_commit(lambda: job_enqueue(job_pk=job.pk))
     log_job_event("created", job, source=source, n=job.n, edit=bool(edit_inputs))
     return job
+
+
+def _reserve(job: Job, *, profile, api_key, retry: bool = False) -> None:
+    """The usage ledger's check and hold for the job's images (QuotaExceeded if refused)."""
+    ledger.job_reserve(
+        user=job.user,
+        profile=profile,
+        team=job.team,
+        api_key=api_key,
+        job_ref=job.public_id,
+        backend=job.backend,
+        model=job.model,
+        width=job.width,
+        height=job.height,
+        steps=job.num_inference_steps,
+        images=job.n,
+        replace=retry,
+    )
 
 
 def _revision_fields(params: GenerationParams, revision: str) -> dict:
@@ -124,6 +145,7 @@ def job_fail(*, job: Job, code: str, message: str, expected_attempts: int | None
         updated_at=now,
     )
     if updated:
+        ledger.reservation_close(job_ref=job.public_id, outcome=Job.Status.FAILED)
         job.refresh_from_db()
         log_job_event("failed", job, code=code)
         job_announce_finished(job_pk=job.pk)
@@ -150,6 +172,7 @@ def job_mark_canceled(*, job: Job, from_statuses: tuple[str, ...] = Job.ACTIVE) 
         updated_at=now,
     )
     if updated:
+        ledger.reservation_close(job_ref=job.public_id, outcome=Job.Status.CANCELED)
         log_job_event("canceled", job)
         job_announce_finished(job_pk=job.pk)
     return bool(updated)
@@ -184,14 +207,14 @@ class JobNotRetryable(Exception):
     pass
 
 
-def job_retry(*, job: Job) -> Job:
-    """Put a failed or canceled job back in the queue with a fresh attempt budget."""
+def job_retry(*, job: Job, api_key=None) -> Job:
+    """Put a failed or canceled job back in the queue with a fresh attempt budget; its work
+    is checked against the limits and reserved again, today."""
     prompt_check(prompt=job.prompt)  # the blocklist may have grown since it was submitted
     if job.revised_prompt:
         prompt_check(prompt=job.revised_prompt)
     with transaction.atomic():
         profile = lock_user_profile(user=job.user)
-        quota_check(user=job.user, images=job.n, profile=profile)
         now = timezone.now()
         updated = Job.objects.filter(
             pk=job.pk, status__in=[Job.Status.FAILED, Job.Status.CANCELED]
@@ -212,6 +235,8 @@ def job_retry(*, job: Job) -> Job:
         )
         if not updated:
             raise JobNotRetryable("Only failed or canceled jobs can be retried.")
+        job.team = profile.current_team  # the team the retried work is spent for
+        _reserve(job, profile=profile, api_key=api_key, retry=True)  # refused: rolls back
         transaction.on_commit(lambda: job_enqueue(job_pk=job.pk))
     job.refresh_from_db()
     log_job_event("requeued", job)

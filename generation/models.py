@@ -132,6 +132,9 @@ class Job(models.Model):
     cancel_requested = models.BooleanField(default=False)
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)
+    # While running: indexes of images already stored (files written, not yet rows) and not
+    # held by the safety checker; the pages show their thumbnails before the job ends.
+    ready_images = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -11,6 +11,7 @@ from generation.events import log_job_event
 from generation.models import Job, Worker
 from generation.queues import DEFAULT, queue_for, queue_names
 from generation.selectors import consumers_alive
+from usage import ledger
 
 
 def jobs_reap() -> dict[str, int]:
@@ -75,4 +76,11 @@ def jobs_reap() -> dict[str, int]:
             log_job_event("requeued", job, reason="enqueue_lost")
             lifecycle.job_enqueue(job_pk=job.pk)
             counts["reenqueued"] += 1
+    # The usage ledger heals what a crash left open: holds of jobs that ended, waits past
+    # their expiry, units in flight of jobs that ended.
+    as_of = timezone.now()
+    active = set(Job.objects.filter(status__in=Job.ACTIVE).values_list("public_id", flat=True))
+    healed = ledger.work_reconcile(active_job_refs=active, as_of=as_of)
+    counts["usage_released"] = healed["closed"] + healed["expired"]
+    counts["usage_lost"] = healed["lost"]
     return counts

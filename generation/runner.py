@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
+import inspect
 import time
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ from generation.params import GenerationParams
 from generation.presenters import job_params
 from generation.provenance import Source, provenance_apply
 from generation.safety import image_safety_check
+from usage import ledger
 
 
 def job_claim(*, job_id: int) -> Job | None:
@@ -46,6 +48,7 @@ def job_claim(*, job_id: int) -> Job | None:
         lease_expires_at=lease,
         started_at=now,
         progress=0.0,
+        ready_images=[],
         updated_at=now,
     )
     if updated != 1:
@@ -68,8 +71,12 @@ class _Reporter:
     _last_progress: float = 0.0
     _last_cancel_check: float = 0.0
     _canceled: bool = False
+    # The backend reported progress past 0: its work has started. A bare 0.0 (a lease renewal
+    # after the local model's load, before its prompt and memory checks) is not work.
+    began: bool = False
 
     def progress(self, fraction: float) -> None:
+        self.began = self.began or fraction > 0
         fraction = max(0.0, min(1.0, float(fraction)))
         now = time.monotonic()
         if fraction < 1.0 and now - self._last_write < self.min_interval:
@@ -91,22 +98,36 @@ class _Reporter:
 
 
 def job_run(*, job_id: int) -> None:
-    """Claim the job, run it on its backend, store the images, mark it finished."""
+    """Claim the job, run it on its backend, store the images, mark it finished. Every unit
+    of the attempt is in the usage ledger before the backend starts, and settled after."""
     job = job_claim(job_id=job_id)
     if job is None:
         return
     log_job_event("claimed", job)
     started = time.monotonic()
     reporter = _Reporter(job)
+    storer = None
+    meter = None
     try:
         backend = get_backend(job.backend, edit=True) if job.edit else get_backend(job.backend)
         job_enhance(job=job)  # bounded; falls back to the original prompt, never raises
+        # After the enhancer: an `auto` size may have been chosen again from the revision.
+        meter = _work_start(job, backend)
         params = GenerationParams.from_job(job)
         # An edit carries its stored sources; pixels outside its mask stay the source's.
         request = edit_request(job, params) if job.edit else params.backend_request(model=job.model)
+        if meter.per_call:
+            request = dataclasses.replace(request, meter=meter)
+        storer = _Storer(job, params)
+        # Backends that hand over each image as it is ready take `on_image`: the runner
+        # stores it at once and the pages show it before the job ends.
+        streams = _accepts_on_image(backend)
         try:
             results = backend.generate(
-                request, on_progress=reporter.progress, should_cancel=reporter.should_cancel
+                request,
+                on_progress=reporter.progress,
+                should_cancel=reporter.should_cancel,
+                **({"on_image": storer.add} if streams else {}),
             )
         except BackendError as error:
             backend_metrics.backend_call_observed(
@@ -121,14 +142,22 @@ def job_run(*, job_id: int) -> None:
         backend_metrics.backend_call_observed(backend=job.backend, seconds=generated - started)
         if Job.objects.filter(pk=job.pk, cancel_requested=True).exists():
             raise Canceled()
-        phases = _job_store_results(job, results)
+        phases = _job_store_results(job, results, storer)
     except Canceled:
+        _discard(storer)
+        _settle(meter, "canceled", began=reporter.began)
         lifecycle.job_mark_canceled(job=job)
     except BackendError as error:
+        _discard(storer)
+        _settle(meter, "failed", code=error.code, began=reporter.began)
         _job_handle_error(job, error)
     except InvalidImage as error:
+        _discard(storer)
+        _settle(meter, "failed", code="invalid_image", began=reporter.began)
         _job_handle_error(job, BackendError(str(error), code="invalid_image", retryable=True))
     except Exception as error:  # a bug or an unexpected fault must not leave the job running
+        _discard(storer)
+        _settle(meter, "failed", code="internal_error", began=reporter.began)
         _job_handle_error(
             job,
             BackendError(
@@ -140,7 +169,9 @@ def job_run(*, job_id: int) -> None:
         raise
     else:
         if phases is None:
+            _settle(meter, "lost_lease", code="lost_lease")
             return
+        _settle(meter, "succeeded")
         # Where the time went (seconds): the backend call, decoding/re-encoding/thumbnails and
         # the safety check, then files and rows. bench/pipeline.py reads these.
         log_job_event(
@@ -152,8 +183,121 @@ def job_run(*, job_id: int) -> None:
         )
 
 
-def _job_store_results(job: Job, results: list[GeneratedImage]) -> dict[str, float] | None:
-    """Process and store the images; {"process": s, "store": s} spent on each, or None when
+def _work_start(job: Job, backend) -> ledger.WorkMeter:
+    """One `started` ledger entry per unit of this attempt: per upstream call for a backend
+    that reports its calls, per image otherwise."""
+    return ledger.work_start(
+        job_ref=job.public_id,
+        attempt=job.attempts,
+        user_id=job.user_id,
+        team_id=job.team_id,
+        backend=job.backend,
+        model=job.model,
+        width=job.width,
+        height=job.height,
+        steps=job.num_inference_steps,
+        images=job.n,
+        per_call=getattr(backend, "reports_calls", False),
+    )
+
+
+def _settle(meter, outcome: str, *, code: str = "", began: bool = True) -> None:
+    if meter is not None:
+        meter.settle(outcome=outcome, code=code, began=began)
+
+
+def _accepts_on_image(backend) -> bool:
+    """Backends that hand over each image as it is ready take an `on_image` callback (all of
+    ours do); one without it hands everything over at the end."""
+    try:
+        return "on_image" in inspect.signature(backend.generate).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _discard(storer: "_Storer | None") -> None:
+    if storer is not None:
+        storer.discard()
+
+
+class _Storer:
+    """Processes, checks, signs and writes each image as the backend delivers it (files now,
+    rows at the end with `succeeded`), and tells the pages which ones they may already show
+    (Job.ready_images: the unflagged ones; /jobs/<id>/preview/<n>/ serves their thumbnails)."""
+
+    def __init__(self, job: Job, params: GenerationParams | None = None) -> None:
+        self.job = job
+        self.params = params or GenerationParams.from_job(job)
+        self.rows: dict[int, Image] = {}
+        self.written: list[str] = []
+        self.phases = {"process": 0.0, "store": 0.0}
+        # An edit is signed as c2pa.edited with its sources as ingredients (the first its parent).
+        self.sources = [
+            Source(data=data, title=title) for data, title in edit_provenance_sources(job)
+        ]
+
+    def add(self, index: int, result: GeneratedImage) -> None:
+        if index in self.rows:
+            return
+        job = self.job
+        clock = time.monotonic()
+        parameters = {
+            **job_params(job, params=self.params.for_image(result.seed)),
+            "job": str(job.public_id),
+        }
+        processed = process(result.data, parameters=parameters)
+        safety = image_safety_check(
+            processed.pil, provider_nsfw=result.provider_nsfw, preview=processed.preview
+        )
+        self.phases["process"] += time.monotonic() - clock
+        clock = time.monotonic()
+        processed, stamp = _stamp(job, index, processed, parameters, sources=self.sources)
+        self.phases["provenance"] = self.phases.get("provenance", 0.0) + time.monotonic() - clock
+        clock = time.monotonic()
+        file_name, thumb_name = _write_files(job, index, processed, self.written)
+        self.phases["store"] += time.monotonic() - clock
+        self.rows[index] = Image(
+            job=job,
+            index=index,
+            user_id=job.user_id,
+            team_id=job.team_id,
+            visibility=job.visibility,
+            seed=result.seed,
+            file=file_name,
+            thumbnail=thumb_name,
+            width=processed.width,
+            height=processed.height,
+            byte_size=len(processed.png),
+            thumbnail_byte_size=len(processed.thumbnail),
+            provenance=stamp.state,
+            provenance_note=stamp.note[:500],
+            sha256=processed.sha256,
+            pixel_sha256=processed.pixel_sha256,
+            revised_prompt=result.revised_prompt or job.revised_prompt,
+            provider_nsfw=result.provider_nsfw,
+            safety_score=safety.score,
+            safety_note=safety.note[:500],
+            moderation_state=(
+                Image.Moderation.FLAGGED if safety.flagged else Image.Moderation.CLEAR
+            ),
+            review_requested_at=timezone.now() if safety.flagged else None,
+        )
+        shown = sorted(i for i, row in self.rows.items() if row.moderation_state in Image.SHOWABLE)
+        Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempts=job.attempts).update(
+            ready_images=shown
+        )
+
+    def discard(self) -> None:
+        """The run ends without success: its files go (a retry writes the same names)."""
+        _delete_files(self.written)
+        self.written.clear()
+
+
+def _job_store_results(
+    job: Job, results: list[GeneratedImage], storer: _Storer
+) -> dict[str, float] | None:
+    """Process and store the images not stored yet, then the rows and `succeeded` in one
+    transaction; the time spent ({"process": s, "store": s, "provenance": s}), or None when
     another worker took the job over (its run logs the outcome)."""
     if len(results) != job.n:
         raise BackendError(
@@ -163,58 +307,11 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> dict[str, flo
         )
     # Our own check runs on every image. enable_safety_checker only asks the provider to run
     # its checker; whatever it reports (has_nsfw_concepts, a blanked image) is used too.
-    written: list[str] = []
-    rows: list[Image] = []
-    phases = {"process": 0.0, "store": 0.0}
-    params = GenerationParams.from_job(job)
-    # An edit is signed as c2pa.edited with its sources as ingredients (the first its parent).
-    sources = [Source(data=data, title=title) for data, title in edit_provenance_sources(job)]
+    phases = storer.phases
     try:
         for index, result in enumerate(results):
-            clock = time.monotonic()
-            parameters = {
-                **job_params(job, params=params.for_image(result.seed)),
-                "job": str(job.public_id),
-            }
-            processed = process(result.data, parameters=parameters)
-            safety = image_safety_check(
-                processed.pil, provider_nsfw=result.provider_nsfw, preview=processed.preview
-            )
-            phases["process"] += time.monotonic() - clock
-            clock = time.monotonic()
-            processed, stamp = _stamp(job, index, processed, parameters, sources=sources)
-            phases["provenance"] = phases.get("provenance", 0.0) + time.monotonic() - clock
-            clock = time.monotonic()
-            file_name, thumb_name = _write_files(job, index, processed, written)
-            phases["store"] += time.monotonic() - clock
-            rows.append(
-                Image(
-                    job=job,
-                    index=index,
-                    user_id=job.user_id,
-                    team_id=job.team_id,
-                    visibility=job.visibility,
-                    seed=result.seed,
-                    file=file_name,
-                    thumbnail=thumb_name,
-                    width=processed.width,
-                    height=processed.height,
-                    byte_size=len(processed.png),
-                    thumbnail_byte_size=len(processed.thumbnail),
-                    provenance=stamp.state,
-                    provenance_note=stamp.note[:500],
-                    sha256=processed.sha256,
-                    pixel_sha256=processed.pixel_sha256,
-                    revised_prompt=result.revised_prompt or job.revised_prompt,
-                    provider_nsfw=result.provider_nsfw,
-                    safety_score=safety.score,
-                    safety_note=safety.note[:500],
-                    moderation_state=(
-                        Image.Moderation.FLAGGED if safety.flagged else Image.Moderation.CLEAR
-                    ),
-                    review_requested_at=timezone.now() if safety.flagged else None,
-                )
-            )
+            storer.add(index, result)
+        rows = [storer.rows[index] for index in range(len(results))]
         clock = time.monotonic()
         with transaction.atomic():
             now = timezone.now()
@@ -223,6 +320,7 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> dict[str, flo
             ).update(
                 status=Job.Status.SUCCEEDED,
                 progress=1.0,
+                ready_images=[],
                 finished_at=now,
                 lease_expires_at=None,
                 error_code="",
@@ -238,13 +336,14 @@ def _job_store_results(job: Job, results: list[GeneratedImage]) -> dict[str, flo
         # second case it writes the same deterministic names, so only a cancel deletes files.
         job.refresh_from_db()
         if job.cancel_requested:
-            _delete_files(written)
+            storer.discard()
             raise Canceled() from None
         log_job_event("lost_lease", job)
         return None
     except BaseException:
-        _delete_files(written)
+        storer.discard()
         raise
+    ledger.reservation_close(job_ref=job.public_id, outcome=Job.Status.SUCCEEDED)
     lifecycle.job_announce_finished(job_pk=job.pk)
     return phases
 
@@ -287,7 +386,7 @@ def _stamp(
 
 
 def _write_files(job: Job, index: int, processed: ProcessedImage, written: list[str]):
-    base = f"images/{job.public_id}/{index}"
+    base = f"images/{job.public_id}/{index}"  # generation.files.preview_thumbnail_name too
     file_name = default_storage.save(f"{base}.png", ContentFile(processed.png))
     written.append(file_name)
     thumb_name = default_storage.save(f"{base}.thumb.webp", ContentFile(processed.thumbnail))

@@ -6,9 +6,10 @@ from typing import Annotated, Literal
 
 from django.conf import settings
 from ninja import Schema
-from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from core.http import JsonInt
+from core.webhook_urls import webhook_url_pattern
 from generation.params import (
     NO_NUL_PATTERN,
     SEED_MAX,
@@ -18,9 +19,15 @@ from generation.params import (
     size_sides,
     size_string_pattern,
 )
-from generation.presets.services import MAX_TEMPLATE_LENGTH
+from generation.presets.services import MAX_TEMPLATE_LENGTH, TEMPLATE_PATTERN
 from generation.sizes import PRESETS
-from generation.webhooks import webhook_url_pattern
+from usage.api import BudgetOut
+
+
+def example_body(body: dict) -> dict:
+    """A request body that works as is, for /v1/docs' "Try it out" (Swagger UI reads
+    `example`; OpenAPI 3.1 readers `examples`). tests/config/test_api_docs.py sends each one."""
+    return {"example": body, "examples": [body]}
 
 
 def _doc(text: str, name: str) -> str:
@@ -81,7 +88,7 @@ class GenerationFieldsIn(Schema):
         ),
     )
     n: JsonInt | None = Field(None, description=_doc("Number of images.", "n"))
-    enhance: bool | None = Field(
+    enhance: StrictBool | None = Field(
         None,
         description=_doc(
             "Rewrite the prompt with the portal's prompt enhancer before drawing (bounded in "
@@ -127,6 +134,18 @@ class GenerationFieldsIn(Schema):
 
 class ImageGenerationIn(GenerationFieldsIn):
     """Hosted endpoint body plus OpenAI's spellings (`size: "1024x768"`, `response_format`)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=example_body(
+            {
+                "prompt": "A red fox reading a newspaper, watercolor",
+                "size": "landscape_4_3",
+                "n": 1,
+                "seed": 42,
+                "response_format": "url",
+            }
+        )
+    )
 
     model: StrictStr | None = Field(None, description="Model name. Default: the portal's model.")
     output_format: Literal["url", "b64_json", "png", "jpeg", "webp"] | None = Field(
@@ -194,6 +213,19 @@ class EditIn(Schema):
 
 
 class JobIn(GenerationFieldsIn):
+    model_config = ConfigDict(
+        json_schema_extra=example_body(
+            {
+                "prompt": "A brass owl reading a map, warm light",
+                "size": {"width": 1024, "height": 768},
+                "n": 2,
+                "num_inference_steps": 30,
+                "guidance_scale": 2.5,
+                "visibility": "private",
+            }
+        )
+    )
+
     model: StrictStr | None = Field(None, description="Model name. Default: the portal's model.")
     edit: EditIn | None = Field(
         None,
@@ -315,6 +347,29 @@ class WebhookOut(Schema):
     deliveries: list[WebhookDeliveryOut]
 
 
+class JobUsageOut(Schema):
+    units: int = Field(
+        description="Units of work that count: calls to the image service that were made (and "
+        "billed), or images made on a local GPU; every attempt's."
+    )
+    calls_refused: int = Field(description="Calls the service refused (not billed).")
+    in_flight: int = Field(description="Units started and not settled yet.")
+    megapixels: float
+    steps: int
+
+
+class CostOut(Schema):
+    amount: float = Field(
+        description="Cost of the job's work so far, plus what is still reserved for images "
+        "not started yet."
+    )
+    currency: str
+    estimated: bool = Field(
+        description="True while work is in flight or reserved, or for jobs from before the "
+        "usage ledger."
+    )
+
+
 class JobOut(Schema):
     id: uuid.UUID
     status: Literal["queued", "running", "succeeded", "failed", "canceled"]
@@ -335,6 +390,42 @@ class JobOut(Schema):
     )
     preset: PresetRefOut | None = Field(None, description="The preset version the job used.")
     output_format: Literal["png", "jpeg", "webp"] = "png"
+    usage: JobUsageOut | None = None
+    cost: CostOut | None = None
+
+
+class EstimateUsageOut(Schema):
+    images: int
+    width: int
+    height: int
+    megapixels_per_image: float
+    megapixels: float
+    steps: int
+
+
+class EstimateCostOut(Schema):
+    amount: float
+    per_image: float
+    currency: str
+    estimated: bool
+
+
+class RefusalOut(Schema):
+    status: int = Field(description="What POST /v1/jobs would answer: 429 or 402.")
+    code: str
+    message: str
+    retry_after: int
+
+
+class EstimateOut(Schema):
+    object: Literal["estimate"]
+    backend: str
+    model: str
+    usage: EstimateUsageOut
+    cost: EstimateCostOut
+    allowed: bool = Field(description="Whether your limits would accept the job now.")
+    refusal: RefusalOut | None
+    budgets: list[BudgetOut]
 
 
 class JobListOut(Schema):
@@ -351,8 +442,12 @@ class WebhookSecretOut(Schema):
 
 
 class EnhanceIn(Schema):
-    prompt: str = Field(description="The prompt to rewrite.")
-    preset: str | None = Field(
+    model_config = ConfigDict(
+        json_schema_extra=example_body({"prompt": 'a brass owl reading a map, "OPEN" on the sign'})
+    )
+
+    prompt: StrictStr = Field(description="The prompt to rewrite.")
+    preset: StrictStr | None = Field(
         None, description="A preset's id or name: its template wraps the prompt first."
     )
 
@@ -367,23 +462,36 @@ class EnhanceOut(Schema):
 
 
 class PresetValues(Schema):
-    size: str | None = Field(None, description='Preset name, "WxH" or "auto".')
-    num_inference_steps: int | None = None
-    guidance_scale: float | None = None
-    negative_prompt: str | None = None
+    size: StrictStr | None = Field(None, description='Preset name, "WxH" or "auto".')
+    num_inference_steps: JsonInt | None = None
+    guidance_scale: StrictFloat | None = None
+    negative_prompt: StrictStr | None = None
     acceleration: Literal["none", "regular", "high"] | None = None
-    prompt_template: str | None = Field(
+    prompt_template: StrictStr | None = Field(
         None,
         max_length=MAX_TEMPLATE_LENGTH,
-        description="The prompt sent, with {prompt} where yours goes. Default {prompt}.",
+        description="The prompt sent, with {prompt} where yours goes. Empty or unset: {prompt}.",
     )
-    enhance: bool | None = Field(None, description="Enhancement on or off; empty: per request.")
+    enhance: StrictBool | None = Field(
+        None, description="Enhancement on or off; empty: per request."
+    )
 
 
 class PresetIn(PresetValues):
-    name: str = Field(min_length=1, max_length=80)
-    description: str | None = Field(None, max_length=300)
-    team: bool = Field(
+    model_config = ConfigDict(
+        json_schema_extra=example_body(
+            {
+                "name": "Studio photo",
+                "prompt_template": "studio photo of {prompt}, softbox light",
+                "size": "square_hd",
+                "num_inference_steps": 30,
+            }
+        )
+    )
+
+    name: StrictStr = Field(min_length=1, max_length=80)
+    description: StrictStr | None = Field(None, max_length=300)
+    team: StrictBool = Field(
         False,
         description="Share with your current team (a team owner or admin approves it first, "
         "unless you are one).",
@@ -391,8 +499,14 @@ class PresetIn(PresetValues):
 
 
 class PresetUpdateIn(PresetValues):
-    name: str | None = Field(None, min_length=1, max_length=80)
-    description: str | None = Field(None, max_length=300)
+    model_config = ConfigDict(
+        json_schema_extra=example_body(
+            {"prompt_template": "studio photo of {prompt}, rim light", "guidance_scale": 4.0}
+        )
+    )
+
+    name: StrictStr | None = Field(None, min_length=1, max_length=80)
+    description: StrictStr | None = Field(None, max_length=300)
 
 
 class PresetOut(Schema):
@@ -419,7 +533,7 @@ class PresetListOut(Schema):
 
 # --- The limits of GenerationParams, written into the OpenAPI document ----------------------
 
-GENERATION_BODIES = ("ImageGenerationIn", "JobIn", "PresetIn", "PresetUpdateIn")
+GENERATION_BODIES = ("ImageGenerationIn", "JobIn", "PresetIn", "PresetUpdateIn", "EnhanceIn")
 
 
 def _nullable(schema: dict) -> dict:
@@ -485,10 +599,24 @@ def openapi_constraints(components: dict) -> None:
                     schema = _string_sizes_only(schema)  # a preset stores its size as text
                 keep = {k: v for k, v in properties[field].items() if k in ("description", "title")}
                 properties[field] = {**schema, **keep}
+    # The preset rules (presets.services words their refusals; the document states them).
+    for name in ("PresetIn", "PresetUpdateIn"):
+        properties = components.get(name, {}).get("properties", {})
+        _add_pattern(properties.get("name"), prompt_pattern())
+        _add_pattern(properties.get("prompt_template"), TEMPLATE_PATTERN)
+
+
+def _add_pattern(schema: dict | None, pattern: str) -> None:
+    """Add `pattern` to the string form of a (possibly nullable) property schema."""
+    if schema is None:
+        return
+    for option in schema.get("anyOf", [schema]):
+        if option.get("type") == "string":
+            option["pattern"] = pattern
 
 
 def _string_sizes_only(schema: dict) -> dict:
-    """The size schema without its {width, height} form."""
+    """The size schema without its {width, height} form; empty means unset, as null does."""
     sized, null = schema["anyOf"]
     strings = [option for option in sized["anyOf"] if option.get("type") == "string"]
-    return {"anyOf": [{"anyOf": strings}, null]}
+    return {"anyOf": [{"anyOf": [*strings, {"type": "string", "enum": [""]}]}, null]}

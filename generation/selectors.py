@@ -1,8 +1,10 @@
 """Reads: which jobs and images a user may see. Every view and API call goes through these."""
 
 import datetime as dt
+import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
@@ -87,6 +89,11 @@ def jobs_visible_to(user) -> QuerySet[Job]:
     return Job.objects.filter(user=user, deleted_at__isnull=True)
 
 
+def jobs_active_count(*, user) -> int:
+    """The user's own queued and running jobs (the nav's "Jobs (2 running)")."""
+    return Job.objects.filter(user=user, status__in=Job.ACTIVE).count()
+
+
 def job_get_for_user(*, user, public_id) -> Job:
     return jobs_visible_to(user).get(public_id=public_id)
 
@@ -96,18 +103,23 @@ def jobs_page_for_user(
     user,
     limit: int,
     status: str | None = None,
+    statuses: list[str] | None = None,
     created_after: dt.datetime | None = None,
     created_before: dt.datetime | None = None,
     after: tuple[dt.datetime, int] | None = None,
+    own_only: bool = False,
 ) -> list[Job]:
     """Newest first, keyset-paginated after (created_at, id) of the previous page's last job.
 
     Returns up to limit + 1 jobs (the extra one says there is a next page), with their images
-    and webhook deliveries prefetched; no COUNT.
+    and webhook deliveries prefetched; no COUNT. `own_only`: the user's own jobs even for
+    staff (the My jobs page).
     """
-    jobs = jobs_visible_to(user)
+    jobs = Job.objects.filter(user=user) if own_only else jobs_visible_to(user)
     if status:
         jobs = jobs.filter(status=status)
+    if statuses:
+        jobs = jobs.filter(status__in=statuses)
     if created_after:
         jobs = jobs.filter(created_at__gt=created_after)
     if created_before:
@@ -126,6 +138,111 @@ def jobs_page_for_user(
             "webhook_deliveries",
         )[: limit + 1]
     )
+
+
+# --- The Create page's feed ----------------------------------------------------------------
+
+
+def _jobs_with_images(jobs: QuerySet[Job]) -> list[Job]:
+    """The jobs, each image knowing its job without another query."""
+    live_images = Image.objects.filter(deleted_at__isnull=True).order_by("index")
+    rows = list(jobs.prefetch_related(Prefetch("images", queryset=live_images)))
+    for job in rows:
+        for image in job.images.all():
+            image.job = job
+    return rows
+
+
+def jobs_feed_for_user(*, user, limit: int = 12) -> list[Job]:
+    """The newest of the user's own jobs, whatever their state, with their images."""
+    mine = Job.objects.filter(user=user, deleted_at__isnull=True)  # trashed: the Trash page
+    return _jobs_with_images(mine.order_by("-created_at", "-id")[:limit])
+
+
+def jobs_by_ids_for_user(*, user, public_ids: list) -> list[Job]:
+    """The jobs among `public_ids` the user may see (the live feed's one poll), with images."""
+    if not public_ids:
+        return []
+    return _jobs_with_images(jobs_visible_to(user).filter(public_id__in=public_ids))
+
+
+@dataclass(frozen=True)
+class QueueEstimate:
+    position: int  # 1 = next in line
+    wait_seconds: float | None  # None until the backend has finished a job to learn from
+    notice: str = ""  # no live consumer serves the job's queue (job_waiting_notice)
+
+
+RUN_TIME_SAMPLE = 20
+_memo: dict = {}
+
+
+def _memoized(key: tuple, compute, *, ttl: float):
+    """A value computed at most once per `ttl` seconds in this process: every open Create
+    page polls, and the queue's counts need not be fresher than the poll interval."""
+    if ttl <= 0:
+        return compute()
+    now = time.monotonic()
+    hit = _memo.get(key)
+    if hit is not None and now - hit[0] < ttl:
+        return hit[1]
+    value = compute()
+    if len(_memo) > 10_000:  # old jobs' entries: drop them all now and then
+        _memo.clear()
+    _memo[key] = (now, value)
+    return value
+
+
+def recent_run_seconds(*, backend: str) -> float | None:
+    """Mean run time of the backend's last RUN_TIME_SAMPLE succeeded jobs (None: no history).
+    Uses the (status, lease) index's status prefix; a few hundred microseconds."""
+    rows = (
+        Job.objects.filter(status=Job.Status.SUCCEEDED, backend=backend, started_at__isnull=False)
+        .order_by("-finished_at")
+        .values_list("started_at", "finished_at")[:RUN_TIME_SAMPLE]
+    )
+    runs = [(end - start).total_seconds() for start, end in rows if end]
+    return sum(runs) / len(runs) if runs else None
+
+
+def job_queue_estimates(*, jobs: list[Job], workers: int) -> dict[int, QueueEstimate]:
+    """For each queued job: its place among the jobs queued on its queue (by enqueue time;
+    fair-use priorities can move it a little), a rough wait from recent run times
+    ((jobs ahead + jobs running) / consumers' threads × mean run time; the GPU queue has one),
+    and the notice when no consumer serves that queue. A few COUNTs, only for queued jobs,
+    each at most once per GENERATION_QUEUE_ESTIMATE_TTL in this process."""
+    queued = [job for job in jobs if job.status == Job.Status.QUEUED]
+    if not queued:
+        return {}
+    ttl = settings.GENERATION_QUEUE_ESTIMATE_TTL
+    estimates = {}
+    for job in queued:
+        queue = queue_for(job.backend)
+        backends = backends_of(queue)
+        running = _memoized(
+            ("running", queue),
+            Job.objects.filter(status=Job.Status.RUNNING, backend__in=backends).count,
+            ttl=ttl,
+        )
+        ahead = _memoized(
+            ("ahead", job.pk),
+            Job.objects.filter(
+                status=Job.Status.QUEUED,
+                backend__in=backends,
+                enqueued_at__lt=job.enqueued_at or job.created_at,
+            ).count,
+            ttl=ttl,
+        )
+        mean = _memoized(
+            ("mean", job.backend),
+            lambda backend=job.backend: recent_run_seconds(backend=backend),
+            ttl=ttl * 15,
+        )
+        notice = _memoized(("notice", queue), lambda job=job: job_waiting_notice(job=job), ttl=ttl)
+        threads = 1 if queue == GPU else max(1, workers)
+        wait = None if mean is None else (ahead + running) / threads * mean
+        estimates[job.pk] = QueueEstimate(position=ahead + 1, wait_seconds=wait, notice=notice)
+    return estimates
 
 
 def recent_images_for_user(*, user, limit: int = 24) -> QuerySet[Image]:

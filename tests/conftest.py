@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.test import Client
 
 from accounts.models import Team
@@ -15,6 +16,7 @@ from generation.backends import reset_backends
 from generation.prompts.enhancer import reset_enhancer
 from tests.factories import make_team, make_user
 from tests.fakes.chat import FakeChat
+from usage.models import LedgerEntry, Reservation
 
 
 @pytest.fixture(autouse=True)
@@ -168,6 +170,9 @@ def module_rows(django_db_setup, django_db_blocker):
 
     yield build
     with django_db_blocker.unblock():
+        # The usage ledger outlives its people on purpose (SET_NULL): the world's go by hand.
+        for model in (LedgerEntry, Reservation):
+            model.objects.filter(Q(user__in=made["users"]) | Q(team__in=made["teams"])).delete()
         users.filter(pk__in=made["users"]).delete()
         teams.filter(pk__in=made["teams"]).delete()
 

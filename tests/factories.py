@@ -4,7 +4,8 @@
 demo backend): use them where the pipeline is what a test is about, or where its output
 matters (the drawn pixels, the PNG's embedded parameters, the safety verdict, quota use).
 `make_job_row` / `make_image_row` write a finished job's rows directly, with small real
-files in storage: for tests that only read (grids, searches, visibility, access checks).
+files in storage, and the usage ledger's rows the pipeline would have written: for tests
+that only read (grids, searches, visibility, access checks, usage pages).
 """
 
 import functools
@@ -22,6 +23,8 @@ from accounts.models import Membership, Profile, Team
 from generation import lifecycle, runner
 from generation.models import Image, Job
 from generation.params import GenerationParams
+from usage.models import LedgerEntry, Reservation
+from usage.prices import unit_price
 
 PASSWORD = "correct horse battery staple"
 
@@ -71,8 +74,10 @@ def make_job_row(
     The same parameters as `make_job` (validated by GenerationParams; the seed is fixed), the
     user's current team, the configured backend and model, and for a succeeded job one Image
     row per image with a real PNG and WebP thumbnail of the job's size in storage (one plain
-    colour, not the demo backend's drawing) and their hashes. Nothing is quota-checked,
-    enqueued, classified or sent to webhooks.
+    colour, not the demo backend's drawing) and their hashes. In the usage ledger, as the
+    pipeline leaves it: the job's reservation (open while the job is active) and one settled
+    unit per image for work that started. Nothing is quota-checked, enqueued, classified or
+    sent to webhooks.
     """
     values = make_params(**params)
     team_id = Profile.objects.filter(user=user).values_list("current_team", flat=True).first()
@@ -92,6 +97,7 @@ def make_job_row(
         started_at=None if status == Job.Status.QUEUED else now,
         finished_at=now if finished else None,
     )
+    _ledger_rows(job)
     if status != Job.Status.SUCCEEDED:
         return job
     png, thumbnail, pixel_sha256 = _image_files(
@@ -119,6 +125,53 @@ def make_job_row(
         )
     Image.objects.bulk_create(rows)
     return job
+
+
+def _ledger_rows(job: Job) -> None:
+    unit = unit_price(
+        backend=job.backend,
+        model=job.model,
+        width=job.width,
+        height=job.height,
+        steps=job.num_inference_steps,
+    ).unit_micros
+    began = job.status != Job.Status.QUEUED
+    Reservation.objects.create(
+        user=job.user,
+        team=job.team,
+        job_ref=job.public_id,
+        images=job.n,
+        images_started=job.n if began else 0,
+        unit_micros=unit,
+        estimated=False,
+        opened_at=job.created_at,
+        first_started_at=job.started_at,
+        closed_at=job.finished_at,
+        outcome=job.status if job.finished_at else "",
+    )
+    if not began or job.status == Job.Status.CANCELED:
+        return
+    status = {Job.Status.RUNNING: "started"}.get(job.status, job.status)
+    LedgerEntry.objects.bulk_create(
+        LedgerEntry(
+            user=job.user,
+            team=job.team,
+            job_ref=job.public_id,
+            attempt=job.attempts,
+            index=index,
+            backend=job.backend,
+            model=job.model,
+            width=job.width,
+            height=job.height,
+            steps=job.num_inference_steps,
+            status=status,
+            cost_micros=unit,
+            estimated=status == "started",
+            started_at=job.started_at,
+            settled_at=job.finished_at,
+        )
+        for index in range(job.n)
+    )
 
 
 def make_image_row(user, **kwargs) -> Image:

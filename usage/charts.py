@@ -1,9 +1,12 @@
-"""Geometry for the server-rendered SVG bar chart of images per day (no chart library)."""
+"""Geometry for the server-rendered SVG bar charts of usage per day (no chart library)."""
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from usage.selectors import DayCount
+from usage.models import amount
+from usage.prices import money
+from usage.selectors import DayUsage
 
 
 @dataclass(frozen=True)
@@ -16,12 +19,14 @@ class Bar:
     day: str
     label: str | None  # an x-axis label under some bars, to keep the axis readable
     value: int
+    text: str  # the value for people: "3 images", "$0.12"
 
 
 @dataclass(frozen=True)
 class Tick:
     y: float
     value: int
+    text: str
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,8 @@ class BarChart:
     ticks: list[Tick]
     total: int
     peak: int
+    total_text: str
+    peak_text: str
 
 
 def _tick_step(peak: int) -> int:
@@ -47,18 +54,44 @@ def _tick_step(peak: int) -> int:
     return 10 * exponent
 
 
-def bar_chart(days: list[DayCount], *, width: int = 720, height: int = 220) -> BarChart:
-    left, right, top, bottom_margin = 40, 8, 10, 26
+def _images(value: int) -> str:
+    return f"{value} image{'' if value == 1 else 's'}"
+
+
+def _cost(value: int) -> str:
+    return money(amount(value))
+
+
+MEASURES: dict[
+    str, tuple[Callable[[DayUsage], int], Callable[[int], str], Callable[[int], str]]
+] = {
+    # measure: (value of a day, the value in words, a tick label)
+    "images": (lambda d: d.images, _images, str),
+    "cost": (lambda d: d.cost_micros, _cost, _cost),
+}
+
+
+def bar_chart(
+    days: list[DayUsage], *, measure: str = "images", width: int = 720, height: int = 220
+) -> BarChart:
+    value_of, words, tick_text = MEASURES[measure]
+    left = 40 if measure == "images" else 56
+    right, top, bottom_margin = 8, 10, 26
     plot_w = width - left - right
     plot_h = height - top - bottom_margin
     bottom = top + plot_h
-    peak = max((d.images for d in days), default=0)
-    step = _tick_step(peak)
+    values = [value_of(d) for d in days]
+    peak = max(values, default=0)
+    if measure == "cost" and peak:
+        # Round the axis to whole cents (10,000 micros) so tick labels read as money.
+        step = _tick_step(math.ceil(peak / 10_000)) * 10_000
+    else:
+        step = _tick_step(peak)
     axis_max = 4 * step
     slot = plot_w / max(1, len(days))
     bars = []
-    for i, day in enumerate(days):
-        h = plot_h * day.images / axis_max
+    for i, (day, value) in enumerate(zip(days, values, strict=True)):
+        h = plot_h * max(0, value) / axis_max
         x = left + i * slot + slot * 0.15
         # Label today and every 7th day before it: labels never crowd each other.
         labelled = (len(days) - 1 - i) % 7 == 0
@@ -71,10 +104,15 @@ def bar_chart(days: list[DayCount], *, width: int = 720, height: int = 220) -> B
                 center=round(x + slot * 0.35, 2),
                 day=day.day.isoformat(),
                 label=day.day.strftime("%b %-d") if labelled else None,
-                value=day.images,
+                value=value,
+                text=words(value),
             )
         )
-    ticks = [Tick(y=round(bottom - plot_h * k / 4, 2), value=step * k) for k in range(5)]
+    ticks = [
+        Tick(y=round(bottom - plot_h * k / 4, 2), value=step * k, text=tick_text(step * k))
+        for k in range(5)
+    ]
+    total = sum(values)
     return BarChart(
         width=width,
         height=height,
@@ -83,6 +121,8 @@ def bar_chart(days: list[DayCount], *, width: int = 720, height: int = 220) -> B
         label_y=bottom + 18,
         bars=bars,
         ticks=ticks,
-        total=sum(d.images for d in days),
+        total=total,
         peak=peak,
+        total_text=words(total),
+        peak_text=words(peak),
     )

@@ -5,6 +5,7 @@ from gallery.selectors.collections import (  # noqa: F401
     collection_get_deletable,
     collection_get_for_user,
     collection_get_owned,
+    collection_ids_holding,
     collection_visibility_q,
     collections_list,
     collections_owned_by,
@@ -44,6 +45,7 @@ from gallery.selectors.images import (  # noqa: F401
     favorite_image_ids,
     image_is_favorite,
     image_is_visible_to,
+    image_neighbours,
     image_open_report_count_for,
     images_for_archive,
     images_list,
@@ -51,6 +53,7 @@ from gallery.selectors.images import (  # noqa: F401
 )
 from gallery.selectors.shares import (  # noqa: F401
     share_get_active,
+    share_get_by_token,
     share_get_for_owner,
     share_image_get,
     share_image_q,

@@ -94,3 +94,14 @@ def collections_list(*, user) -> list[Collection]:
         )
         .order_by(Case(When(mine, then=Value(0)), default=Value(1)), "name", "id")[:500]
     )
+
+
+def collection_ids_holding(*, user, image: Image) -> set[int]:
+    """Which of the user's own collections already hold the image (the image page's toggles)."""
+    if not user.is_authenticated:
+        return set()
+    return set(
+        CollectionItem.objects.filter(collection__user=user, image=image).values_list(
+            "collection_id", flat=True
+        )
+    )

@@ -1,7 +1,7 @@
 """Image lists: scoped, filtered, keyset-paged pages of the gallery, and per-image facts."""
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.db.models import (
@@ -191,6 +191,29 @@ def images_list(
         next_cursor=next_cursor,
         favorite_ids=favorite_image_ids(user=user, images=rows),
     )
+
+
+def image_neighbours(
+    *, user, filters: ImageFilters, image: Image
+) -> tuple[Image | None, Image | None]:
+    """The images before and after `image` in the grid's order for `filters` (the viewer's
+    previous/next); (None, None) when the image is not among them. Small keyset queries,
+    whatever the gallery's size."""
+    scope = _scoped(user=user, filters=filters)
+    here = (
+        _filtered(scope.images, filters, user=user)
+        .filter(pk=image.pk)
+        .annotate(sort_at=F(scope.time_field), sort_id=F(scope.id_field))
+        .values_list("sort_at", "sort_id")
+        .first()
+    )
+    if here is None:
+        return None, None
+    cursor = encode_cursor(*here)
+    after = images_list(user=user, filters=filters, cursor=cursor, limit=1).images
+    flipped = replace(filters, sort="oldest" if filters.sort == "newest" else "newest")
+    before = images_list(user=user, filters=flipped, cursor=cursor, limit=1).images
+    return (before[0] if before else None), (after[0] if after else None)
 
 
 def favorite_image_ids(*, user, images: list[Image]) -> set[int]:

@@ -36,6 +36,17 @@ def share_get_active(*, token: str) -> ShareLink:
     )
 
 
+def share_get_by_token(*, token: str) -> ShareLink:
+    """The link for a token, revoked or expired too (its page says which: 410); unknown, or
+    whose image or collection is in the trash → ShareLink.DoesNotExist (a 404, as
+    share_get_active: a restore brings the link back)."""
+    return ShareLink.objects.select_related("collection", "user").get(
+        Q(image__isnull=True) | Q(image__deleted_at__isnull=True),
+        Q(collection__isnull=True) | Q(collection__deleted_at__isnull=True),
+        token=token,
+    )
+
+
 def share_images(share: ShareLink) -> QuerySet[Image]:
     images = Image.objects.filter(share_image_q(share)).select_related("job")
     if share.image_id:

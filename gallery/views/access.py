@@ -6,7 +6,7 @@ never a 403 that tells it exists (linkding's bookmarks/views/access.py).
 
 from django.http import Http404
 
-from core.http import get_or_404
+from core.http import Gone, get_or_404
 from gallery import selectors
 from gallery.models import Collection, ShareLink
 from generation.models import Image
@@ -55,8 +55,20 @@ def share_write(request, public_id) -> ShareLink:
 
 
 def share_by_token(token: str) -> ShareLink:
-    """The live link for a token, for anyone who holds it; revoked or expired is a 404."""
-    return get_or_404(lambda: selectors.share_get_active(token=token), LINK_GONE)
+    """The live link for a token, for anyone who holds it. Unknown: 404; revoked or expired:
+    410, saying which (the token is unguessable, so saying it existed tells nobody anything)."""
+    share = get_or_404(lambda: selectors.share_get_by_token(token=token), LINK_GONE)
+    if share.is_revoked:
+        raise Gone(
+            "revoked",
+            f"Its owner revoked this share link on {share.revoked_at:%-d %B %Y}; "
+            "it no longer opens.",
+        )
+    if share.is_expired:
+        raise Gone(
+            "expired", f"This share link expired on {share.expires_at:%-d %B %Y, %H:%M} UTC."
+        )
+    return share
 
 
 def share_image(share: ShareLink, image_id=None, *, message: str = "No such image.") -> Image:

@@ -59,6 +59,8 @@ def render_grid(request, data, *, collection: Collection | None = None):
             else None
         ),
         "current_url": current_url(request),
+        # Rides on each tile's link so the viewer steps through this same query.
+        "view_query": urlencode({key: value for key, value in filters.query().items() if value}),
     }
     if request.GET.get("partial"):
         return render(request, "gallery/_page.html", context)

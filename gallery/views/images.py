@@ -2,6 +2,7 @@
 visibility, delete, collect, report). Its files are served by generation.files."""
 
 import json
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -13,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.http import safe_next, wants_json
 from gallery import selectors, services
+from gallery.selectors import FilterError
 from gallery.services import NotAllowed, ReseedMode
 from gallery.views import access
 from gallery.views.params import SHARE_EXPIRY_CHOICES, visibility_choices
@@ -24,10 +26,28 @@ from generation.provenance import image_provenance
 from usage.quotas import QuotaExceeded
 
 
+def _viewer(request, image) -> dict:
+    """Previous/next within the gallery query the image was opened from (its filters ride
+    in the query string; none: the viewer's default grid), and the way back to that grid."""
+    try:
+        filters = selectors.image_filters_parse(user=request.user, data=request.GET)
+    except FilterError:
+        filters = selectors.image_filters_default(user=request.user)
+    before, after = selectors.image_neighbours(user=request.user, filters=filters, image=image)
+    query = urlencode({key: value for key, value in filters.query().items() if value})
+    if filters.collection is not None:
+        back = reverse("collection-detail", args=[filters.collection.public_id])
+    else:
+        back = f"{reverse('gallery')}?{query}"
+    return {"prev_image": before, "next_image": after, "view_query": query, "back_url": back}
+
+
 @require_GET
 def image_detail(request, public_id):
     image = access.image_read(request, public_id)
     user = request.user
+    my_collections = list(selectors.collections_owned_by(user=user))
+    holding = selectors.collection_ids_holding(user=user, image=image) if my_collections else set()
     lineage = selectors.image_lineage(user=user, image=image)
     params = selectors.image_params(image)
     return render(
@@ -42,8 +62,9 @@ def image_detail(request, public_id):
             "reproduction": selectors.image_reproduction(image=image, parent=lineage.parent),
             "is_favorite": selectors.image_is_favorite(user=user, image=image),
             "is_owner": selectors.user_owns(user=user, obj=image),
-            "my_collections": list(selectors.collections_owned_by(user=user)),
+            "my_collections": [(c, c.pk in holding) for c in my_collections],
             "shares": selectors.shares_of_image(user=user, image=image),
+            **_viewer(request, image),
             "visibility_choices": visibility_choices(request.user),
             "share_expiry_choices": SHARE_EXPIRY_CHOICES,
             **report_context(request, image),
@@ -74,7 +95,10 @@ def image_favorite(request, public_id):
 @login_required
 def image_use_settings(request, public_id):
     image = access.image_read(request, public_id)
-    request.session["generate_initial"] = selectors.image_generate_initial(image)
+    initial = selectors.image_generate_initial(image)
+    if wants_json(request):  # the Create feed fills its form in place
+        return JsonResponse({"initial": initial})
+    request.session["generate_initial"] = initial
     messages.info(request, "The form holds this image's settings, seed included.")
     return redirect("generate")
 
@@ -85,14 +109,21 @@ def image_reseed(request, public_id):
     image = access.image_read(request, public_id)
     mode = request.POST.get("mode", ReseedMode.RESEED)
     if mode not in ReseedMode.__members__.values():
+        if wants_json(request):
+            return JsonResponse({"error": "Unknown action."}, status=400)
         messages.error(request, "Unknown action.")
         return redirect("image-detail", public_id=image.public_id)
     try:
         job = services.image_reseed(user=request.user, image=image, mode=mode)
     except (QuotaExceeded, PromptBlocked, EditInputError, services.ReseedRefused) as error:
+        if wants_json(request):
+            status = 429 if isinstance(error, QuotaExceeded) else 409
+            return JsonResponse({"error": error.message}, status=status)
         messages.error(request, error.message)
         return redirect("image-detail", public_id=image.public_id)
-    return redirect("job-detail", public_id=job.public_id)
+    if wants_json(request):  # the Create feed adds the new job's card at the top
+        return JsonResponse({"job_id": str(job.public_id)}, status=201)
+    return redirect(safe_next(request, reverse("job-detail", args=[job.public_id])))
 
 
 @require_POST
@@ -120,9 +151,24 @@ def image_delete(request, public_id):
     try:
         services.image_delete(user=request.user, image=image)
     except NotAllowed as error:
+        if wants_json(request):
+            return JsonResponse({"error": error.message}, status=403)
         messages.error(request, error.message)
         return redirect("image-detail", public_id=image.public_id)
-    offer_undo(request, kind="images", ids=[image.public_id], message="Image moved to the trash.")
+    message = "Image moved to the trash."
+    if wants_json(request):  # the Create feed marks the tile and offers the same Undo
+        return JsonResponse(
+            {
+                "deleted": True,
+                "message": message,
+                "undo": {
+                    "url": reverse("trash-restore"),
+                    "kind": "images",
+                    "ids": [str(image.public_id)],
+                },
+            }
+        )
+    offer_undo(request, kind="images", ids=[image.public_id], message=message)
     return redirect(safe_next(request, reverse("gallery")))
 
 

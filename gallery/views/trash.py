@@ -5,11 +5,12 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from core.http import get_or_404, safe_next
+from core.http import get_or_404, safe_next, wants_json
 from gallery import selectors, services
 from generation.access import job_read
 from generation.files import image_file_response
@@ -55,7 +56,10 @@ def trash_restore(request):
         return redirect("trash")
     count = services.trash_restore(user=request.user, kind=kind, ids=_ids(request))
     noun = kind[:-1] if count == 1 else kind
-    messages.success(request, f"Restored {count} {noun}." if count else "Nothing to restore.")
+    message = f"Restored {count} {noun}." if count else "Nothing to restore."
+    if wants_json(request):  # the Create feed's Undo
+        return JsonResponse({"restored": count, "message": message})
+    messages.success(request, message)
     return redirect(safe_next(request, reverse("trash")))
 
 

@@ -5,6 +5,27 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 
+class CallMeter(Protocol):
+    """Where a backend that makes one upstream call per image reports each call (the runner
+    passes usage.ledger.WorkMeter): `call_sending` just before the request leaves, then
+    `call_ended` once: `sent` False when it never reached the provider (connection refused),
+    `status` the HTTP status of the provider's answer (None without one), `ok` when it
+    delivered an image, `stopped` when the call was abandoned (cancel, or a sibling failed)."""
+
+    def call_sending(self, index: int) -> bool: ...
+
+    def call_ended(
+        self,
+        index: int,
+        *,
+        sent: bool,
+        status: int | None = None,
+        ok: bool = False,
+        stopped: bool = False,
+        code: str = "",
+    ) -> None: ...
+
+
 @dataclass(frozen=True)
 class EditRequest:
     """The sources of an edit: normalised PNG bytes, the first is the image edited and the
@@ -35,6 +56,8 @@ class GenerationRequest:
     # Set for an edit job (generation.edits): the backend edits these sources instead of
     # drawing from nothing.
     edit: EditRequest | None = field(default=None, repr=False)
+    # Set by the runner for backends with `reports_calls = True` (the usage ledger's meter).
+    meter: CallMeter | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -47,6 +70,10 @@ class GeneratedImage:
 
 ProgressCallback = Callable[[float], None]
 CancelCheck = Callable[[], bool]
+# Called with (index, image) as soon as one image of the request is ready, before the others:
+# the runner stores it at once, so the pages can show it while the rest are still drawn.
+# Optional: a backend whose generate() takes no `on_image` hands everything over at the end.
+ImageCallback = Callable[[int, "GeneratedImage"], None]
 
 
 class BackendError(Exception):
@@ -60,6 +87,7 @@ class BackendError(Exception):
         retryable: bool,
         retry_after: float | None = None,
         status: int | None = None,
+        sent: bool = True,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -67,6 +95,8 @@ class BackendError(Exception):
         self.retryable = retryable
         self.retry_after = retry_after
         self.status = status
+        # False when the request never reached the service (connection refused): not billed.
+        self.sent = sent
 
 
 class Canceled(Exception):
@@ -82,4 +112,5 @@ class Backend(Protocol):
         *,
         on_progress: ProgressCallback,
         should_cancel: CancelCheck,
+        on_image: ImageCallback | None = None,
     ) -> list[GeneratedImage]: ...

@@ -14,6 +14,7 @@ from generation.backends.base import (
     Canceled,
     GeneratedImage,
     GenerationRequest,
+    ImageCallback,
     ProgressCallback,
 )
 
@@ -87,6 +88,7 @@ class DemoBackend:
         *,
         on_progress: ProgressCallback,
         should_cancel: CancelCheck,
+        on_image: ImageCallback | None = None,
     ) -> list[GeneratedImage]:
         for step in range(DEMO_STEPS):
             if should_cancel():
@@ -98,7 +100,7 @@ class DemoBackend:
         if request.edit is not None:
             sources = [Image.open(io.BytesIO(data)) for data in request.edit.images]
         results = []
-        for seed in request.seeds:
+        for index, seed in enumerate(request.seeds):
             buffer = io.BytesIO()
             if sources:
                 picture = draw_edit(
@@ -113,4 +115,6 @@ class DemoBackend:
                 picture = draw(request.prompt, seed, request.width, request.height)
             picture.save(buffer, "PNG")
             results.append(GeneratedImage(data=buffer.getvalue(), seed=seed))
+            if on_image is not None:
+                on_image(index, results[-1])
         return results

@@ -12,7 +12,7 @@ and an optional mask over it) are validated, normalised and stored with it.
 - signed.py: short-lived signed URLs of a job's inputs, for providers that fetch them.
 - selectors.py: lineage ("edited from", "edits of") and which inputs a viewer may see.
 
-The pages, API and form live beside generation's own (edit_views.py, edit_api.py,
+The pages, API and form live beside generation's own (views/edits.py, edit_api.py,
 edit_forms.py); the backends' side is generation/backends (demo.py, local_edit/,
 remote/edit.py). See docs/editing.md.
 """

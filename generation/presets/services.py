@@ -26,6 +26,9 @@ VALUE_NAMES = (
     "enhance",
 )
 MAX_TEMPLATE_LENGTH = 1000
+# The template rule as a regular expression (ECMA and Python alike), for the API document:
+# empty (the default, "{prompt}"), or holding {prompt} and no NUL.
+TEMPLATE_PATTERN = "^([^\\x00]*\\{prompt\\}[^\\x00]*)?$"
 
 
 class PresetRuleError(Exception):

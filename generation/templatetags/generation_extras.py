@@ -54,3 +54,19 @@ def reveal_button(context, image, compact: bool = False) -> str:
             }
         )
     )
+
+
+@register.filter
+def in_set(value, collection) -> bool:
+    """`{{ image.pk|in_set:starred }}`: membership test for a set passed in the context."""
+    return value in (collection or ())
+
+
+@register.filter
+def aspect_class(image) -> str:
+    """`ar-135` for a 4:3 image: the justified grid gives the tile a share of its row in
+    proportion to its aspect ratio (a class, since the CSP forbids style attributes). Steps
+    of 0.05 from 0.25 to 4.00, as gallery.css defines them; arithmetic, no lookup per tile."""
+    ratio = image.width / image.height if image.height else 1.0
+    step = min(80, max(5, round(ratio * 20)))
+    return f"ar-{step * 5}"

@@ -62,8 +62,6 @@
         .catch(function () { form.submit(); });
       return;
     }
-    var message = form.getAttribute && form.getAttribute("data-confirm");
-    if (message && !window.confirm(message)) event.preventDefault();
   });
 
   function renderStar(form, on) {

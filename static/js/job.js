@@ -19,6 +19,7 @@
   var failures = 0;
 
   function phase(job) {
+    if (job.phase !== undefined) return active[job.status] ? job.phase : "";
     if (job.status === "queued") {
       return job.error ? "Retrying soon (attempt " + (job.attempts + 1) + ")…" : "Waiting for a worker…";
     }
@@ -106,6 +107,10 @@
     errorEl.className = job.status === "failed" ? "error" : "notice";
     if (job.status !== lastStatus) {
       liveEl.textContent = "Job " + job.status;
+      // Retry and edit buttons come with the page: draw it again once the job has ended.
+      if (active[lastStatus] && (job.status === "failed" || job.status === "canceled")) {
+        window.location.reload();
+      }
       lastStatus = job.status;
     }
     renderImages(job.images);

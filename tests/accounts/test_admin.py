@@ -48,6 +48,8 @@ def test_quota_overrides_are_edited_in_the_admin(staff_client, owner, team):
             "memberships-INITIAL_FORMS": "0",
             "invites-TOTAL_FORMS": "0",
             "invites-INITIAL_FORMS": "0",
+            "usage_limit-TOTAL_FORMS": "0",  # the team's own limits (usage/admin)
+            "usage_limit-INITIAL_FORMS": "0",
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _create(client, name="ci pipeline"):
-    response = client.post(reverse("api-key-new"), {"name": name})
+    response = client.post(reverse("api-key-new"), {"name": name}, follow=True)
     match = re.search(r'id="new-secret"[^>]*value="(qis_[^"]+)"', response.content.decode())
     return response, (match.group(1) if match else None)
 
@@ -38,6 +38,23 @@ def test_create_shows_the_secret_once_and_it_works(owner, owner_client):
     key = ApiKey.objects.get(user=owner)
     assert key.prefix in page and "ci pipeline" in page and "Never" in page
     assert api_key_authenticate(secret=secret) == key
+
+
+def test_create_redirects_and_a_refresh_neither_repeats_the_key_nor_shows_it(owner, owner_client):
+    response = owner_client.post(reverse("api-key-new"), {"name": "once"})
+    assert response.status_code == 302 and response["Location"] == reverse("profile")
+    shown = owner_client.get(reverse("profile")).content.decode()
+    secret = re.search(r'id="new-secret"[^>]*value="(qis_[^"]+)"', shown).group(1)
+    refreshed = owner_client.get(reverse("profile")).content.decode()
+    assert secret not in refreshed and 'id="new-secret"' not in refreshed
+    assert ApiKey.objects.filter(user=owner).count() == 1
+
+
+def test_a_carried_secret_is_shown_only_to_the_keys_owner(owner, outsider, owner_client):
+    owner_client.post(reverse("api-key-new"), {"name": "mine"})
+    owner_client.force_login(outsider)  # same browser, another account before the next page
+    page = owner_client.get(reverse("profile")).content.decode()
+    assert 'id="new-secret"' not in page
 
 
 def test_list_shows_name_prefix_created_and_last_used(owner, owner_client):

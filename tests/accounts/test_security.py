@@ -41,8 +41,11 @@ def test_production_settings_close_signup_and_secure_cookies():
         "print(s.ACCOUNTS_SIGNUP, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
         "s.SESSION_COOKIE_HTTPONLY)"
     )
-    out = _settings_probe(code, {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": "x" * 60})
-    assert out == "closed True True True"
+    deployed = {"DJANGO_SECRET_KEY": "x" * 60, "DJANGO_ALLOWED_HOSTS": "images.example.com"}
+    assert _settings_probe(code, deployed) == "closed True True True"
+    # A local install (loopback hosts only) is plain HTTP: secure-only cookies would lock
+    # everybody out of http://127.0.0.1; sign-up stays open for its first user.
+    assert _settings_probe(code, {"DJANGO_SECRET_KEY": "x" * 60}) == "open False False True"
 
 
 def _settings_probe(code: str, env: dict) -> str:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bench import gallery, memory, pipeline, provenance, submit
+from bench import gallery, ledger, live, memory, pipeline, provenance, submit
 from bench.common import CHILDREN, Site, percentile, result_rows, table
 
 
@@ -51,6 +51,16 @@ def test_pipeline_and_memory_run_and_report(site):
 
 
 @pytest.mark.slow  # a site of its own: gunicorn
+def test_live_polls_every_open_page(site):
+    result = live.run(pages=3, jobs=1, seconds=1.0, interval=0.3, web_workers=1, site=site)
+    loaded = result["loaded"]
+    assert loaded["polls"] > 0 and loaded["errors"] == 0, loaded["error_kinds"]
+    assert loaded["sse_threads_needed"] == 3
+    assert {check["name"] for check in result["checks"]} >= {"poll errors"}
+    assert "live" in table(result_rows("live", result))
+
+
+@pytest.mark.slow  # a site of its own: gunicorn
 def test_submit_measures_latency_and_errors(site):
     result = submit.run(clients=(2,), seconds=0.5, interval=0.1, web_workers=1, site=site)
     shapes = {level["shape"] for level in result["levels"]}
@@ -59,6 +69,38 @@ def test_submit_measures_latency_and_errors(site):
         assert level["requests"] > 0
         assert level["errors"] == 0, level["error_kinds"]
         assert level["p95_ms"] >= level["p50_ms"]
+
+
+def test_submit_with_budgets_on_every_scope(site):
+    result = submit.run(
+        clients=(2,), seconds=0.5, interval=None, web_workers=1, site=site, budgets=True
+    )
+    (level,) = result["levels"]
+    assert level["requests"] > 0 and level["errors"] == 0, level["error_kinds"]
+    assert result["params"]["budgets"] is True
+
+
+def test_ledger_summary_compares_each_tree_with_the_one_before():
+    def run(p50, cpu):
+        return {
+            "levels": [
+                {
+                    "shape": "closed loop",
+                    "p50_ms": p50,
+                    "p95_ms": 2 * p50,
+                    "per_s": 10.0,
+                    "web_cpu_ms_per_request": cpu,
+                    "errors": 0,
+                }
+            ]
+        }
+
+    runs = {"before": [run(10, 2), run(30, 4)], "ledger": [run(22, 3), run(22, 3.6)]}
+    summary = dict(ledger.summarize(runs))
+    assert summary["closed loop, before: p50 / p95 ms"] == "20.0 / 40.0"
+    assert summary["closed loop, ledger/before: p50, p95"] == "1.1, 1.1"
+    assert summary["closed loop, ledger/before: web CPU per request"] == 1.1
+    assert summary["closed loop: errors before / ledger"] == "0 / 0"
 
 
 def test_gallery_pages_and_queries(db):

@@ -142,3 +142,68 @@ def test_an_object_or_nothing_is_the_optional_body(client, owner):
         "id": str(image.public_id),
         "favorite": False,
     }
+
+
+# --- Presets and prompt previews (issue 19's operations, now in the in-suite `st run`) -----
+
+
+def test_preset_rules_are_in_the_document_and_enforced(schema, client, owner):
+    preset = _body(schema, "PresetIn")
+    template = preset["prompt_template"]["anyOf"][0]
+    assert re.search(template["pattern"], "a photo of {prompt}, 35mm")
+    assert re.search(template["pattern"], "")  # empty: the default {prompt}
+    assert not re.search(template["pattern"], "a photo without a placeholder")
+    assert not re.search(preset["name"]["pattern"], "   ")
+    sizes = preset["size"]["anyOf"][0]["anyOf"]
+    assert any(option.get("enum") == [""] for option in sizes)  # empty: unset, accepted
+    refused = [
+        ({"name": "p", "prompt_template": "no placeholder"}, "prompt_template"),
+        ({"name": "   "}, "name"),
+        ({"name": "p", "team": 0}, "team"),
+        ({"name": "p", "enhance": "yes"}, "enhance"),
+        ({"name": "p", "num_inference_steps": "8"}, "num_inference_steps"),
+    ]
+    for body, param in refused:
+        response = post_json(client, "/v1/presets", body, headers=bearer(owner))
+        assert_envelope(response, 400)
+        assert param in response.content.decode(), (body, response.content)
+    response = post_json(
+        client,
+        "/v1/presets",
+        {"name": "p", "size": "", "prompt_template": ""},
+        headers=bearer(owner),
+    )
+    assert response.status_code == 201, response.content
+
+
+def test_a_preset_update_without_a_body_changes_nothing(client, owner):
+    created = post_json(
+        client, "/v1/presets", {"name": "p", "num_inference_steps": 8}, headers=bearer(owner)
+    ).json()
+    for body in (b"", b"null"):
+        response = client.put(
+            f"/v1/presets/{created['id']}",
+            body,
+            content_type="application/json",
+            **bearer(owner),
+        )
+        assert response.status_code == 200, response.content
+        assert response.json()["version"] == 1
+        assert response.json()["values"]["num_inference_steps"] == 8
+    response = client.put(
+        f"/v1/presets/{created['id']}", b"7", content_type="application/json", **bearer(owner)
+    )
+    assert_envelope(response, 400)
+
+
+def test_a_blank_prompt_preview_is_refused_as_the_document_says(schema, client, owner):
+    prompt = _body(schema, "EnhanceIn")["prompt"]
+    assert prompt["minLength"] == 1 and not re.search(prompt["pattern"], " \t")
+    response = post_json(client, "/v1/prompts/enhance", {"prompt": "  "}, headers=bearer(owner))
+    assert_envelope(response, 400, param="prompt")
+
+
+def test_preset_responses_link_to_the_operations_on_the_preset(schema):
+    links = schema["paths"]["/v1/presets"]["post"]["responses"]["201"]["links"]
+    assert {"GetPreset", "UpdatePreset", "ApprovePreset", "DeletePreset"} <= set(links)
+    assert links["ApprovePreset"]["parameters"] == {"preset_id": "$response.body#/id"}

@@ -31,8 +31,7 @@ def test_generate_find_star_reseed_share(live_server, browser):
     # Generate (the demo backend runs at once in tests).
     page.fill("textarea[name=prompt]", "an e2e lighthouse in fog")
     page.click("#generate-form button[type=submit]")
-    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]+/$"))
-    page.wait_for_selector("#job-status.status-succeeded")
+    page.wait_for_selector("li.job-card .chip-succeeded")  # the feed, same page
 
     # Find it in the gallery (through the nav link) and star it without a reload.
     page.click("nav >> text=Gallery")
@@ -49,8 +48,8 @@ def test_generate_find_star_reseed_share(live_server, browser):
 
     # Open it and reseed it.
     tile.locator("a.tile-link").click()
-    page.wait_for_url(re.compile(r"/images/[0-9a-f-]+/$"))
-    detail_url = page.url
+    page.wait_for_url(re.compile(r"/images/[0-9a-f-]+/\?scope=mine&q=lighthouse$"))
+    detail_url = page.url.split("?")[0]
     original = Job.objects.get(user=user)
     page.click("button:text-is('Reseed')")
     page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]+/$"))
@@ -61,6 +60,7 @@ def test_generate_find_star_reseed_share(live_server, browser):
 
     # Share the original; the link appears on its page.
     page.goto(detail_url)
+    page.click("summary:has-text('Visibility and sharing')")
     page.click("button:text-is('Create share link')")
     page.wait_for_selector("input.share-url")
     share_url = page.locator("input.share-url").first.input_value()

@@ -50,7 +50,8 @@ def test_enhance_preview_diff_edit_and_generate(browser, live_server, use_chat, 
     revised = page.get_by_label("Revised prompt")
     revised.fill(revised.input_value() + ", at night")
     page.get_by_role("button", name="Generate").click()
-    page.wait_for_url("**/jobs/**")
+    # The Create page stays; the new job joins its feed.
+    page.locator("#feed li.job-card").first.wait_for()
     job = Job.objects.get()
     assert job.prompt == 'a brass owl reading a map, "OPEN" on the sign'
     assert job.revised_prompt.endswith("warm lamplight, at night")
@@ -69,7 +70,8 @@ def test_discarding_the_revision_draws_the_prompt(browser, live_server, use_chat
     page.get_by_role("button", name="Discard revision").click()
     assert page.locator("#revision").is_hidden()
     page.get_by_role("button", name="Generate").click()
-    page.wait_for_url("**/jobs/**")
+    # The Create page stays; the new job joins its feed.
+    page.locator("#feed li.job-card").first.wait_for()
     job = Job.objects.get()
     assert job.revised_prompt == "" and job.enhancement == ""
 
@@ -94,7 +96,8 @@ def test_picking_a_preset_fills_the_form(browser, live_server):
     assert "studio photo of {prompt}" in page.locator("#preset-template").inner_text()
     page.get_by_label("Prompt", exact=True).fill("a teapot")
     page.get_by_role("button", name="Generate").click()
-    page.wait_for_url("**/jobs/**")
+    # The Create page stays; the new job joins its feed.
+    page.locator("#feed li.job-card").first.wait_for()
     job = Job.objects.get()
     assert job.prompt == "studio photo of a teapot" and (job.width, job.height) == (1104, 1472)
     page.goto(live_server.url + "/presets/")

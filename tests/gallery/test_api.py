@@ -149,7 +149,7 @@ def test_share_and_revoke(owner, client, owner_key, teammate_key, anonymous_clie
     assert _post(client, url, {"expires_in": 5}, **owner_key).status_code in (400, 422)
     assert client.delete(f"/v1/shares/{share['id']}", **teammate_key).status_code == 404
     assert client.delete(f"/v1/shares/{share['id']}", **owner_key).status_code == 204
-    assert anonymous_client.get(share["url"]).status_code == 404
+    assert anonymous_client.get(share["url"]).status_code == 410  # revoked, and says so
     assert ShareLink.objects.get().revoked_at is not None
 
 

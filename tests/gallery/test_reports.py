@@ -119,7 +119,7 @@ def test_a_dead_share_link_takes_no_reports(owner, anonymous_client, image_of):
     share = services.share_create(user=owner, image=image)
     services.share_revoke(user=owner, share=share)
     url = reverse("share-report", args=[share.token])
-    assert anonymous_client.post(url, {"reason": "other"}).status_code == 404
+    assert anonymous_client.post(url, {"reason": "other"}).status_code == 410
 
 
 def test_anonymous_reports_are_throttled_by_address(owner, anonymous_client, image_of, settings):

@@ -57,7 +57,7 @@ def test_views_are_counted_on_the_page_not_on_files(owner, anonymous_client, ima
     assert share.view_count == 3 and share.last_viewed_at is not None
 
 
-def test_expired_link_is_a_404_everywhere(owner, anonymous_client, image_of):
+def test_expired_link_is_a_410_everywhere_saying_it_expired(owner, anonymous_client, image_of):
     share = services.share_create(
         user=owner, image=image_of(owner), expires_in=dt.timedelta(hours=1)
     )
@@ -67,10 +67,13 @@ def test_expired_link_is_a_404_everywhere(owner, anonymous_client, image_of):
     ]
     assert all(anonymous_client.get(url).status_code == 200 for url in urls)
     with time_machine.travel(timezone.now() + dt.timedelta(hours=2), tick=False):
-        assert all(anonymous_client.get(url).status_code == 404 for url in urls)
+        assert all(anonymous_client.get(url).status_code == 410 for url in urls)
+        page = anonymous_client.get(urls[0]).content.decode()
+    assert "This link has expired" in page
+    assert "Ask the person who sent it for a new link" in page
 
 
-def test_revoked_link_is_a_404_and_only_its_owner_can_revoke(
+def test_revoked_link_is_a_410_and_only_its_owner_can_revoke(
     owner, owner_client, teammate_client, anonymous_client, image_of
 ):
     image = image_of(owner, "team")
@@ -84,7 +87,10 @@ def test_revoked_link_is_a_404_and_only_its_owner_can_revoke(
     assert response.status_code == 302
     assert response["Location"] == reverse("image-detail", args=[image.public_id])
     for name in ("share", "share-embed", "share-file", "share-thumbnail"):
-        assert anonymous_client.get(reverse(name, args=[share.token])).status_code == 404
+        assert anonymous_client.get(reverse(name, args=[share.token])).status_code == 410
+    page = anonymous_client.get(reverse("share", args=[share.token])).content.decode()
+    assert "This link was revoked" in page
+    assert 'class="error-page"' in page
 
 
 def test_unknown_token_is_a_404(anonymous_client):

@@ -27,6 +27,7 @@ from generation.backends.local import (
 from generation.models import Job
 from tests.generation.local_helpers import make_request as _request
 from tests.generation.local_helpers import pixels, record_progress, submit
+from usage.models import LedgerEntry, Reservation
 
 pytestmark = pytest.mark.usefixtures("no_network")
 
@@ -349,3 +350,67 @@ def test_the_form_and_the_api_default_to_the_local_models_own_settings(
         'name="num_inference_steps" value="30"'
         in owner_client.get(reverse("generate")).content.decode()
     )
+
+
+def test_each_image_is_handed_over_as_soon_as_it_is_decoded(tiny):
+    """The decode loop hands each image to on_image before decoding the next, so the runner
+    stores it and the Create feed shows it while the others are still being made."""
+    backend = LocalBackend(LocalConfig(model=str(tiny.model), device="cpu"))
+    request = _request(num_inference_steps=2, seeds=[5, 6, 7])
+    events: list = []
+    results = backend.generate(
+        request,
+        on_progress=lambda fraction: events.append(("progress", fraction)),
+        should_cancel=lambda: False,
+        on_image=lambda index, image: events.append(("image", index, image.seed, image.data)),
+    )
+    handed = [event for event in events if event[0] == "image"]
+    assert [(index, seed) for _, index, seed, _ in handed] == [(0, 5), (1, 6), (2, 7)]
+    assert [data for *_, data in handed] == [result.data for result in results]
+    # Image 0 arrives before the decode of the others is reported, and all before the end.
+    first = events.index(handed[0])
+    assert ("progress", 1.0) not in events[:first]
+    assert any(event[0] == "progress" for event in events[first:])
+    # Handing over changes nothing in the pixels.
+    plain = backend.generate(request, on_progress=lambda f: None, should_cancel=lambda: False)
+    assert [image.data for image in plain] == [result.data for result in results]
+
+
+# --- The usage ledger (issue 15): one unit per image made on the GPU --------------------------
+
+
+def _units(job) -> list[tuple[str, bool]]:
+    return list(
+        LedgerEntry.objects.filter(job_ref=job.public_id, kind="work")
+        .order_by("index")
+        .values_list("status", "counted")
+    )
+
+
+@pytest.mark.django_db
+def test_local_images_are_units_in_the_usage_ledger_and_a_late_cancel_still_counts(
+    owner, local, monkeypatch, django_capture_on_commit_callbacks
+):
+    done = submit(owner, django_capture_on_commit_callbacks, size="64x32", n=2)
+    assert done.status == Job.Status.SUCCEEDED, done.error_message
+    assert _units(done) == [("succeeded", True)] * 2
+
+    def cancel_at_second_step(job, step):
+        if step == 2:
+            lifecycle.job_cancel(job=job)
+
+    record_progress(monkeypatch, on_step=cancel_at_second_step)
+    canceled = submit(owner, django_capture_on_commit_callbacks, num_inference_steps=10, n=2)
+    assert canceled.status == Job.Status.CANCELED
+    assert _units(canceled) == [("canceled", True)] * 2  # the GPU did the steps
+
+
+def test_a_local_job_refused_before_its_pipeline_ran_counts_nothing(
+    owner, settings, django_capture_on_commit_callbacks
+):
+    settings.QWEN_IMAGE_BACKEND = "local"
+    settings.QWEN_IMAGE_LOCAL_MODEL = ""
+    job = submit(owner, django_capture_on_commit_callbacks, size="256x256")
+    assert job.error_code == "not_configured"
+    assert _units(job) == []  # no backend to ask: no unit of work was started
+    assert Reservation.objects.get(job_ref=job.public_id).closed_at is not None

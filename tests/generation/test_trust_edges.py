@@ -15,13 +15,13 @@ from django.utils import timezone
 
 from accounts.models import Membership
 from accounts.services import membership_remove
+from core.webhook_urls import WebhookUrlRejected, webhook_url_check
 from gallery import services as gallery_services
 from generation import lifecycle, reaper, runner, webhooks
 from generation.backends import BackendError
 from generation.models import BlockedTerm, Image, Job, WebhookDelivery
 from generation.moderation import PromptBlocked, image_moderate, prompt_check
 from generation.signed_urls import image_signed_urls
-from generation.webhooks import WebhookUrlRejected, webhook_url_check
 from tests.apiclient import assert_envelope, bearer, post_json
 from tests.factories import make_image, make_job
 

@@ -16,7 +16,7 @@ def test_generate_page_shows_form_quota_and_demo_banner(owner_client):
     response = owner_client.get(reverse("generate"))
     body = response.content.decode()
     assert response.status_code == 200
-    assert "Demo backend active" in body
+    assert "Demo mode" in body
     assert "Landscape 4:3</span>" in body and "1024×768" in body
     assert "of 200 images" in body
 
@@ -39,7 +39,7 @@ def test_submitting_the_form_runs_a_job_and_shows_it(
         )
     job = Job.objects.get(user=owner)
     assert response.status_code == 302
-    assert response["Location"] == reverse("job-detail", args=[job.public_id])
+    assert response["Location"] == reverse("generate")  # back to Create, the job on top
     status = owner_client.get(reverse("job-status", args=[job.public_id])).json()
     assert status["status"] == "succeeded"
     assert [image["seed"] for image in status["images"]] == [job.seed, job.seed + 1]
@@ -47,8 +47,9 @@ def test_submitting_the_form_runs_a_job_and_shows_it(
     assert file.status_code == 200 and file["Content-Type"] == "image/png"
     thumb = owner_client.get(status["images"][0]["thumbnail_url"])
     assert thumb["Content-Type"] == "image/webp"
-    page = owner_client.get(response["Location"])
-    assert b"a tiny robot" in page.content
+    page = owner_client.get(response["Location"]).content.decode()
+    assert f'id="job-{job.public_id}"' in page
+    assert ">a tiny robot</textarea>" in page  # the prompt stays in the box
 
 
 def test_custom_size_must_be_a_multiple_of_16(owner_client):

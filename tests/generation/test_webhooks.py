@@ -9,17 +9,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import time_machine
 
+from core.webhook_urls import WebhookUrlRejected, host_allowed, webhook_url_check
 from generation import runner, tasks, webhooks
 from generation.backends import BackendError
 from generation.models import WebhookDelivery
 from generation.webhooks import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
-    WebhookUrlRejected,
-    host_allowed,
     webhook_signature,
     webhook_signature_verify,
-    webhook_url_check,
 )
 from tests.apiclient import bearer, post_json
 

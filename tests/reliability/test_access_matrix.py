@@ -231,6 +231,15 @@ PAGES: dict[str, Route] = {
     "job-detail": Route("GET", url("job-detail", job_id), OWNED_PAGE),
     "job-status": Route("GET", url("job-status", job_id), OWNED_PAGE),
     "job-cancel": Route("POST", url("job-cancel", job_id), OWNED_ACTION),
+    "job-list": Route("GET", url("job-list"), signed_in(200)),  # each sees only their own
+    "job-live": Route(
+        "GET", lambda w: reverse("job-live") + f"?job={w.job.public_id}:", signed_in(200)
+    ),
+    # Staff are shown the job but a retry would spend the owner's quota: a message, no change.
+    "job-retry": Route("POST", url("job-retry", job_id), OWNED_ACTION),
+    "job-edit": Route("POST", url("job-edit", job_id), OWNED_ACTION),
+    # Previews exist only while the job runs: the finished job's are a 404 even to its owner.
+    "job-preview": Route("GET", url("job-preview", job_id, lambda w: 0), everyone(404)),
     "job-delete": Route(
         "POST",
         url("job-delete", job_id),
@@ -374,15 +383,19 @@ PAGES: dict[str, Route] = {
     "preferences-update": Route(
         "POST", url("preferences-update"), signed_in(302), data=lambda w: {"show_sensitive": ""}
     ),
-    "api-key-new": Route("POST", url("api-key-new"), signed_in(200), data=lambda w: {"name": "x"}),
+    "api-key-new": Route("POST", url("api-key-new"), signed_in(302), data=lambda w: {"name": "x"}),
     "api-key-revoke": Route(
         "POST", url("api-key-revoke", lambda w: w.key.public_id), OWNER_ONLY_ACTION
     ),
     "usage": Route("GET", url("usage"), signed_in(200)),
+    "usage-export": Route("GET", url("usage-export"), signed_in(200)),  # each their own rows
     "team-list": Route("GET", url("team-list"), signed_in(200)),
     "team-detail": Route("GET", url("team-detail", team_id), roles(LOGIN, 404, 200, 404, 200)),
     "team-switch": Route("POST", url("team-switch", team_id), roles(LOGIN, 404, 302, 404, 302)),
     "team-usage": Route("GET", url("team-usage", team_id), roles(LOGIN, 404, 403, 404, 200)),
+    "team-usage-export": Route(
+        "GET", url("team-usage-export", team_id), roles(LOGIN, 404, 403, 404, 200)
+    ),
     "team-invite-new": Route(
         "POST",
         url("team-invite-new", team_id),
@@ -427,6 +440,12 @@ API: dict[tuple[str, str], Route] = {
         "POST",
         lambda w: "/v1/images/generations",
         roles(401, 504, 504, 504, 504),  # accepted, then the (zero) wait runs out in tests
+        data=lambda w: {"prompt": "api matrix", "size": "square"},
+    ),
+    ("POST", "/v1/estimates"): Route(
+        "POST",
+        lambda w: "/v1/estimates",
+        roles(401, 200, 200, 200, 200),  # a dry run about the caller's own limits
         data=lambda w: {"prompt": "api matrix", "size": "square"},
     ),
     ("POST", "/v1/jobs"): Route(

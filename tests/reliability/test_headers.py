@@ -72,7 +72,9 @@ def _csp(response) -> dict[str, str]:
 @pytest.mark.parametrize("name", _page_get_routes())
 def test_pages_carry_the_security_headers(name, world):  # noqa: F811
     # As someone who may see the page (the owner, or staff for staff pages).
-    role = next(r for r in ("owner", "staff") if PAGES[name].expect[r] in (200, 302))
+    role = next((r for r in ("owner", "staff") if PAGES[name].expect[r] in (200, 302)), None)
+    if role is None:  # e.g. a finished job's previews: a 404 for everyone in this world
+        pytest.skip("nobody may open this page in the matrix's world (tests/studio covers it)")
     if PAGES[name].setup:  # e.g. the trash thumbnail needs something in the trash
         PAGES[name].setup(world)
     client = Client()

@@ -12,6 +12,7 @@ nothing of a failed job, no partial file.
 from __future__ import annotations
 
 import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from generation.models import Image, Job
 from tests.factories import make_params
 from tests.fakes.endpoint import FakeImageEndpoint
 from tests.reliability import ledger
+from usage.models import LedgerEntry
 
 SUITE = "remote_faults"
 KEY = "sk-fault-suite-secret-key-0123456789"
@@ -331,6 +333,18 @@ def drive(job: Job) -> tuple[Job, list[str], list[float]]:
     return job, retried, delays
 
 
+def ledger_calls(job: Job, fake: FakeImageEndpoint) -> int:
+    """The calls the usage ledger recorded as reaching the service, once they agree with the
+    fake's own log (a call abandoned mid-flight may still be landing)."""
+    calls = LedgerEntry.objects.filter(
+        job_ref=job.public_id, kind="work", status__in=LedgerEntry.REACHED_PROVIDER
+    )
+    deadline = time.monotonic() + 5
+    while calls.count() != len(fake.requests) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return calls.count()
+
+
 def _fill(options: dict, *, fake: FakeImageEndpoint, victim: FakeImageEndpoint) -> dict:
     values = {"victim": victim.url, "fake": fake.url, "port": fake.port}
     return {
@@ -391,6 +405,8 @@ def test_every_fault_ends_the_job_cleanly(scenario, fake, victim, media, owner, 
     assert victim.requests == [] and victim.downloads == []
     assert all(r.valid for r in fake.requests), [r.errors for r in fake.requests]
     assert not Job.objects.filter(status__in=Job.ACTIVE).exists()
+    # The usage ledger and the provider's request log agree exactly.
+    assert ledger_calls(job, fake) == len(fake.requests)
 
 
 def test_storage_failing_mid_write_leaves_no_partial_file(fake, media, owner, monkeypatch):

@@ -114,6 +114,7 @@ def test_an_install_made_today_upgrades_with_migrate_alone_and_loses_nothing():
         _assert_rows_kept(connection, before, tables_before)
         _assert_files_kept(install)
         _assert_links_keys_and_logins_work(install)
+        _assert_usage_carried_into_the_ledger()
         passed = True
     finally:
         for name in install.files:
@@ -488,6 +489,36 @@ def _differences(before: Table, after: Table, limit: int = 5) -> list[str]:
     return found[:limit] + ([f"... {len(found) - limit} more"] if len(found) > limit else [])
 
 
+def _assert_usage_carried_into_the_ledger() -> None:
+    """Usage is right on upgrade day: every job has its reservation, and every unit of work a
+    job is known to have done is a ledger entry, all marked as estimated."""
+    from generation.models import Job
+    from usage.models import LedgerEntry, Reservation
+
+    jobs = list(Job.objects.all())
+    assert jobs
+    holds = {hold.job_ref: hold for hold in Reservation.objects.all()}
+    problems = []
+    for job in jobs:
+        hold = holds.get(job.public_id)
+        if hold is None or not hold.estimated or hold.images != job.n:
+            problems.append(f"job {job.public_id} ({job.status}): reservation {hold!r}")
+            continue
+        if (hold.closed_at is None) != job.is_active:
+            problems.append(f"job {job.public_id} ({job.status}): open={hold.closed_at is None}")
+        entries = list(LedgerEntry.objects.filter(job_ref=job.public_id))
+        if job.status == Job.Status.SUCCEEDED and (
+            len(entries) != job.n or {e.status for e in entries} != {"succeeded"}
+        ):
+            problems.append(f"job {job.public_id} succeeded: entries {entries!r}")
+        if job.status == Job.Status.QUEUED and entries:
+            problems.append(f"job {job.public_id} queued: entries {entries!r}")
+    assert not problems, "usage not carried into the ledger:\n" + "\n".join(problems)
+    assert LedgerEntry.objects.exists()
+    assert not LedgerEntry.objects.filter(estimated=False).exists()
+    assert not Reservation.objects.filter(estimated=False).exists()
+
+
 def _assert_rows_kept(connection, before: dict[str, Table], tables_before: set[str]) -> None:
     tables_after = set(connection.introspection.table_names())
     new_tables = sorted(tables_after - tables_before)
@@ -530,7 +561,8 @@ def _assert_links_keys_and_logins_work(install: Install) -> None:
     for share in install.shares:
         page = anonymous.get(f"/s/{share.token}/")
         if not share.alive:
-            assert page.status_code == 404, f"dead share {share.token} came back to life"
+            # Revoked or expired: gone, and saying so (410); deleted with its image: 404.
+            assert page.status_code in (404, 410), f"dead share {share.token} came back to life"
             continue
         assert page.status_code == 200, f"share {share.token}: {page.status_code}"
         sources = re.findall(r'<img\b[^>]*?\ssrc="([^"]+)"', page.content.decode())

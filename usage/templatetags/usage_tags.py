@@ -1,10 +1,15 @@
-"""Template tags for usage: durations, and the quota meter shown on several pages."""
+"""Template tags for usage: durations, money, the quota meter and the budget bar."""
 
 import datetime as dt
 
 from django import template
+from django.conf import settings
 
-from usage.quotas import quota_for
+from accounts.services import profile_for
+from usage.models import amount
+from usage.prices import money as money_text
+from usage.prices import price_for, price_summary
+from usage.quotas import ScopeUsage, budgets_for, quota_for, scope_usage, scopes_for
 
 register = template.Library()
 
@@ -27,7 +32,43 @@ def duration(value: dt.timedelta | None) -> str:
     return f"{hours} h {minutes} min"
 
 
+@register.filter
+def money(value_micros: int | None) -> str:
+    """Millionths of the currency as money for people: 420000 → "$0.42"."""
+    return money_text(amount(value_micros or 0))
+
+
+@register.filter
+def budget_label(usage: ScopeUsage) -> str:
+    scope = usage.scope
+    return {"user": "Your budget", "team": f"{scope.label} budget", "api_key": scope.label}[
+        scope.kind
+    ]
+
+
+@register.filter
+def soft_micros(usage: ScopeUsage) -> int:
+    return (usage.scope.budget_micros or 0) * usage.scope.soft_threshold_percent // 100
+
+
 @register.inclusion_tag("usage/_quota_meter.html", takes_context=True)
 def quota_meter(context) -> dict:
     """The signed-in user's daily images and running jobs against their limits."""
     return {"quota": quota_for(user=context["request"].user)}
+
+
+@register.inclusion_tag("usage/_budget_bar.html", takes_context=True)
+def budget_bar(context) -> dict:
+    """The Create page's bar: the team's (else the user's) budget spent this period, what
+    today cost when no budget applies, and the estimate of the form's request (budget.js
+    keeps it current through POST /v1/estimates; without JavaScript the price rule shows)."""
+    user = context["request"].user
+    profile = profile_for(user)
+    scopes = scopes_for(user=user, profile=profile)
+    budgets = budgets_for(scopes=scopes)
+    price = price_for(backend=settings.QWEN_IMAGE_BACKEND, model=settings.QWEN_IMAGE_MODEL)
+    return {
+        "budgets": budgets,
+        "today": None if budgets else scope_usage(scopes[0]),
+        "price_text": price_summary(price),
+    }

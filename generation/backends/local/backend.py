@@ -4,7 +4,9 @@ The order of a job: the device slot (waiting with keepalives), the Lightning che
 accelerated job, the pipeline (loaded on first use), the prompt's length in tokens, the
 memory estimate (refused before any work when it cannot fit), the denoising loop with
 progress and cancel per step, then the VAE decode image by image (tiled when planned, or
-when an untiled decode runs out of memory), PNG encoding outside the slot.
+when an untiled decode runs out of memory). Without `on_image` PNG encoding happens outside
+the slot; with it each image is encoded and handed over as soon as it is decoded (the pages
+show it while the next one decodes; the GPU consumer runs one job at a time either way).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from generation.backends.base import (
     Canceled,
     GeneratedImage,
     GenerationRequest,
+    ImageCallback,
     ProgressCallback,
 )
 from generation.backends.local import device as devices
@@ -74,6 +77,7 @@ class LocalBackend:
         *,
         on_progress: ProgressCallback,
         should_cancel: CancelCheck,
+        on_image: ImageCallback | None = None,
     ) -> list[GeneratedImage]:
         if request.width % SIDE_MULTIPLE or request.height % SIDE_MULTIPLE:
             raise BackendError(
@@ -106,11 +110,25 @@ class LocalBackend:
             job_memory = self._memory_plan(request)
             if should_cancel():
                 raise Canceled()
-            pictures = self._run(pipe, plan, request, job_memory, progress, should_cancel)
-        # Encoding happens outside the slot so the next job can start on the device.
+            delivered: dict[int, GeneratedImage] = {}
+
+            def hand_over(index: int, picture) -> None:
+                delivered[index] = GeneratedImage(data=_png(picture), seed=request.seeds[index])
+                on_image(index, delivered[index])
+
+            pictures = self._run(
+                pipe,
+                plan,
+                request,
+                job_memory,
+                progress,
+                should_cancel,
+                on_picture=hand_over if on_image is not None else None,
+            )
+        # Without on_image, encoding happens outside the slot so the next job can start.
         results = [
-            GeneratedImage(data=_png(picture), seed=seed)
-            for picture, seed in zip(pictures, request.seeds, strict=True)
+            delivered.get(index) or GeneratedImage(data=_png(picture), seed=seed)
+            for index, (picture, seed) in enumerate(zip(pictures, request.seeds, strict=True))
         ]
         on_progress(1.0)
         return results
@@ -155,6 +173,7 @@ class LocalBackend:
         job_memory: memory.JobMemory,
         progress: _Progress,
         should_cancel: CancelCheck,
+        on_picture: Callable[[int, object], None] | None = None,
     ):
         torch, _ = import_stack()
         self._activate(pipe, plan)
@@ -207,7 +226,9 @@ class LocalBackend:
             devices.release_memory(torch, self.holder.report.device)
             raise failure
         try:
-            pictures = self._decode(pipe, latents, request, job_memory, progress, should_cancel)
+            pictures = self._decode(
+                pipe, latents, request, job_memory, progress, should_cancel, on_picture
+            )
         finally:
             latents = None
             _free_hooks(pipe)
@@ -223,8 +244,9 @@ class LocalBackend:
         )
         return pictures
 
-    def _decode(self, pipe, latents, request, job_memory, progress, should_cancel):
-        """The VAE decode, one image at a time (its memory never grows with n)."""
+    def _decode(self, pipe, latents, request, job_memory, progress, should_cancel, on_picture=None):
+        """The VAE decode, one image at a time (its memory never grows with n); each picture
+        goes to `on_picture(index, picture)` as soon as it is decoded."""
         torch, _ = import_stack()
         vae = pipe.vae
         latents = pipe._unpack_latents(
@@ -240,6 +262,8 @@ class LocalBackend:
         pictures = []
         for index in range(count):
             pictures.append(self._decode_one(torch, pipe, latents[index : index + 1], job_memory))
+            if on_picture is not None:
+                on_picture(index, pictures[-1])
             if index < count - 1:
                 progress(done + (1 - done) * (index + 1) / count)
                 if should_cancel():

@@ -21,6 +21,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -29,10 +30,12 @@ from django.conf import settings
 from generation.backends import metrics
 from generation.backends.base import (
     BackendError,
+    CallMeter,
     CancelCheck,
     Canceled,
     GeneratedImage,
     GenerationRequest,
+    ImageCallback,
     ProgressCallback,
 )
 from generation.backends.remote.deadline import Deadline, Stopped
@@ -51,8 +54,24 @@ _JSON_OVERHEAD = 1024 * 1024  # room for JSON around a base64 image
 _DATA_URI = re.compile(r"^data:image/[a-z0-9.+-]+;base64,", re.IGNORECASE)
 
 
+@dataclass
+class _Call:
+    """One upstream call as the usage ledger sees it: did it leave, what did the service say."""
+
+    meter: CallMeter
+    index: int
+    sent: bool = False
+    status: int | None = None
+
+    def sending(self) -> None:
+        if not self.meter.call_sending(self.index):
+            raise Stopped()  # the attempt was settled meanwhile: this call must not leave
+        self.sent = True
+
+
 class RemoteBackend:
     name = "remote"
+    reports_calls = True  # each image is one billed call: the runner passes a CallMeter
 
     def __init__(
         self,
@@ -171,6 +190,7 @@ class RemoteBackend:
         *,
         on_progress: ProgressCallback,
         should_cancel: CancelCheck,
+        on_image: ImageCallback | None = None,
     ) -> list[GeneratedImage]:
         if not self._api_key:
             raise BackendError(
@@ -195,7 +215,7 @@ class RemoteBackend:
         )
         try:
             futures = {
-                pool.submit(self._generate_one, request, seed, stop): index
+                pool.submit(self._metered_call, request, index, seed, stop): index
                 for index, seed in enumerate(seeds)
             }
             pending = set(futures)
@@ -214,6 +234,10 @@ class RemoteBackend:
                     break
                 if done:
                     on_progress(len(results) / len(seeds))
+                    if on_image is not None:  # on this thread: the runner writes rows
+                        for future in done:
+                            if futures[future] in results:
+                                on_image(futures[future], results[futures[future]])
                 if pending and should_cancel():
                     stop.set()
                     raise Canceled()
@@ -259,14 +283,42 @@ class RemoteBackend:
                 output_format=self.output_format,
             )
         return self.api_base + GENERATIONS_PATH, {"json": self._body(request, seed)}
+    def _metered_call(
+        self, request: GenerationRequest, index: int, seed: int, stop: threading.Event
+    ) -> GeneratedImage:
+        """One call, reported to the request's meter (the usage ledger) when it has one."""
+        if request.meter is None:
+            return self._generate_one(request, seed, stop)
+        call = _Call(request.meter, index)
+        try:
+            result = self._generate_one(request, seed, stop, call)
+        except BackendError as error:
+            # A fault after the service answered (a download) does not undo the call.
+            sent = call.sent and (call.status is not None or error.sent)
+            request.meter.call_ended(index, sent=sent, status=call.status, code=error.code)
+            raise
+        except Stopped:
+            request.meter.call_ended(index, sent=call.sent, status=call.status, stopped=True)
+            raise
+        except BaseException:
+            request.meter.call_ended(
+                index, sent=call.sent, status=call.status, code="internal_error"
+            )
+            raise
+        request.meter.call_ended(index, sent=True, status=call.status, ok=True)
+        return result
 
     def _generate_one(
-        self, request: GenerationRequest, seed: int, stop: threading.Event
+        self,
+        request: GenerationRequest,
+        seed: int,
+        stop: threading.Event,
+        call: _Call | None = None,
     ) -> GeneratedImage:
         """One upstream request, timed for /metrics by its outcome."""
         started = time.monotonic()
         try:
-            image = self._request_one(request, seed, stop)
+            image = self._request_one(request, seed, stop, call)
         except BackendError as error:
             metrics.backend_call_observed(
                 backend="remote_request",
@@ -279,7 +331,11 @@ class RemoteBackend:
         return image
 
     def _request_one(
-        self, request: GenerationRequest, seed: int, stop: threading.Event
+        self,
+        request: GenerationRequest,
+        seed: int,
+        stop: threading.Event,
+        call: _Call | None = None,
     ) -> GeneratedImage:
         deadline = Deadline(
             self.call_budget,
@@ -292,6 +348,8 @@ class RemoteBackend:
         url, content = self._call(request, seed)
         headers = {"Authorization": f"Bearer {self._api_key}", "Accept": "application/json"}
         deadline.check()
+        if call is not None:
+            call.sending()
         with (
             transport_errors(what="the image service"),
             self.client.stream(
@@ -303,6 +361,8 @@ class RemoteBackend:
             ) as response,
         ):
             status = response.status_code
+            if call is not None:
+                call.status = status
             if status >= 300:
                 body = self.guard.read(response, deadline, limit=64 * 1024, truncate=True)
                 raise status_error(status, response.headers, body)

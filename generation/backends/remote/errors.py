@@ -127,6 +127,16 @@ TRANSPORT_ERRORS: tuple[tuple[Kinds, str, bool, str], ...] = (
 )
 
 
+# Faults before the request left: the service never saw it (and cannot have billed it).
+NOT_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.UnsupportedProtocol,
+    httpx.InvalidURL,
+)
+
+
 def status_error(status: int, headers: httpx.Headers, body: bytes) -> BackendError:
     """The error for a non-2xx answer to the generation call, by the first matching rule."""
     message, provider_code = provider_message(body)
@@ -161,7 +171,9 @@ def transport_errors(*, what: str) -> Iterator[None]:
         for kinds, code, retryable, message in TRANSPORT_ERRORS:
             if isinstance(error, kinds):
                 text = message.format(what=what, name=type(error).__name__)
-                raise BackendError(text, code=code, retryable=retryable) from None
+                raise BackendError(
+                    text, code=code, retryable=retryable, sent=not isinstance(error, NOT_SENT)
+                ) from None
         raise  # not reached: httpx.HTTPError is the last row
 
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("generation", "0009_image_team_shared_index"),
+        ("generation", "0011_job_ready_images_for_previews"),
     ]
 
     operations = [
