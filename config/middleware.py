@@ -122,6 +122,8 @@ UPLOAD_LIMITS = {
         "send fewer or smaller images (each file at most EDIT_MAX_UPLOAD_BYTES).",
     ),
 }
+
+
 class GoneMiddleware:
     """A view that raises core.http.Gone answers 410 with the branded page saying why."""
 

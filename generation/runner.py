@@ -20,9 +20,15 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from generation import lifecycle
-from generation.backends import BackendError, Canceled, GeneratedImage, get_backend
+from generation.backends import (
+    BackendError,
+    Canceled,
+    GeneratedImage,
+    GenerationRequest,
+    get_backend,
+)
 from generation.backends import metrics as backend_metrics
-from generation.edits.run import edit_provenance_sources, edit_request, edit_results_finish
+from generation.edits.run import edit_provenance_sources, edit_request, edit_result_finish
 from generation.enhancement import job_enhance
 from generation.events import log_job_event
 from generation.imaging import InvalidImage, ProcessedImage, process
@@ -118,7 +124,7 @@ def job_run(*, job_id: int) -> None:
         request = edit_request(job, params) if job.edit else params.backend_request(model=job.model)
         if meter.per_call:
             request = dataclasses.replace(request, meter=meter)
-        storer = _Storer(job, params)
+        storer = _Storer(job, params, request)
         # Backends that hand over each image as it is ready take `on_image`: the runner
         # stores it at once and the pages show it before the job ends.
         streams = _accepts_on_image(backend)
@@ -137,7 +143,6 @@ def job_run(*, job_id: int) -> None:
                 retryable=error.retryable,
             )
             raise
-        results = edit_results_finish(request, results)
         generated = time.monotonic()
         backend_metrics.backend_call_observed(backend=job.backend, seconds=generated - started)
         if Job.objects.filter(pk=job.pk, cancel_requested=True).exists():
@@ -225,9 +230,15 @@ class _Storer:
     rows at the end with `succeeded`), and tells the pages which ones they may already show
     (Job.ready_images: the unflagged ones; /jobs/<id>/preview/<n>/ serves their thumbnails)."""
 
-    def __init__(self, job: Job, params: GenerationParams | None = None) -> None:
+    def __init__(
+        self,
+        job: Job,
+        params: GenerationParams | None = None,
+        request: GenerationRequest | None = None,
+    ) -> None:
         self.job = job
         self.params = params or GenerationParams.from_job(job)
+        self.request = request  # an edit's: its mask decides which pixels may change
         self.rows: dict[int, Image] = {}
         self.written: list[str] = []
         self.phases = {"process": 0.0, "store": 0.0}
@@ -239,6 +250,8 @@ class _Storer:
     def add(self, index: int, result: GeneratedImage) -> None:
         if index in self.rows:
             return
+        if self.request is not None:
+            result = edit_result_finish(self.request, result)
         job = self.job
         clock = time.monotonic()
         parameters = {

@@ -69,17 +69,14 @@ def _check_uploads(job: Job, sources: list[bytes]) -> None:
             )
 
 
-def edit_results_finish(request: GenerationRequest, results: list[GeneratedImage]):
+def edit_result_finish(request: GenerationRequest, result: GeneratedImage) -> GeneratedImage:
     """With a mask, every pixel outside it is the first source's own (at the result's size)."""
     edit = request.edit
     if edit is None or edit.mask is None:
-        return results
+        return result
     source = PILImage.open(io.BytesIO(edit.images[0])).convert("RGB")
     mask = PILImage.open(io.BytesIO(edit.mask)).convert("L")
-    return [
-        dataclasses.replace(result, data=mask_composite(result.data, source, mask))
-        for result in results
-    ]
+    return dataclasses.replace(result, data=mask_composite(result.data, source, mask))
 
 
 def mask_composite(data: bytes, source: PILImage.Image, mask: PILImage.Image) -> bytes:

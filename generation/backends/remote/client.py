@@ -283,6 +283,7 @@ class RemoteBackend:
                 output_format=self.output_format,
             )
         return self.api_base + GENERATIONS_PATH, {"json": self._body(request, seed)}
+
     def _metered_call(
         self, request: GenerationRequest, index: int, seed: int, stop: threading.Event
     ) -> GeneratedImage:
