@@ -20,6 +20,9 @@ from core.errors import ApiError, ErrorOut, error_response
 from gallery.api import router as gallery_router
 from generation.api import router as generation_router
 from generation.api_prompts import router as prompts_router
+from generation.edit_api import router as edits_router
+from generation.edits.payloads import edit_error
+from generation.edits.sources import EditInputError
 from generation.moderation import PromptBlocked
 from generation.retention import StorageQuotaExceeded
 from generation.schemas import openapi_constraints
@@ -161,6 +164,7 @@ api = StudioAPI(
     auth=api_auth,
 )
 api.add_router("", generation_router)
+api.add_router("", edits_router)
 api.add_router("", prompts_router)
 api.add_router("", gallery_router)
 api.add_router("", usage_router)
@@ -172,6 +176,12 @@ api.add_router("", usage_router)
 @api.exception_handler(ApiError)
 def _api_error(request, exc: ApiError):
     return error_response(exc)
+
+
+@api.exception_handler(EditInputError)
+def _edit_input_error(request, exc: EditInputError):
+    # An edit's input refused where no endpoint caught it (a reseed of an edit): a 400.
+    return error_response(edit_error(exc))
 
 
 @api.exception_handler(ValidationError)

@@ -114,6 +114,16 @@ def _envelope_for(request, response):
 _BODY_HEADERS = {"content-type", "content-length", "content-encoding", "content-disposition"}
 
 
+# Multipart upload routes of the API with a body limit of their own (the form limit counts
+# no files, and these carry images): path → (setting, what to do instead).
+UPLOAD_LIMITS = {
+    "/v1/images/edits": (
+        "EDIT_MAX_REQUEST_BYTES",
+        "send fewer or smaller images (each file at most EDIT_MAX_UPLOAD_BYTES).",
+    ),
+}
+
+
 class GoneMiddleware:
     """A view that raises core.http.Gone answers 410 with the branded page saying why."""
 
@@ -130,23 +140,29 @@ class GoneMiddleware:
 
 
 def body_too_big(request) -> ApiError | None:
-    """The 413 for a request whose declared body is over Django's limit (Django itself would
-    raise RequestDataTooBig wherever the body is first read)."""
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    """The 413 for a request whose declared body is over its limit (Django itself would
+    raise RequestDataTooBig wherever the body is first read): Django's form limit, or, for a
+    multipart POST to an upload route, that route's own."""
+    limit, why = settings.DATA_UPLOAD_MAX_MEMORY_SIZE, ""
+    upload = UPLOAD_LIMITS.get(request.path)
+    if upload and request.method == "POST" and request.content_type == "multipart/form-data":
+        limit, why = getattr(settings, upload[0]), upload[1]
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return ApiError(400, "Content-Length is not a number.", code="invalid_request")
     if limit is None or length <= limit:
         return None
-    return request_too_large_error(limit)
+    return request_too_large_error(limit, why=why)
 
 
-def request_too_large_error(limit: int) -> ApiError:
+def request_too_large_error(limit: int, *, why: str = "") -> ApiError:
+    why = why or (
+        "the largest valid request is far smaller (a prompt has at most a few thousand characters)."
+    )
     return ApiError(
         413,
-        f"The request body is larger than {limit / (1024 * 1024):.1f} MiB; the largest "
-        "valid request is far smaller (a prompt has at most a few thousand characters).",
+        f"The request body is larger than {limit / (1024 * 1024):.1f} MiB; {why}",
         code="request_too_large",
         headers={"x-should-retry": "false"},
     )

@@ -288,7 +288,7 @@ QWEN_IMAGE_BACKEND = env_str("QWEN_IMAGE_BACKEND") or ("remote" if QWEN_IMAGE_AP
 QWEN_IMAGE_API_BASE = env_str("QWEN_IMAGE_API_BASE", "https://image.onerouter.pro").rstrip("/")
 QWEN_IMAGE_MODEL = env_str("QWEN_IMAGE_MODEL", "qwen-image")
 QWEN_IMAGE_LOCAL_MODEL = env_str("QWEN_IMAGE_LOCAL_MODEL")
-# Local backend (generation/backends/local.py; docs/local-gpu.md).
+# Local backend (generation/backends/local/; docs/local-gpu.md).
 QWEN_IMAGE_LOCAL_ALLOW_DOWNLOAD = env_bool("QWEN_IMAGE_LOCAL_ALLOW_DOWNLOAD")  # else cache only
 # "" → the first CUDA device (a worker without one refuses local jobs); cuda:N; or cpu, which
 # runs on the CPU only because the operator asked for it.
@@ -391,6 +391,29 @@ STORAGE_QUOTA_BYTES = env_int("STORAGE_QUOTA_BYTES", 0)
 # The purge runs every this many minutes; each run removes at most this many objects.
 RETENTION_PURGE_INTERVAL_MINUTES = env_int("RETENTION_PURGE_INTERVAL_MINUTES", 15)
 RETENTION_PURGE_BATCH = env_int("RETENTION_PURGE_BATCH", 500)
+
+# --- Editing (generation/edits; docs/editing.md) --------------------------------------------
+# The model an edit job names (the hosted qwen-image-edit-plus takes 1-3 source images).
+QWEN_IMAGE_EDIT_MODEL = env_str("QWEN_IMAGE_EDIT_MODEL", "qwen-image-edit-plus")
+# Remote: where edits are POSTed, in which body shape ("plus": {prompt, image_urls[1..3], ...};
+# "single": {prompt, image_url, ...}; "openai": multipart image[] + mask), and how each source
+# travels ("data_uri", or "signed_url": a short-lived URL of ours under SITE_URL).
+QWEN_IMAGE_EDIT_PATH = env_str("QWEN_IMAGE_EDIT_PATH", "/v1/images/generations")
+QWEN_IMAGE_EDIT_BODY = env_str("QWEN_IMAGE_EDIT_BODY", "plus")
+QWEN_IMAGE_EDIT_SOURCES = env_str("QWEN_IMAGE_EDIT_SOURCES", "data_uri")
+QWEN_IMAGE_EDIT_SOURCE_URL_MAX_AGE = env_int("QWEN_IMAGE_EDIT_SOURCE_URL_MAX_AGE", 600)
+# Local: Qwen-Image-Edit-2509/2511 weights (folder or hub id) and their Lightning LoRAs.
+QWEN_IMAGE_LOCAL_EDIT_MODEL = env_str("QWEN_IMAGE_LOCAL_EDIT_MODEL")
+QWEN_IMAGE_EDIT_LIGHTNING_LORA = env_str("QWEN_IMAGE_EDIT_LIGHTNING_LORA")
+QWEN_IMAGE_EDIT_LIGHTNING_LORA_4STEPS = env_str("QWEN_IMAGE_EDIT_LIGHTNING_LORA_4STEPS")
+EDIT_MAX_IMAGES = env_int("EDIT_MAX_IMAGES", 3)
+# Uploads: bytes per file, pixels decoded (larger ones are refused as bombs), and the whole
+# multipart request of POST /v1/images/edits.
+EDIT_MAX_UPLOAD_BYTES = env_int("EDIT_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)
+EDIT_MAX_INPUT_PIXELS = env_int("EDIT_MAX_INPUT_PIXELS", 6000 * 6000)
+EDIT_MAX_REQUEST_BYTES = env_int("EDIT_MAX_REQUEST_BYTES", 4 * 20 * 1024 * 1024 + 1024 * 1024)
+# Size "auto" keeps the source's size up to this many pixels (same aspect above it).
+EDIT_AUTO_MAX_PIXELS = env_int("EDIT_AUTO_MAX_PIXELS", 1536 * 1536)
 
 # --- Safety and moderation (docs/moderation.md) -------------------------------------------
 # The checker run on every stored image: "opennsfw" (the open_nsfw classifier on onnxruntime,

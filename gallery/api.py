@@ -33,6 +33,7 @@ from gallery.schemas import (
 )
 from gallery.selectors import FilterError
 from gallery.services import NotAllowed, ReseedMode, ShareRefused
+from generation.edits.selectors import edit_lineage
 from generation.models import Image, Job, Report
 from generation.moderation import ReportRefused, image_report
 from generation.presenters import api_job_payload, image_payload
@@ -124,7 +125,10 @@ def list_images(request, filters: Query[ImageQuery]):
 def get_image(request, image_id: uuid.UUID):
     image = _image(request, image_id)
     lineage = selectors.image_lineage(user=request.auth, image=image)
-    related = [image, *lineage.children] + ([lineage.parent] if lineage.parent else [])
+    edits = edit_lineage(user=request.auth, image=image)
+    sources = [source.image for source in edits.sources if source.image is not None]
+    related = [image, *lineage.children, *sources, *edits.edits]
+    related += [lineage.parent] if lineage.parent else []
     favorites = selectors.favorite_image_ids(user=request.auth, images=related)
     reproduction = selectors.image_reproduction(image=image, parent=lineage.parent)
     return {
@@ -134,6 +138,8 @@ def get_image(request, image_id: uuid.UUID):
             _image_out(lineage.parent, request, favorites) if lineage.parent else None
         ),
         "reseeds": [_image_out(child, request, favorites) for child in lineage.children],
+        "edited_from": [_image_out(source, request, favorites) for source in sources],
+        "edits": [_image_out(child, request, favorites) for child in edits.edits],
         "reproduction": (
             {
                 "original_id": str(reproduction.original.public_id),

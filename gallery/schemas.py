@@ -40,6 +40,10 @@ class GalleryImageDetailOut(GalleryImageOut):
     reseeded_from: GalleryImageOut | None = None
     reseeds: list[GalleryImageOut]
     reproduction: ReproductionOut | None = None
+    edited_from: list[GalleryImageOut] = Field(
+        [], description="For an edit: the gallery images it was made from that you may see."
+    )
+    edits: list[GalleryImageOut] = Field([], description="Edits of this image you may see.")
 
 
 QueryDate = Annotated[dt.date, BeforeValidator(iso_date)]

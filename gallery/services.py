@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.services import profile_for
 from gallery.models import Collection, CollectionItem, Favorite, ShareLink
+from generation.edits.store import edit_inputs_reuse
 from generation.lifecycle import job_create
 from generation.models import Image, Job, Visibility
 from generation.params import SEED_MAX, GenerationParams
@@ -146,7 +147,8 @@ def image_reseed(
     """A new job from this image's parameters, linked to it as its parent.
 
     The caller has checked the user may see the image; the job is the user's own and counts
-    against their quota (QuotaExceeded propagates).
+    against their quota (QuotaExceeded propagates). An edit is rerun from its stored sources,
+    which the user must be allowed to see (EditInputError otherwise).
     """
     mode = ReseedMode(mode)
     if mode is ReseedMode.RESEED:
@@ -171,6 +173,7 @@ def image_reseed(
         source=source,
         visibility=visibility,
         parent_image=image,
+        edit_inputs=edit_inputs_reuse(user=user, job=image.job) if image.job.edit else None,
         api_key=api_key,
     )
 

@@ -10,6 +10,7 @@ from django.utils.html import format_html
 
 from generation.models import (
     BlockedTerm,
+    EditInput,
     Image,
     Job,
     ModerationDecision,
@@ -31,6 +32,19 @@ class ImageInline(admin.TabularInline):
     can_delete = False
 
 
+class EditInputInline(admin.TabularInline):
+    """An edit's stored sources and mask (read-only: they are what the job ran on)."""
+
+    model = EditInput
+    extra = 0
+    fields = ["role", "position", "source_image", "width", "height", "byte_size", "sha256"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
     list_display = ["public_id", "user", "status", "backend", "n", "attempts", "created_at"]
@@ -38,7 +52,7 @@ class JobAdmin(admin.ModelAdmin):
     search_fields = ["public_id", "user__username", "end_user"]
     readonly_fields = ["public_id", "created_at", "updated_at"]
     raw_id_fields = ["preset", "parent_image"]
-    inlines = [ImageInline]
+    inlines = [ImageInline, EditInputInline]
 
 
 @admin.register(Worker)

@@ -18,6 +18,8 @@ from core.errors import ApiError, ErrorOut
 from core.time import rfc3339_datetime
 from core.webhook_urls import WebhookUrlRejected, webhook_url_check
 from generation import lifecycle, retention, selectors
+from generation.edits.payloads import edit_from_json
+from generation.edits.sources import PreparedEdit
 from generation.files import ImageWithheld, image_file_response, image_open
 from generation.idempotency import (
     KEY_PATTERN,
@@ -68,7 +70,7 @@ IDEMPOTENCY_HEADER = Header(
 )
 # Job failures that are the request's fault (codes of generation.backends.remote), answered
 # 400; any other failure is the backend's, a 502.
-_CLIENT_FAULT_CODES = {"content_policy", "bad_request"}
+_CLIENT_FAULT_CODES = {"content_policy", "bad_request", "source_flagged"}
 
 
 # --- Translating requests -------------------------------------------------------------------
@@ -85,7 +87,10 @@ def preset_for(request, ref: str | None) -> PresetVersion | None:
 
 
 def params_from(
-    payload: GenerationFieldsIn, *, preset: PresetVersion | None = None
+    payload: GenerationFieldsIn,
+    *,
+    preset: PresetVersion | None = None,
+    edit: PreparedEdit | None = None,
 ) -> GenerationParams:
     """Validate through GenerationParams (on top of the preset and the quality); a failure is
     a 400 naming the offending field."""
@@ -93,6 +98,8 @@ def params_from(
     fields.pop("preset", None)
     fields.pop("quality", None)
     try:
+        if edit is not None:
+            fields["edit"] = edit.params()
         return GenerationParams.build(
             fields, preset=preset.values() if preset else None, quality=payload.quality
         )
@@ -114,7 +121,9 @@ def _model_error_param(fields: dict) -> str:
     return "seed"
 
 
-def _check_model(model: str | None) -> None:
+def _check_model(model: str | None, *, edit: bool = False) -> None:
+    if edit and model in (settings.QWEN_IMAGE_EDIT_MODEL, "qwen-image-edit"):
+        return
     if model is not None and model != settings.QWEN_IMAGE_MODEL:
         raise ApiError(
             400,
@@ -211,6 +220,11 @@ def images_generations(
         output_compression=payload.output_compression,
         end_user=payload.user or "",
     )
+    return sync_answer(request, job, fmt, created=created)
+
+
+def sync_answer(request, job: Job, fmt: str, *, created: bool):
+    """Wait for the job; its images (OpenAI's shape), or the error that says why not."""
     if created or not job.is_active:
         job = _wait_for(job)  # the request that made the job waits within the job's own slot
     else:
@@ -290,10 +304,12 @@ def jobs_create(
     response: HttpResponse,
     idempotency_key: str | None = IDEMPOTENCY_HEADER,
 ):
-    """Queues a job and answers at once (202); poll it or give a `webhook_url`."""
-    _check_model(payload.model)
+    """Queues a job and answers at once (202); poll it or give a `webhook_url`. With `edit`,
+    the job edits the images it names (yours or ones you may see, or uploads)."""
+    _check_model(payload.model, edit=payload.edit is not None)
+    edit = edit_from_json(request.auth, payload.edit)
     preset = preset_for(request, payload.preset)
-    params = params_from(payload, preset=preset)
+    params = params_from(payload, preset=preset, edit=edit)
     job, created = _submit(
         request,
         payload,
@@ -301,6 +317,7 @@ def jobs_create(
         idempotency_key,
         webhook_url=_webhook_url(payload.webhook_url),
         visibility=payload.visibility,
+        edit_inputs=edit,
         preset=preset,
         output_format=payload.output_format or "png",
         output_compression=payload.output_compression,

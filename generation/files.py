@@ -6,6 +6,12 @@ built on it). Who may see an image is decided before, by the selectors of each p
 gate re-reads the image's moderation state from the database at the moment the bytes leave,
 so an image a moderator rejected is never served again, whatever a caller kept in memory or
 which path it came by. Only staff (moderating) get a rejected image's bytes.
+
+An edit's stored inputs (its copies of the sources and the mask) leave through the same gate
+(`edit_input_file_response`): who may see one is decided before (generation.edits.selectors
+for pages, the signed token for a provider); the gate re-reads, as the bytes leave, that the
+input still exists, that its job is not in the trash, and that a source picked from the
+gallery was not rejected since.
 """
 
 from typing import IO
@@ -14,7 +20,7 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 
 from generation.imaging import DELIVERY_FORMATS, encode_delivery
-from generation.models import Image, Job
+from generation.models import EditInput, Image, Job
 
 FIELDS = ("file", "thumbnail")
 
@@ -93,5 +99,37 @@ def _converted_response(image: Image, fmt: str, compression) -> HttpResponse:
     extension = "jpg" if fmt == "jpeg" else fmt
     response["Content-Disposition"] = f'inline; filename="{image.public_id}.{extension}"'
     response["Cache-Control"] = "private, max-age=3600"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --- An edit's stored inputs ----------------------------------------------------------------
+
+
+def edit_input_may_leave(row: EditInput, *, staff: bool = False) -> bool:
+    """The input still exists, its job is not trashed and its gallery source (if any) is not
+    rejected, read now (staff: still exists)."""
+    current = (
+        EditInput.objects.filter(pk=row.pk)
+        .values_list("job__deleted_at", "source_image__moderation_state")
+        .first()
+    )
+    if current is None:
+        return False
+    trashed, moderation = current
+    return staff or (trashed is None and moderation != Image.Moderation.REJECTED)
+
+
+def edit_input_file_response(row: EditInput, *, viewer=None, cache: str = "private, max-age=3600"):
+    """The stored PNG of an edit's source or mask; a withheld or missing one is a 404."""
+    if not edit_input_may_leave(row, staff=_staff(viewer)):
+        raise Http404("No such file.")
+    try:
+        handle = default_storage.open(row.file.name, "rb")
+    except FileNotFoundError:
+        raise Http404("File missing.") from None
+    response = FileResponse(handle, content_type="image/png")
+    response["Content-Disposition"] = f'inline; filename="{row.public_id}.png"'
+    response["Cache-Control"] = cache
     response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -13,6 +13,8 @@ from django.utils import timezone
 
 from accounts.services import lock_user_profile
 from generation import signals
+from generation.edits.sources import PreparedEdit
+from generation.edits.store import edit_inputs_store
 from generation.events import log_job_event
 from generation.models import Image, Job, Visibility
 from generation.moderation import prompt_check
@@ -39,17 +41,22 @@ def job_create(
     output_compression: int | None = None,
     end_user: str = "",
     api_key=None,
+    edit_inputs: PreparedEdit | None = None,
 ) -> Job:
     """Check the blocklist, fix the seed, and in one transaction check the limits, reserve
-    what the job needs in the usage ledger and write the job `queued`; enqueue it after
-    commit. PromptBlocked and QuotaExceeded (BudgetExceeded; StorageQuotaExceeded when the
-    team's storage is full) say why a job was refused.
+    what the job needs in the usage ledger and write the job `queued` (with an edit's
+    inputs); enqueue it after commit. PromptBlocked and QuotaExceeded (BudgetExceeded;
+    StorageQuotaExceeded when the team's storage is full) say why a job was refused.
 
     A revised prompt given with the params was accepted (or, `revision="edited"`, edited) by
     the caller before submitting; the blocklist checks it as it checks the prompt."""
     prompt_check(prompt=params.prompt)
     if params.revised_prompt:
         prompt_check(prompt=params.revised_prompt)
+    if (params.edit is None) != (edit_inputs is None) or (
+        edit_inputs is not None and edit_inputs.params() != params.edit
+    ):
+        raise ValueError("An edit job needs its prepared inputs, and only an edit job has them.")
     if params.seed is None:
         params = params.model_copy(update={"seed": secrets.randbelow(SEED_MAX - params.n + 1)})
     with transaction.atomic():
@@ -60,7 +67,7 @@ def job_create(
             team=profile.current_team,
             source=source,
             backend=settings.QWEN_IMAGE_BACKEND,
-            model=settings.QWEN_IMAGE_MODEL,
+            model=settings.QWEN_IMAGE_EDIT_MODEL if params.edit else settings.QWEN_IMAGE_MODEL,
             **params.job_fields(),
             visibility=visibility,
             parent_image=parent_image,
@@ -76,10 +83,12 @@ def job_create(
         )
         _reserve(job, profile=profile, api_key=api_key)
         job.save(force_insert=True)
+        if edit_inputs is not None:
+            edit_inputs_store(job=job, prepared=edit_inputs)
         if preset is not None:
             preset_record_use(version=preset)
         transaction.on_commit(lambda: job_enqueue(job_pk=job.pk))
-    log_job_event("created", job, source=source, n=job.n)
+    log_job_event("created", job, source=source, n=job.n, edit=bool(edit_inputs))
     return job
 
 

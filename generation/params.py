@@ -8,7 +8,8 @@ from django.conf import settings
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from generation.backends import backend_defaults, backend_prompt_problem
-from generation.backends.base import GenerationRequest
+from generation.backends.base import EditRequest, GenerationRequest
+from generation.edit_params import EditParams, EditSource, edit_auto_size
 from generation.sizes import (
     AUTO,
     DEFAULT_PRESET,
@@ -83,6 +84,9 @@ class GenerationParams(BaseModel):
     # Revise the prompt with the enhancer before drawing (in the worker), unless revised_prompt
     # is already given.
     enhance: bool = False
+    # Set for an edit (generation.edits): the sources it works from. Size "auto" (the default
+    # for an edit) keeps the first source's size and aspect.
+    edit: EditParams | None = None
 
     # Resolved by the validator below.
     width: int = 0
@@ -166,6 +170,23 @@ class GenerationParams(BaseModel):
             raise ValueError(f"Number of images must be between 1 and {limit}.")
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _edit_size(cls, data):
+        """An edit without a size, or with "auto", takes its first source's size."""
+        if not isinstance(data, dict) or not data.get("edit"):
+            return data
+        if data.get("size") not in (None, "", "auto"):
+            return data
+        edit = data["edit"]
+        first = (edit.images if isinstance(edit, EditParams) else edit.get("images") or [None])[0]
+        if isinstance(first, dict):
+            first = EditSource(**first)
+        if isinstance(first, EditSource):
+            width, height = edit_auto_size(first.width, first.height)
+            data = {**data, "size": {"width": width, "height": height}}
+        return data
+
     @model_validator(mode="after")
     def _resolve_size(self) -> "GenerationParams":
         if self.revised_prompt == self.prompt:
@@ -222,6 +243,7 @@ class GenerationParams(BaseModel):
         return cls.model_construct(
             **{name: getattr(job, name) for name in _JOB_FIELDS},
             size=AUTO if job.size_auto else Size(width=job.width, height=job.height),
+            edit=EditParams.from_stored(job.edit) if job.edit else None,
         )
 
     def revalidated(self, **changes) -> "GenerationParams":
@@ -236,7 +258,10 @@ class GenerationParams(BaseModel):
 
     def job_fields(self) -> dict:
         """Column values of a Job row (the seed filled in by the caller when random)."""
-        return {name: getattr(self, name) for name in _JOB_FIELDS}
+        return {
+            **{name: getattr(self, name) for name in _JOB_FIELDS},
+            "edit": self.edit.stored() if self.edit else None,
+        }
 
     def as_api(self) -> dict:
         """API spelling (job `params`, webhooks, PNG text, "Use these settings")."""
@@ -254,12 +279,21 @@ class GenerationParams(BaseModel):
             "revised_prompt": self.revised_prompt,
             "enhance": self.enhance,
             "size_auto": self.size_auto,
+            **({"edit": self.edit.as_api()} if self.edit else {}),
         }
 
-    def backend_request(self, *, model: str) -> GenerationRequest:
+    def backend_request(
+        self, *, model: str, sources: list[bytes] | None = None, mask: bytes | None = None
+    ) -> GenerationRequest:
         """What a backend is asked for: one seed per image, seed + i for image i (wrapping
-        past SEED_MAX to 0, so any seed goes with any n)."""
+        past SEED_MAX to 0, so any seed goes with any n); for an edit, the stored PNGs of its
+        sources (and mask), in order."""
         seed = self.seed or 0
+        edit = None
+        if self.edit is not None:
+            if not sources or len(sources) != len(self.edit.images):
+                raise ValueError("An edit needs the bytes of each of its source images.")
+            edit = EditRequest(images=list(sources), mask=mask, strength=self.edit.strength)
         return GenerationRequest(
             model=model,
             prompt=self.drawn_prompt,
@@ -271,11 +305,14 @@ class GenerationParams(BaseModel):
             acceleration=self.acceleration,
             enable_safety_checker=self.enable_safety_checker,
             seeds=[image_seed(seed, i) for i in range(self.n)],
+            edit=edit,
         )
 
     def form_initial(self) -> dict:
         """Generate-form values ("Use these settings"): a preset by name, else a custom size."""
-        initial = {name: getattr(self, name) for name in self.input_names() if name != "size"}
+        initial = {
+            name: getattr(self, name) for name in self.input_names() if name not in ("size", "edit")
+        }
         initial["size"] = AUTO if self.size_auto else (self.size_preset or CUSTOM_SIZE)
         if not self.size_preset and not self.size_auto:
             initial["width"], initial["height"] = self.width, self.height

@@ -20,15 +20,22 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from generation import lifecycle
-from generation.backends import BackendError, Canceled, GeneratedImage, get_backend
+from generation.backends import (
+    BackendError,
+    Canceled,
+    GeneratedImage,
+    GenerationRequest,
+    get_backend,
+)
 from generation.backends import metrics as backend_metrics
+from generation.edits.run import edit_provenance_sources, edit_request, edit_result_finish
 from generation.enhancement import job_enhance
 from generation.events import log_job_event
 from generation.imaging import InvalidImage, ProcessedImage, process
 from generation.models import Image, Job
 from generation.params import GenerationParams
 from generation.presenters import job_params
-from generation.provenance import provenance_apply
+from generation.provenance import Source, provenance_apply
 from generation.safety import image_safety_check
 from usage import ledger
 
@@ -108,15 +115,16 @@ def job_run(*, job_id: int) -> None:
     storer = None
     meter = None
     try:
-        backend = get_backend(job.backend)
+        backend = get_backend(job.backend, edit=True) if job.edit else get_backend(job.backend)
         job_enhance(job=job)  # bounded; falls back to the original prompt, never raises
         # After the enhancer: an `auto` size may have been chosen again from the revision.
         meter = _work_start(job, backend)
         params = GenerationParams.from_job(job)
-        request = params.backend_request(model=job.model)
+        # An edit carries its stored sources; pixels outside its mask stay the source's.
+        request = edit_request(job, params) if job.edit else params.backend_request(model=job.model)
         if meter.per_call:
             request = dataclasses.replace(request, meter=meter)
-        storer = _Storer(job, params)
+        storer = _Storer(job, params, request)
         # Backends that hand over each image as it is ready take `on_image`: the runner
         # stores it at once and the pages show it before the job ends.
         streams = _accepts_on_image(backend)
@@ -222,16 +230,28 @@ class _Storer:
     rows at the end with `succeeded`), and tells the pages which ones they may already show
     (Job.ready_images: the unflagged ones; /jobs/<id>/preview/<n>/ serves their thumbnails)."""
 
-    def __init__(self, job: Job, params: GenerationParams | None = None) -> None:
+    def __init__(
+        self,
+        job: Job,
+        params: GenerationParams | None = None,
+        request: GenerationRequest | None = None,
+    ) -> None:
         self.job = job
         self.params = params or GenerationParams.from_job(job)
+        self.request = request  # an edit's: its mask decides which pixels may change
         self.rows: dict[int, Image] = {}
         self.written: list[str] = []
         self.phases = {"process": 0.0, "store": 0.0}
+        # An edit is signed as c2pa.edited with its sources as ingredients (the first its parent).
+        self.sources = [
+            Source(data=data, title=title) for data, title in edit_provenance_sources(job)
+        ]
 
     def add(self, index: int, result: GeneratedImage) -> None:
         if index in self.rows:
             return
+        if self.request is not None:
+            result = edit_result_finish(self.request, result)
         job = self.job
         clock = time.monotonic()
         parameters = {
@@ -244,7 +264,7 @@ class _Storer:
         )
         self.phases["process"] += time.monotonic() - clock
         clock = time.monotonic()
-        processed, stamp = _stamp(job, index, processed, parameters)
+        processed, stamp = _stamp(job, index, processed, parameters, sources=self.sources)
         self.phases["provenance"] = self.phases.get("provenance", 0.0) + time.monotonic() - clock
         clock = time.monotonic()
         file_name, thumb_name = _write_files(job, index, processed, self.written)
@@ -350,7 +370,14 @@ class _LostJob(Exception):
 _MANIFEST_LEAVES_OUT = {"prompt", "negative_prompt"}
 
 
-def _stamp(job: Job, index: int, processed: ProcessedImage, parameters: dict):
+def _stamp(
+    job: Job,
+    index: int,
+    processed: ProcessedImage,
+    parameters: dict,
+    *,
+    sources: list[Source] | tuple = (),
+):
     """XMP + C2PA on the PNG (generation.provenance); never raises for a signing fault."""
     stamp = provenance_apply(
         png=processed.png,
@@ -361,8 +388,8 @@ def _stamp(job: Job, index: int, processed: ProcessedImage, parameters: dict):
             **{k: v for k, v in parameters.items() if k not in _MANIFEST_LEAVES_OUT},
             "index": index,
         },
-        # An edit passes its source images here (Source), making the action c2pa.edited.
-        sources=(),
+        # An edit's source images (Source) make the action c2pa.edited, with ingredients.
+        sources=sources,
         creator=job.user.get_username() if settings.PROVENANCE_INCLUDE_CREATOR else None,
     )
     processed = dataclasses.replace(

@@ -2,11 +2,11 @@
 
 import datetime as dt
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.conf import settings
 from ninja import Schema
-from pydantic import ConfigDict, Field, StrictBool, StrictFloat, StrictStr
+from pydantic import ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from core.http import JsonInt
 from core.webhook_urls import webhook_url_pattern
@@ -125,7 +125,7 @@ class GenerationFieldsIn(Schema):
         values = {
             name: getattr(self, name)
             for name in GenerationParams.input_names()
-            if getattr(self, name) is not None
+            if name != "edit" and getattr(self, name) is not None
         }
         if isinstance(values.get("size"), SizeIn):
             values["size"] = values["size"].model_dump()
@@ -154,7 +154,7 @@ class ImageGenerationIn(GenerationFieldsIn):
         "OpenAI's file format (png, jpeg, webp) of the delivered images; stored originals "
         "stay PNG. Default png.",
     )
-    output_compression: int | None = Field(
+    output_compression: StrictInt | None = Field(
         None, ge=0, le=100, description="JPEG/WebP quality, 0-100 (OpenAI's). Default 100."
     )
     response_format: Literal["url", "b64_json"] | None = Field(
@@ -180,6 +180,38 @@ class ImageGenerationIn(GenerationFieldsIn):
     )
 
 
+# An edit's source in JSON: a gallery image id, a data URI of a PNG, JPEG or WebP, or bare
+# base64 (the same rule as generation.edits.sources; the bytes must still decode to an image).
+EDIT_IMAGE_ID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+EDIT_IMAGE_DATA = "(?:data:image/(?:png|jpeg|webp);base64,)?[A-Za-z0-9+/]+={0,2}"
+EDIT_SOURCE_PATTERN = f"^(?:{EDIT_IMAGE_ID}|{EDIT_IMAGE_DATA})$"
+EDIT_MASK_PATTERN = f"^{EDIT_IMAGE_DATA}$"
+_ONE_ID = "00000000-0000-4000-8000-000000000000"
+
+
+class EditIn(Schema):
+    """What a job edits: images you may see, or uploads."""
+
+    images: list[Annotated[StrictStr, Field(pattern=EDIT_SOURCE_PATTERN)]] = Field(
+        min_length=1,
+        description="1 to EDIT_MAX_IMAGES (3) sources, the first is edited and the others are "
+        "references: each an id of a gallery image you may see (an unknown one is a 404), a "
+        "data URI (data:image/png;base64,…) or base64.",
+        examples=[[_ONE_ID]],
+    )
+    mask: Annotated[StrictStr, Field(pattern=EDIT_MASK_PATTERN)] | None = Field(
+        None,
+        description="A PNG over the first image (data URI or base64): transparent pixels, or "
+        "without alpha white ones, may change; all others stay the source's.",
+    )
+    strength: StrictFloat | None = Field(
+        None,
+        gt=0,
+        le=1,
+        description="With a mask: how freely the masked area is repainted, (0, 1]. Default 1.",
+    )
+
+
 class JobIn(GenerationFieldsIn):
     model_config = ConfigDict(
         json_schema_extra=example_body(
@@ -195,6 +227,11 @@ class JobIn(GenerationFieldsIn):
     )
 
     model: StrictStr | None = Field(None, description="Model name. Default: the portal's model.")
+    edit: EditIn | None = Field(
+        None,
+        description='Make the job an edit: {"images": [...], "mask": ...}. Size "auto" (the '
+        "default for an edit) keeps the first image's size.",
+    )
     visibility: Literal["private", "team", "public"] = Field(
         "private", description="Who may see the images in the gallery."
     )
@@ -203,7 +240,7 @@ class JobIn(GenerationFieldsIn):
         description="File format of the images' signed URLs; stored originals stay PNG. "
         "Default png.",
     )
-    output_compression: int | None = Field(
+    output_compression: StrictInt | None = Field(
         None, ge=0, le=100, description="JPEG/WebP quality, 0-100. Default 100."
     )
     user: str | None = Field(
@@ -228,6 +265,18 @@ class SizeOut(Schema):
     height: int
 
 
+class EditSourceOut(Schema):
+    sha256: str = Field(description="SHA-256 of the stored, normalised PNG.")
+    width: int
+    height: int
+
+
+class EditParamsOut(Schema):
+    images: list[EditSourceOut]
+    mask: EditSourceOut | None
+    strength: float
+
+
 class JobParamsOut(Schema):
     model: str
     prompt: str
@@ -240,6 +289,7 @@ class JobParamsOut(Schema):
     acceleration: str
     enable_safety_checker: bool
     n: int
+    edit: EditParamsOut | None = Field(None, description="Set for an edit: its sources.")
     backend: str
     revised_prompt: str = Field("", description="The prompt drawn, when it differs.")
     enhance: bool = False

@@ -1,10 +1,12 @@
 from django.urls import path
 
 from generation import preset_views
-from generation.views import create, files, health, jobs, moderation
+from generation.views import create, edits, files, health, jobs, moderation
 
 urlpatterns = [
     path("", create.generate, name="generate"),
+    path("edit/", edits.edit, name="edit"),
+    path("edits/inputs/<uuid:public_id>/", edits.edit_input_file, name="edit-input"),
     path("jobs/", jobs.job_list, name="job-list"),
     path("jobs/live/", create.feed_live, name="job-live"),
     path("jobs/<uuid:public_id>/", jobs.job_detail, name="job-detail"),

@@ -20,6 +20,7 @@ from gallery.views import access
 from gallery.views.params import SHARE_EXPIRY_CHOICES, visibility_choices
 from gallery.views.reports import report_context, report_file
 from gallery.views.trash import offer_undo
+from generation.edits.sources import EditInputError
 from generation.moderation import PromptBlocked
 from generation.provenance import image_provenance
 from usage.quotas import QuotaExceeded
@@ -114,7 +115,7 @@ def image_reseed(request, public_id):
         return redirect("image-detail", public_id=image.public_id)
     try:
         job = services.image_reseed(user=request.user, image=image, mode=mode)
-    except (QuotaExceeded, PromptBlocked, services.ReseedRefused) as error:
+    except (QuotaExceeded, PromptBlocked, EditInputError, services.ReseedRefused) as error:
         if wants_json(request):
             status = 429 if isinstance(error, QuotaExceeded) else 409
             return JsonResponse({"error": error.message}, status=status)

@@ -9,6 +9,7 @@ from generation.backends.base import (
     Backend,
     BackendError,
     Canceled,
+    EditRequest,
     GeneratedImage,
     GenerationRequest,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "Backend",
     "BackendError",
     "Canceled",
+    "EditRequest",
     "GeneratedImage",
     "GenerationRequest",
     "backend_defaults",
@@ -51,6 +53,10 @@ def _build(name: str) -> Backend:
         from generation.backends.local import LocalBackend
 
         return LocalBackend.from_settings()
+    if name == "local:edit":
+        from generation.backends.local_edit import LocalEditBackend
+
+        return LocalEditBackend.from_settings()
     raise ValueError(f"Unknown backend {name!r}: use remote, local or demo.")
 
 
@@ -74,9 +80,15 @@ def backend_prompt_problem(text: str, *, what: str) -> str | None:
     return prompt_problem(text, what=what)
 
 
-def get_backend(name: str | None = None) -> Backend:
-    """The process-wide backend (built lazily, so a forked parent never loads a model)."""
+def get_backend(name: str | None = None, *, edit: bool = False) -> Backend:
+    """The process-wide backend (built lazily, so a forked parent never loads a model).
+
+    `edit`: the one that runs edit jobs. The demo and remote backends edit themselves; the
+    local one has its edit pipelines in a backend of their own (local_edit/), built on the
+    first edit, sharing the device slot with the text-to-image one."""
     name = name or settings.QWEN_IMAGE_BACKEND
+    if edit and name == "local":
+        name = "local:edit"
     with _lock:
         if name not in _instances:
             _instances[name] = _build(name)

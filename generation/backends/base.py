@@ -27,6 +27,20 @@ class CallMeter(Protocol):
 
 
 @dataclass(frozen=True)
+class EditRequest:
+    """The sources of an edit: normalised PNG bytes, the first is the image edited and the
+    others references; `mask` (a grey PNG of the first's size, white = edit here) or None."""
+
+    images: list[bytes]
+    mask: bytes | None = None
+    strength: float = 1.0
+    # Signed, short-lived URLs of the same sources (and mask), for a remote backend told to
+    # send URLs rather than data URIs; None otherwise.
+    urls: list[str] | None = None
+    mask_url: str | None = None
+
+
+@dataclass(frozen=True)
 class GenerationRequest:
     model: str
     prompt: str
@@ -39,6 +53,9 @@ class GenerationRequest:
     enable_safety_checker: bool
     # One seed per image: image i must be reproducible on its own from seeds[i].
     seeds: list[int] = field(default_factory=list)
+    # Set for an edit job (generation.edits): the backend edits these sources instead of
+    # drawing from nothing.
+    edit: EditRequest | None = field(default=None, repr=False)
     # Set by the runner for backends with `reports_calls = True` (the usage ledger's meter).
     meter: CallMeter | None = field(default=None, compare=False, repr=False)
 

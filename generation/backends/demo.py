@@ -1,4 +1,5 @@
-"""Demo backend: a deterministic picture drawn by Pillow from the seed and prompt."""
+"""Demo backend: a deterministic picture drawn by Pillow from the seed and prompt, or a visible,
+deterministic edit of the sources for an edit job."""
 
 import hashlib
 import io
@@ -6,7 +7,7 @@ import random
 import time
 
 from django.conf import settings
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from generation.backends.base import (
     CancelCheck,
@@ -48,6 +49,33 @@ def draw(prompt: str, seed: int, width: int, height: int) -> Image.Image:
     return image
 
 
+def draw_edit(
+    prompt: str, seed: int, width: int, height: int, sources: list[Image.Image], strength: float
+) -> Image.Image:
+    """A visible, deterministic edit: the first source at the requested size, tinted and
+    posterised by a colour drawn from the seed and prompt, with the references as insets and
+    the instruction as a caption. The same inputs always give the same pixels."""
+    digest = hashlib.sha256(f"edit:{seed}:{prompt}".encode()).digest()
+    rng = random.Random(digest)
+    tint = tuple(rng.randrange(256) for _ in range(3))
+    base = ImageOps.fit(sources[0].convert("RGB"), (width, height), Image.Resampling.LANCZOS)
+    edited = Image.blend(ImageOps.posterize(base, 3), Image.new("RGB", base.size, tint), 0.45)
+    image = Image.blend(base, edited, max(0.2, min(1.0, strength)))
+    inset = max(16, min(width, height) // 5)
+    for index, reference in enumerate(sources[1:]):
+        thumb = ImageOps.fit(reference.convert("RGB"), (inset, inset), Image.Resampling.LANCZOS)
+        image.paste(thumb, (width - (index + 1) * (inset + 4), 4))
+    canvas = ImageDraw.Draw(image, "RGBA")
+    font = ImageFont.load_default(size=max(12, height // 24))
+    caption = prompt if len(prompt) <= 60 else prompt[:57] + "…"
+    canvas.rectangle([0, height - height // 10, width, height], fill=(0, 0, 0, 140))
+    canvas.text((width // 40, height - height // 12), caption, fill=(255, 255, 255), font=font)
+    canvas.text(
+        (width // 40, height // 40), f"demo edit · seed {seed}", fill=(255, 255, 255), font=font
+    )
+    return image
+
+
 class DemoBackend:
     name = "demo"
 
@@ -68,10 +96,24 @@ class DemoBackend:
             if self.step_delay:
                 time.sleep(self.step_delay)
             on_progress((step + 1) / DEMO_STEPS)
+        sources = []
+        if request.edit is not None:
+            sources = [Image.open(io.BytesIO(data)) for data in request.edit.images]
         results = []
         for index, seed in enumerate(request.seeds):
             buffer = io.BytesIO()
-            draw(request.prompt, seed, request.width, request.height).save(buffer, "PNG")
+            if sources:
+                picture = draw_edit(
+                    request.prompt,
+                    seed,
+                    request.width,
+                    request.height,
+                    sources,
+                    request.edit.strength,
+                )
+            else:
+                picture = draw(request.prompt, seed, request.width, request.height)
+            picture.save(buffer, "PNG")
             results.append(GeneratedImage(data=buffer.getvalue(), seed=seed))
             if on_image is not None:
                 on_image(index, results[-1])

@@ -1,9 +1,11 @@
 """The storage audit: reconcile files and rows both ways.
 
-- orphans: files under images/ that no row names (a crash, an old bug, a manual copy);
-- missing: rows whose PNG is gone from storage (their page would show a broken image).
+- orphans: files under images/ and edits/ that no row names (a crash, an old bug, a manual
+  copy); an edit's stored sources and mask (edits/<job>/, EditInput rows) are known files;
+- missing: rows whose PNG is gone from storage (their page would show a broken image), and
+  edit inputs whose copy is gone (that edit can no longer be rerun; reported, never deleted).
 
-With delete=True orphans are removed and rows whose PNG is missing are deleted. Files of a
+With delete=True orphans are removed and image rows whose PNG is missing are deleted. Files of a
 job still running, and files younger than a grace period, are never called orphans: the
 runner writes files before their rows.
 """
@@ -16,14 +18,14 @@ from dataclasses import dataclass, field
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from generation.models import Image, Job
+from generation.models import EditInput, Image, Job
 from generation.retention.files import storage_delete
 
 logger = logging.getLogger("generation.retention")
 
-ROOT = "images"
+ROOTS = ("images", "edits")
 GRACE = dt.timedelta(minutes=30)
-_JOB_DIR = re.compile(r"^images/([0-9a-f-]{36})/")
+_JOB_DIR = re.compile(r"^(?:images|edits)/([0-9a-f-]{36})/")
 
 
 @dataclass
@@ -33,6 +35,7 @@ class AuditReport:
     orphans: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # public ids of rows without their PNG
     missing_thumbnails: list[str] = field(default_factory=list)
+    missing_edit_inputs: list[str] = field(default_factory=list)  # public ids of EditInputs
     deleted_files: int = 0
     deleted_rows: int = 0
 
@@ -57,7 +60,7 @@ def _young(name: str, now: dt.datetime) -> bool:
 
 def storage_audit(*, delete: bool = False) -> AuditReport:
     report = AuditReport()
-    stored = set(_walk(ROOT))
+    stored = {name for root in ROOTS for name in _walk(root)}
     report.files = len(stored)
     known: set[str] = set()
     missing_rows: list[int] = []
@@ -71,6 +74,12 @@ def storage_audit(*, delete: bool = False) -> AuditReport:
             missing_rows.append(pk)
         elif thumbnail and thumbnail not in stored:
             report.missing_thumbnails.append(str(public_id))
+    for public_id, file in EditInput.objects.values_list("public_id", "file").iterator(
+        chunk_size=2000
+    ):
+        known.add(file)
+        if file not in stored:
+            report.missing_edit_inputs.append(str(public_id))
     active = {
         str(job_id)
         for job_id in Job.objects.filter(status__in=Job.ACTIVE).values_list("public_id", flat=True)

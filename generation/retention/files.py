@@ -1,5 +1,7 @@
 """Files go with their rows: whatever deletes an Image (a service, the purge, the admin, a
-user's or a job's cascade, a queryset delete) removes its PNG and thumbnail after commit."""
+user's or a job's cascade, a queryset delete) removes its PNG and thumbnail after commit, and
+whatever deletes an EditInput (a job's purge or permanent delete, a cascade) its stored copy
+of an edit's source or mask."""
 
 import contextlib
 import logging
@@ -9,7 +11,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
-from generation.models import Image
+from generation.models import EditInput, Image
 
 logger = logging.getLogger("generation.retention")
 
@@ -29,5 +31,13 @@ def storage_delete(names: list[str]) -> None:
 @receiver(post_delete, sender=Image, dispatch_uid="retention-image-files")
 def _image_files_go_with_row(sender, instance: Image, **kwargs) -> None:
     names = [instance.file.name, instance.thumbnail.name]
+    with contextlib.suppress(Exception):
+        transaction.on_commit(lambda: storage_delete(names))
+
+
+@receiver(post_delete, sender=EditInput, dispatch_uid="retention-edit-input-files")
+def _edit_input_file_goes_with_row(sender, instance: EditInput, **kwargs) -> None:
+    # After commit: a rolled-back delete keeps its file.
+    names = [instance.file.name]
     with contextlib.suppress(Exception):
         transaction.on_commit(lambda: storage_delete(names))

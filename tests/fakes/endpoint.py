@@ -1,5 +1,10 @@
 """A fake of the hosted `POST /v1/images/generations` endpoint, served on 127.0.0.1.
 
+It serves edits too: JSON bodies with `image_urls` (qwen-image-edit-plus) or `image_url`
+(qwen-image-edit) on the generations path, checked by `validate_edit_body`, and OpenAI multipart
+on `/v1/images/edits`; each source is a data URI or a URL it fetches (the portal's signed URLs),
+and the answer is the demo backend's edit of those sources.
+
 A real HTTP server (for tests, benchmarks and manual runs with `manage.py fake_endpoint`) that
 validates each body against the stored OpenAPI document, records what it received, and answers
 with real PNGs of the requested size as `url` (served by itself) or `b64_json`. Latency and a
@@ -40,6 +45,10 @@ SPEC_PATH = (
     / "qwen-image-text-to-image.openapi.json"
 )
 GENERATIONS_PATH = "/v1/images/generations"
+# Edits come on the generations path (JSON with image_urls / image_url: the hosted
+# qwen-image-edit-plus and qwen-image-edit shapes) or as OpenAI multipart on EDITS_PATH.
+EDITS_PATH = "/v1/images/edits"
+MAX_EDIT_SOURCES = 3
 DEFAULT_SIZE = (1024, 768)  # the spec's default, landscape_4_3
 MAX_SIDE = 4096
 
@@ -140,6 +149,81 @@ def validate_request_body(body: Any) -> list[str]:
 def validate_response_body(body: Any) -> list[str]:
     errors = sorted(_validator("response").iter_errors(body), key=lambda e: list(e.path))
     return [f"{'/'.join(str(p) for p in e.path) or '(body)'}: {e.message}" for e in errors]
+
+
+def is_edit_body(body: Any) -> bool:
+    return isinstance(body, dict) and ("image_urls" in body or "image_url" in body)
+
+
+_EDIT_FIELDS = {
+    "model": str,
+    "prompt": str,
+    "negative_prompt": str,
+    "image_urls": list,
+    "image_url": str,
+    "image_size": dict,
+    "num_inference_steps": int,
+    "guidance_scale": (int, float),
+    "seed": int,
+    "acceleration": str,
+    "enable_safety_checker": bool,
+    "num_images": int,
+    "output_format": str,
+}
+
+
+def validate_edit_body(body: Any) -> list[str]:
+    """Every way a JSON edit body breaks the hosted qwen-image-edit(-plus) shape."""
+    if not isinstance(body, dict):
+        return ["(body): an object is required"]
+    errors = [f"{name}: unknown field" for name in body if name not in _EDIT_FIELDS]
+    for name, kind in _EDIT_FIELDS.items():
+        value = body.get(name)
+        if name in body and (
+            not isinstance(value, kind) or isinstance(value, bool) != (kind is bool)
+        ):
+            errors.append(f"{name}: wrong type")
+    if not isinstance(body.get("prompt"), str) or not body.get("prompt", "").strip():
+        errors.append("prompt: required")
+    if ("image_urls" in body) == ("image_url" in body):
+        errors.append("(body): exactly one of image_urls and image_url")
+    urls = body.get("image_urls", [body.get("image_url")])
+    if isinstance(urls, list) and not 1 <= len(urls) <= MAX_EDIT_SOURCES:
+        errors.append(f"image_urls: 1 to {MAX_EDIT_SOURCES} images")
+    for index, url in enumerate(urls if isinstance(urls, list) else []):
+        if not isinstance(url, str) or not url.startswith(("data:image/", "http://", "https://")):
+            errors.append(f"image_urls/{index}: a data URI or an http(s) URL is required")
+    size = body.get("image_size")
+    if isinstance(size, dict) and not all(
+        isinstance(size.get(k), int) for k in ["width", "height"]
+    ):
+        errors.append("image_size: {width, height} integers")
+    if isinstance(body.get("num_images"), int) and not 1 <= body["num_images"] <= 4:
+        errors.append("num_images: 1 to 4")
+    return errors
+
+
+def load_source(url: str) -> bytes:
+    """The bytes of one source: a data URI, or a URL fetched (the portal's signed URLs)."""
+    if url.startswith("data:"):
+        return base64.b64decode(url.split(",", 1)[1], validate=True)
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - http(s) checked
+        return answer.read()
+
+
+@functools.lru_cache(maxsize=64)
+def render_edit_png(prompt: str, seed: int, width: int, height: int, sources: tuple) -> bytes:
+    """The demo backend's edit of the sources (so it depends on them, the seed and prompt)."""
+    from PIL import Image
+
+    from generation.backends.demo import draw_edit
+
+    pictures = [Image.open(io.BytesIO(data)) for data in sources]
+    buffer = io.BytesIO()
+    draw_edit(prompt, seed, width, height, pictures, 1.0).save(buffer, "PNG", compress_level=1)
+    return buffer.getvalue()
 
 
 # --- Pictures ---------------------------------------------------------------------------------
@@ -367,6 +451,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, {"pending": self.fake.pending_faults})
         elif path == GENERATIONS_PATH:
             self._generate(raw)
+        elif path == EDITS_PATH:
+            self._generate(raw, multipart=True)
         else:
             self._error(404, "Not found.", "not_found")
 
@@ -406,24 +492,32 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._error(500, "Unknown file fault.", "server_error")
 
-    def _generate(self, raw: bytes) -> None:
+    def _generate(self, raw: bytes, *, multipart: bool = False) -> None:
         fake = self.fake
         fault = fake._next_fault()
         headers = {k: v for k, v in self.headers.items()}
         if "Authorization" in headers:  # record that a key came, never the key itself
             scheme = headers["Authorization"].split(" ", 1)[0]
             headers["Authorization"] = f"{scheme} ***"
-        try:
-            body = json.loads(raw)
-            errors = validate_request_body(body)
-        except ValueError:
-            body, errors = raw.decode("utf-8", "replace"), ["(body): not valid JSON"]
-        if not (self.headers.get("Content-Type") or "").startswith("application/json"):
-            errors.append("Content-Type: expected application/json")
+        content_type = self.headers.get("Content-Type") or ""
+        if multipart:
+            body, errors = self._multipart_edit(raw, content_type)
+        else:
+            try:
+                body = json.loads(raw)
+                check = validate_edit_body if is_edit_body(body) else validate_request_body
+                errors = check(body)
+            except ValueError:
+                body, errors = raw.decode("utf-8", "replace"), ["(body): not valid JSON"]
+            if not content_type.startswith("application/json"):
+                errors.append("Content-Type: expected application/json")
         auth = self.headers.get("Authorization") or ""
         if not auth.startswith("Bearer ") or not auth.removeprefix("Bearer ").strip():
             errors.append("Authorization: a Bearer token is required")
-        fake._record(ReceivedRequest(self.path, headers, body, errors, fault.kind))
+        recorded = body
+        if isinstance(body, dict) and "_sources" in body:
+            recorded = {k: v for k, v in body.items() if k != "_sources"}
+        fake._record(ReceivedRequest(self.path, headers, recorded, errors, fault.kind))
         if fake.latency:
             time.sleep(fake.latency)
         if not auth.startswith("Bearer ") or (
@@ -434,6 +528,13 @@ class _Handler(BaseHTTPRequestHandler):
         if errors:
             self._error(400, "Invalid request: " + "; ".join(errors), "invalid_request_error")
             return
+        if is_edit_body(body):
+            urls = body.get("image_urls") or [body.get("image_url")]
+            try:
+                body = {**body, "_sources": tuple(load_source(url) for url in urls)}
+            except Exception as exc:  # an unreachable URL, a bad data URI
+                self._error(400, f"Could not read a source image: {exc}", "invalid_request_error")
+                return
         self._answer(body, fault)
 
     def _answer(self, body: dict, fault: Fault) -> None:
@@ -486,6 +587,9 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "slow":
             time.sleep(fault.seconds or 5.0)
 
+        if isinstance(body, dict) and body.get("_sources"):
+            self._answer_edit(body, fault)
+            return
         width, height = _size_of(body)
         if width > MAX_SIDE or height > MAX_SIDE or width < 1 or height < 1:
             self._error(400, f"size must be between 1 and {MAX_SIDE}", "invalid_request_error")
@@ -514,6 +618,62 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(fault.seconds or 0.2)
             return
         self._send(200, encoded)
+
+    def _multipart_edit(self, raw: bytes, content_type: str) -> tuple[dict, list[str]]:
+        """An OpenAI multipart edit: image / image[] (1 to 3), optional mask, prompt, fields."""
+        from email.parser import BytesParser
+        from email.policy import HTTP
+
+        errors: list[str] = []
+        if not content_type.startswith("multipart/form-data"):
+            return {}, ["Content-Type: expected multipart/form-data"]
+        message = BytesParser(policy=HTTP).parsebytes(
+            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw
+        )
+        fields: dict[str, Any] = {}
+        sources: list[bytes] = []
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            payload = part.get_payload(decode=True) or b""
+            if name in ("image", "image[]"):
+                sources.append(payload)
+            elif name == "mask":
+                fields["mask"] = f"<{len(payload)} bytes>"
+            else:
+                fields[name] = payload.decode("utf-8", "replace")
+        if not fields.get("prompt"):
+            errors.append("prompt: required")
+        if not 1 <= len(sources) <= MAX_EDIT_SOURCES:
+            errors.append(f"image: 1 to {MAX_EDIT_SOURCES} files")
+        size = fields.get("size", "")
+        if size and size != "auto" and "x" not in size:
+            errors.append("size: WIDTHxHEIGHT or auto")
+        width, height = (int(v) for v in size.split("x")) if "x" in size else DEFAULT_SIZE
+        body = {
+            **fields,
+            "image_count": len(sources),
+            "image_size": {"width": width, "height": height},
+            "output_format": fields.get("response_format", "url"),
+            "num_images": int(fields.get("n") or 1),
+            "_sources": tuple(sources),
+        }
+        return body, errors
+
+    def _answer_edit(self, body: dict, fault: Fault) -> None:
+        size = body.get("image_size") or {}
+        width, height = int(size.get("width", 1024)), int(size.get("height", 768))
+        sources = body["_sources"]
+        output_format = self.fake.output_format or body.get("output_format") or "url"
+        seed = body.get("seed")
+        seed = int(seed) if seed not in (None, "") else secrets.randbelow(2**32)
+        items = []
+        for i in range(max(1, min(int(body.get("num_images") or 1), 4))):
+            png = render_edit_png(body["prompt"], seed + i, width, height, sources)
+            items.append(self._item(png, output_format, fault, body))
+        payload: dict[str, Any] = {"created": int(time.time()), "data": items}
+        if fault.kind == "nsfw":
+            payload["has_nsfw_concepts"] = [True] * len(items)
+        self._send(200, json.dumps(payload).encode())
 
     def _item(self, png: bytes, output_format: str, fault: Fault, body: dict) -> dict:
         kind = fault.kind

@@ -22,6 +22,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import pytest
 from django.db import transaction
@@ -33,10 +34,12 @@ from accounts.models import ApiKey, Membership, Profile, TeamInvite
 from accounts.services import invite_create
 from gallery import services as gallery_services
 from gallery.models import Collection, CollectionItem, Favorite, ShareLink
+from generation.edits.signed import edit_input_signed_url
 from generation.models import Image, Job, Preset, TeamPromptSettings
 from generation.presets.services import preset_create
 from generation.retention import jobs_trash
 from generation.signed_urls import image_signed_path
+from tests.edits.helpers import make_edit
 from tests.factories import make_job_row, make_team, make_user
 from tests.reliability import ledger
 
@@ -117,7 +120,12 @@ def world(_world, settings) -> World:
     rows themselves come back with every test's rollback)."""
     settings.GENERATION_MIN_SIDE = 16  # the world's tiny images can be reseeded
     settings.API_SYNC_WAIT_SECONDS = 0  # the sync endpoint answers 504 at once in tests
-    return copy.deepcopy(_world)
+    world = copy.deepcopy(_world)
+    # An edit upload of the owner's, queued (its signed URL is live); made per test, inside
+    # the test's transaction, so the job is never picked up.
+    upload = make_edit(world.users["owner"], run=False).edit_inputs.get()
+    world.extra.update(edit_input=upload, edit_signed=edit_input_signed_url(upload))
+    return world
 
 
 def fingerprint(w: World) -> tuple:
@@ -242,6 +250,11 @@ PAGES: dict[str, Route] = {
         "GET", url("image-thumbnail", image_id), roles(404, 404, 404, 200, 200)
     ),
     "healthz": Route("GET", url("healthz"), everyone(200)),
+    # editing: only images you may see; an upload is its edit owner's (and staff's)
+    "edit": Route("GET", lambda w: f"{reverse('edit')}?image={w.image.public_id}", OWNED_PAGE),
+    "edit-input": Route(
+        "GET", url("edit-input", lambda w: w.extra["edit_input"].public_id), OWNED_PAGE
+    ),
     # Prometheus text: staff sessions (or METRICS_TOKEN, tests/config/test_metrics.py) only.
     "metrics": Route("GET", url("metrics"), roles(401, 401, 401, 200, 401)),
     # gallery
@@ -549,6 +562,10 @@ API: dict[tuple[str, str], Route] = {
     ("DELETE", "/v1/shares/{share_id}"): Route(
         "DELETE", lambda w: f"/v1/shares/{w.share.public_id}", roles(401, 404, 404, 404, 204)
     ),
+    # Multipart only (a JSON body is a 415); tests/edits/test_access.py: who may edit what.
+    ("POST", "/v1/images/edits"): Route(
+        "POST", lambda w: "/v1/images/edits", roles(401, 415, 415, 415, 415)
+    ),
     ("POST", "/v1/prompts/enhance"): Route(
         "POST",
         lambda w: "/v1/prompts/enhance",
@@ -580,6 +597,9 @@ API: dict[tuple[str, str], Route] = {
         "DELETE", lambda w: f"/v1/presets/{preset_id(w)}", roles(401, 404, 404, 404, 204)
     ),
     # Outside the schema: signed image URLs (capabilities), the docs, the schema, the root.
+    ("GET", "/v1/edit-inputs/{token}"): Route(
+        "GET", lambda w: urlsplit(w.extra["edit_signed"]).path, everyone(200)
+    ),
     ("GET", "/v1/files/{token}"): Route("GET", lambda w: w.signed, everyone(200)),
     ("GET", "/v1/openapi.json"): Route("GET", lambda w: "/v1/openapi.json", everyone(200)),
     ("GET", "/v1/docs"): Route("GET", lambda w: "/v1/docs", everyone(200)),

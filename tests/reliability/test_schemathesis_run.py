@@ -34,6 +34,10 @@ def test_st_run_over_v1_with_all_checks_finds_nothing():
             "bash",
             str(ROOT / "scripts" / "schemathesis_run.sh"),
             str(BUDGET_SECONDS),
+            # The multipart edit's body is image files, which no generator can make
+            # decodable (docs/development.md).
+            "--exclude-path-regex",
+            "^/v1/images/edits$",
         ],
         cwd=ROOT,
         env=env,

@@ -140,13 +140,18 @@ class LocalBackend:
             self._device = devices.resolve_device(torch, self.config)
         return self._device
 
-    def _memory_plan(self, request: GenerationRequest) -> memory.JobMemory:
+    def _memory_plan(
+        self, request: GenerationRequest, *, config: LocalConfig | None = None
+    ) -> memory.JobMemory:
+        """The job's memory plan (local_edit passes a config whose per-pixel figure counts its
+        sources' tokens)."""
+        config = config or self.config
         torch, _ = import_stack()
         report = self.holder.report
         now = self.holder.memory(torch, report.device)
-        margin = self.config.memory_margin_bytes
+        margin = config.memory_margin_bytes
         resident = now.in_use or report.weight_bytes
-        if self.config.cpu_offload and report.device.type == "cuda":
+        if config.cpu_offload and report.device.type == "cuda":
             # Offloaded: the transformer comes onto the GPU for the denoising loop.
             resident = report.weight_bytes * 3 // 4
             now = devices.DeviceMemory(free=now.free - resident, total=now.total, in_use=resident)
@@ -157,7 +162,7 @@ class LocalBackend:
             free=now.free - margin,
             capacity=now.total - resident - margin,
             dtype_size=devices.dtype_size(report.dtype),
-            config=self.config,
+            config=config,
         )
 
     def _run(

@@ -43,8 +43,10 @@ class LocalConfig:
     reload_after_seconds: float = 600.0  # a failed load is not retried before this
 
     @classmethod
-    def from_settings(cls) -> LocalConfig:
-        model = (settings.QWEN_IMAGE_LOCAL_MODEL or "").strip()
+    def from_settings(cls, *, model: str = "") -> LocalConfig:
+        """The settings' configuration; `model` in place of QWEN_IMAGE_LOCAL_MODEL (the edit
+        pipelines load their own model with everything else the same)."""
+        model = model or (settings.QWEN_IMAGE_LOCAL_MODEL or "").strip()
         if not model:
             raise not_configured(
                 "QWEN_IMAGE_LOCAL_MODEL is not set: give the local backend a model folder "

@@ -312,7 +312,7 @@ class PipelineHolder:
             options["device_map"] = device.type
         context = torch.cuda.device(device) if device.type == "cuda" else nullcontext()
         with context:
-            pipe = diffusers.QwenImagePipeline.from_pretrained(report.files.source, **options)
+            pipe = self._from_pretrained(diffusers, report.files.source, options)
         check_tokenizer(pipe)
         pipe.set_progress_bar_config(disable=True)
         self._stage = "moving"
@@ -341,6 +341,10 @@ class PipelineHolder:
             time.monotonic() - started,
         )
         return pipe
+
+    def _from_pretrained(self, diffusers, source: str, options: dict):
+        """The pipeline itself (the edit holder loads the edit pipeline here instead)."""
+        return diffusers.QwenImagePipeline.from_pretrained(source, **options)
 
     def _load_lightning(self, torch, pipe, adapter: str, path: str) -> None:
         from pathlib import Path

@@ -40,6 +40,7 @@ from generation.backends.base import (
 )
 from generation.backends.remote.deadline import Deadline, Stopped
 from generation.backends.remote.download import DownloadGuard, Origin, origin_of
+from generation.backends.remote.edit import edit_call
 from generation.backends.remote.errors import (
     status_error,
     too_large,
@@ -271,6 +272,18 @@ class RemoteBackend:
             "output_format": self.output_format,
         }
 
+    def _call(self, request: GenerationRequest, seed: int) -> tuple[str, dict]:
+        """(url, httpx arguments) of one image's call: a generation, or an edit (edit.py)."""
+        if request.edit is not None:
+            return edit_call(
+                request,
+                seed=seed,
+                api_base=self.api_base,
+                model=self.model,
+                output_format=self.output_format,
+            )
+        return self.api_base + GENERATIONS_PATH, {"json": self._body(request, seed)}
+
     def _metered_call(
         self, request: GenerationRequest, index: int, seed: int, stop: threading.Event
     ) -> GeneratedImage:
@@ -333,7 +346,7 @@ class RemoteBackend:
             clock=self.clock,
         )
         started = time.monotonic()
-        url = self.api_base + GENERATIONS_PATH
+        url, content = self._call(request, seed)
         headers = {"Authorization": f"Bearer {self._api_key}", "Accept": "application/json"}
         deadline.check()
         if call is not None:
@@ -343,7 +356,7 @@ class RemoteBackend:
             self.client.stream(
                 "POST",
                 url,
-                json=self._body(request, seed),
+                **content,
                 headers=headers,
                 timeout=deadline.timeout(),
             ) as response,
@@ -374,7 +387,8 @@ class RemoteBackend:
                 retryable=True,
                 status=status,
             ) from None
-        data = payload.get("data") if isinstance(payload, dict) else None
+        # `data` (OpenAI's spelling); `images` (the hosted edit models' own).
+        data = (payload.get("data") or payload.get("images")) if isinstance(payload, dict) else None
         if not isinstance(data, list) or not data or not isinstance(data[0], dict):
             raise BackendError(
                 "The image service answered without any image in `data`.",

@@ -51,7 +51,7 @@ class Command(BaseCommand):
                 raise CommandError(error.message, returncode=CONFIG_ERROR) from None
             self.stderr.write(f"warning: {error.message}")  # the GPU is busy now: start anyway
             report = None
-        notes = self._describe(backend, report)
+        notes = self._describe(backend, report) + self._check_edits()
         if check:
             return
         lock = _device_lock(report)
@@ -85,6 +85,23 @@ class Command(BaseCommand):
                 self.stderr.write(f"warning: Lightning {adapter}: {error.message}")
                 notes.append(f"Lightning {adapter} unavailable: {error.message}")
         return notes
+
+    def _check_edits(self) -> list[str]:
+        """Edit jobs run here too (QWEN_IMAGE_LOCAL_EDIT_MODEL, loaded on the first edit in
+        place of the text-to-image model): the same checks for the edit model. A problem only
+        fails edit jobs, so it is a warning."""
+        if not (settings.QWEN_IMAGE_LOCAL_EDIT_MODEL or "").strip():
+            self.stdout.write("edits: QWEN_IMAGE_LOCAL_EDIT_MODEL not set (edit jobs fail)")
+            return []
+        try:
+            edit = get_backend("local", edit=True)
+            report = preflight(edit.config, memory=edit.holder.memory)
+        except BackendError as error:
+            self.stderr.write(f"warning: edits: {error.message}")
+            return [f"Edits unavailable: {error.message}"]
+        weights = f", weights {gib(report.weight_bytes)}" if report.weight_bytes else ""
+        self.stdout.write(f"edit model: {report.files.source}{weights}")
+        return [f"Lightning (edits) {adapter} unavailable" for adapter in report.lightning_errors]
 
     def _preload(self, backend, beat, report) -> None:
         try:

@@ -26,6 +26,8 @@ class Command(BaseCommand):
             self.stdout.write(f"missing file: image {public_id}")
         for public_id in report.missing_thumbnails:
             self.stdout.write(f"missing thumbnail: image {public_id}")
+        for public_id in report.missing_edit_inputs:
+            self.stdout.write(f"missing file: edit input {public_id} (that edit cannot rerun)")
         self.stdout.write(
             f"{report.files} files, {report.rows} rows: {len(report.orphans)} orphan files, "
             f"{len(report.missing)} rows without their file, "
