@@ -19,7 +19,10 @@ from config.middleware import request_too_large_error
 from core.errors import ApiError, ErrorOut, error_response
 from gallery.api import router as gallery_router
 from generation.api import router as generation_router
+from generation.api_files import router as files_router
+from generation.api_images import router as images_router
 from generation.api_prompts import router as prompts_router
+from generation.api_webhooks import router as webhooks_router
 from generation.edit_api import router as edits_router
 from generation.edits.payloads import edit_error
 from generation.edits.sources import EditInputError
@@ -163,7 +166,10 @@ api = StudioAPI(
     openapi_url="/openapi.json",
     auth=api_auth,
 )
+api.add_router("", images_router)
 api.add_router("", generation_router)
+api.add_router("", webhooks_router)
+api.add_router("", files_router)
 api.add_router("", edits_router)
 api.add_router("", prompts_router)
 api.add_router("", gallery_router)

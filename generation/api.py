@@ -1,297 +1,46 @@
-"""/v1 endpoints owned by the generation app: OpenAI-compatible images, async jobs, webhooks."""
+"""/v1 async jobs: submit, estimate, list, get, cancel, retry, delete and restore.
 
-import base64
+The OpenAI-compatible images are in api_images, the webhook secret in api_webhooks, what they
+share in api_requests."""
+
 import datetime as dt
-import time
 import uuid
 from typing import Annotated, Literal
 
 import pydantic
 from django.conf import settings
 from django.http import HttpResponse
-from django.urls import reverse
-from ninja import Header, Query, Router
+from ninja import Query, Router
 from ninja.responses import Status
 
 from core.cursors import CURSOR_PATTERN, cursor_decode, cursor_encode
 from core.errors import ApiError, ErrorOut
 from core.time import rfc3339_datetime
-from core.webhook_urls import WebhookUrlRejected, webhook_url_check
 from generation import lifecycle, retention, selectors
-from generation.edits.payloads import edit_from_json
-from generation.edits.sources import PreparedEdit
-from generation.files import ImageWithheld, image_file_response, image_open
-from generation.idempotency import (
-    KEY_PATTERN,
-    MAX_KEY_LENGTH,
-    IdempotencyConflict,
-    InvalidIdempotencyKey,
-    idempotency_key_check,
-    job_create_idempotent,
-    request_fingerprint,
+from generation.api_requests import (
+    IDEMPOTENCY_HEADER,
+    check_model,
+    job_path,
+    job_submit,
+    params_from,
+    preset_for,
+    webhook_url_for,
 )
-from generation.imaging import encode_delivery
-from generation.models import Image, Job, PresetVersion
-from generation.params import GenerationParams, resolve_size
+from generation.edits.payloads import edit_from_json
+from generation.models import Job
 from generation.presenters import api_job_payload
-from generation.presets.selectors import PresetNotFound, preset_usable
 from generation.retention.trash import JobStillRunning
 from generation.schemas import (
     EstimateOut,
-    GenerationFieldsIn,
-    ImageGenerationIn,
-    ImagesResponseOut,
     JobIn,
     JobListOut,
     JobOut,
-    WebhookSecretOut,
 )
-from generation.signed_urls import InvalidImageToken, image_for_token, image_signed_urls
-from generation.sizes import DEFAULT_PRESET
-from generation.webhooks import webhook_secret_for, webhook_secret_rotate
-from usage import ledger as usage_ledger
 from usage import prices as usage_prices
 from usage import quotas as usage_quotas
 from usage.selectors import usage_for_jobs
 
 router = Router(tags=["generation"])
-
-IDEMPOTENCY_DOC = (
-    "Makes the POST safe to repeat: the same key with the same body returns the same job; "
-    "with a different body it is a 409."
-)
-IDEMPOTENCY_HEADER = Header(
-    None,
-    alias="Idempotency-Key",
-    description=IDEMPOTENCY_DOC,
-    min_length=1,
-    max_length=MAX_KEY_LENGTH,
-    pattern=KEY_PATTERN,
-)
-# Job failures that are the request's fault (codes of generation.backends.remote), answered
-# 400; any other failure is the backend's, a 502.
-_CLIENT_FAULT_CODES = {"content_policy", "bad_request", "source_flagged"}
-
-
-# --- Translating requests -------------------------------------------------------------------
-
-
-def preset_for(request, ref: str | None) -> PresetVersion | None:
-    """The current version of the preset the request names (id or name), or a 400."""
-    if not ref:
-        return None
-    try:
-        return preset_usable(user=request.auth, ref=ref)
-    except PresetNotFound as exc:
-        raise ApiError(404, exc.message, code="preset_not_found", param="preset") from None
-
-
-def params_from(
-    payload: GenerationFieldsIn,
-    *,
-    preset: PresetVersion | None = None,
-    edit: PreparedEdit | None = None,
-) -> GenerationParams:
-    """Validate through GenerationParams (on top of the preset and the quality); a failure is
-    a 400 naming the offending field."""
-    fields = payload.generation_fields()
-    fields.pop("preset", None)
-    fields.pop("quality", None)
-    try:
-        if edit is not None:
-            fields["edit"] = edit.params()
-        return GenerationParams.build(
-            fields, preset=preset.values() if preset else None, quality=payload.quality
-        )
-    except pydantic.ValidationError as exc:
-        first = exc.errors()[0]
-        param = str(first["loc"][0]) if first["loc"] else _model_error_param(fields)
-        message = first["msg"].removeprefix("Value error, ")
-        raise ApiError(400, message, code="invalid_parameter", param=param) from None
-    except ValueError as exc:  # a preset saved under looser limits than today's
-        raise ApiError(400, str(exc), code="invalid_parameter", param="preset") from None
-
-
-def _model_error_param(fields: dict) -> str:
-    # GenerationParams' whole-model checks are about the size, or about seed + n.
-    try:
-        resolve_size(fields.get("size", DEFAULT_PRESET))
-    except (ValueError, pydantic.ValidationError):
-        return "size"
-    return "seed"
-
-
-def _check_model(model: str | None, *, edit: bool = False) -> None:
-    if edit and model in (settings.QWEN_IMAGE_EDIT_MODEL, "qwen-image-edit"):
-        return
-    if model is not None and model != settings.QWEN_IMAGE_MODEL:
-        raise ApiError(
-            400,
-            f"Unknown model {model!r}: this portal serves {settings.QWEN_IMAGE_MODEL!r}.",
-            code="model_not_found",
-            param="model",
-        )
-
-
-def _webhook_url(url: str | None) -> str:
-    if not url:
-        return ""
-    try:
-        return webhook_url_check(url)
-    except WebhookUrlRejected as exc:
-        raise ApiError(400, str(exc), code="webhook_url_not_allowed", param="webhook_url") from None
-
-
-def _submit(request, payload, params: GenerationParams, key: str | None, **job_fields):
-    """Create the job (or find the one this Idempotency-Key already made): (job, created)."""
-    request_hash = ""
-    if key is not None:
-        try:
-            key = idempotency_key_check(key)
-        except InvalidIdempotencyKey as exc:
-            raise ApiError(400, str(exc), param="Idempotency-Key") from None
-        body = payload.model_dump(mode="json", exclude_unset=True)
-        request_hash = request_fingerprint(endpoint=request.path, body=body)
-    try:
-        return job_create_idempotent(
-            user=request.auth,
-            params=params,
-            idempotency_key=key or "",
-            request_hash=request_hash,
-            source=Job.Source.API,
-            api_key=getattr(request, "api_key", None),
-            **job_fields,
-        )
-    except IdempotencyConflict as exc:
-        raise ApiError(
-            409,
-            "This Idempotency-Key was already used with a different request. Use a new key "
-            "for a new request.",
-            code="idempotency_key_reused",
-            param="Idempotency-Key",
-            extra={"job_id": str(exc.job.public_id)},
-        ) from None
-
-
-def _job_path(job: Job) -> str:
-    return reverse("api:jobs-get", kwargs={"job_id": job.public_id})
-
-
-# --- OpenAI-compatible, waits for the images ------------------------------------------------
-
-
-@router.post(
-    "/images/generations",
-    response={200: ImagesResponseOut, 502: ErrorOut, 504: ErrorOut},
-    exclude_none=True,
-    url_name="images-generations",
-    summary="Generate images and wait for them (OpenAI-compatible)",
-)
-def images_generations(
-    request,
-    payload: ImageGenerationIn,
-    idempotency_key: str | None = IDEMPOTENCY_HEADER,
-):
-    """Runs a job and waits up to API_SYNC_WAIT_SECONDS for it. When the wait runs out the
-    answer is a 504 whose `error.job_id` names the job: poll `GET /v1/jobs/{id}`."""
-    _check_model(payload.model)
-    if payload.background == "transparent":
-        raise ApiError(
-            400,
-            "background 'transparent' is not supported: Qwen-Image draws opaque images. Use "
-            "auto or opaque.",
-            code="invalid_parameter",
-            param="background",
-        )
-    fmt = payload.response_format or (
-        payload.output_format if payload.output_format in ("url", "b64_json") else "url"
-    )
-    file_format = payload.output_format if payload.output_format in ("jpeg", "webp") else "png"
-    preset = preset_for(request, payload.preset)
-    params = params_from(payload, preset=preset)
-    job, created = _submit(
-        request,
-        payload,
-        params,
-        idempotency_key,
-        webhook_url=_webhook_url(payload.webhook_url),
-        preset=preset,
-        output_format=file_format,
-        output_compression=payload.output_compression,
-        end_user=payload.user or "",
-    )
-    return sync_answer(request, job, fmt, created=created)
-
-
-def sync_answer(request, job: Job, fmt: str, *, created: bool):
-    """Wait for the job; its images (OpenAI's shape), or the error that says why not."""
-    if created or not job.is_active:
-        job = _wait_for(job)  # the request that made the job waits within the job's own slot
-    else:
-        # A replay of a running job's key: its wait holds a concurrency slot of its own
-        # (QuotaExceeded, a 429, when none is free), so replays cannot pile up threads.
-        with usage_ledger.wait_hold(
-            user=request.auth,
-            api_key=getattr(request, "api_key", None),
-            job_ref=job.public_id,
-            seconds=settings.API_SYNC_WAIT_SECONDS,
-        ):
-            job = _wait_for(job)
-    job_ref = {"job_id": str(job.public_id)}
-    if job.status == Job.Status.SUCCEEDED:
-        # Only what the caller may see now: a replay of the request (Idempotency-Key) must
-        # not bring back an image a moderator rejected since (generation.files is the gate).
-        images = list(selectors.job_images_for(user=request.auth, job=job))
-        try:
-            data = [_image_data(image, job, fmt, request) for image in images]
-        except ImageWithheld:
-            data = []
-        if not data:
-            raise ApiError(
-                410,
-                "The images of this job were removed by a moderator.",
-                code="images_withheld",
-                extra=job_ref,
-            )
-        return {"created": int(job.created_at.timestamp()), "data": data, "job_id": job.public_id}
-    if job.status == Job.Status.FAILED:
-        status = 400 if job.error_code in _CLIENT_FAULT_CODES else 502
-        raise ApiError(
-            status, job.error_message or "Generation failed.", code=job.error_code, extra=job_ref
-        )
-    if job.status == Job.Status.CANCELED:
-        raise ApiError(409, "The job was canceled.", code="job_canceled", extra=job_ref)
-    raise ApiError(
-        504,
-        f"The images are not ready after {settings.API_SYNC_WAIT_SECONDS:g} s; the job goes "
-        f"on. Poll GET {_job_path(job)} for them.",
-        code="generation_timeout",
-        extra=job_ref,
-        headers={"Location": request.build_absolute_uri(_job_path(job))},
-    )
-
-
-def _wait_for(job: Job) -> Job:
-    deadline = time.monotonic() + settings.API_SYNC_WAIT_SECONDS
-    while True:
-        job.refresh_from_db()
-        remaining = deadline - time.monotonic()
-        if not job.is_active or remaining <= 0:
-            return job
-        time.sleep(min(settings.API_SYNC_POLL_SECONDS, remaining))
-
-
-def _image_data(image: Image, job: Job, fmt: str, request) -> dict:
-    item = {"revised_prompt": image.revised_prompt or job.revised_prompt or job.prompt}
-    if fmt == "b64_json":
-        with image_open(image, "file", viewer=request.auth) as handle:
-            data = encode_delivery(
-                handle.read(), fmt=job.output_format, compression=job.output_compression
-            )
-        item["b64_json"] = base64.b64encode(data).decode()
-    else:
-        item["url"] = image_signed_urls(image, request)["url"]
-    return item
 
 
 # --- Async jobs -----------------------------------------------------------------------------
@@ -306,16 +55,16 @@ def jobs_create(
 ):
     """Queues a job and answers at once (202); poll it or give a `webhook_url`. With `edit`,
     the job edits the images it names (yours or ones you may see, or uploads)."""
-    _check_model(payload.model, edit=payload.edit is not None)
+    check_model(payload.model, edit=payload.edit is not None)
     edit = edit_from_json(request.auth, payload.edit)
     preset = preset_for(request, payload.preset)
     params = params_from(payload, preset=preset, edit=edit)
-    job, created = _submit(
+    job, created = job_submit(
         request,
         payload,
         params,
         idempotency_key,
-        webhook_url=_webhook_url(payload.webhook_url),
+        webhook_url=webhook_url_for(payload.webhook_url),
         visibility=payload.visibility,
         edit_inputs=edit,
         preset=preset,
@@ -324,7 +73,7 @@ def jobs_create(
         end_user=payload.user or "",
     )
     # No refresh_from_db: the job answers as it was written (queued) or found (a replay).
-    response["Location"] = request.build_absolute_uri(_job_path(job))
+    response["Location"] = request.build_absolute_uri(job_path(job))
     if not created:
         response["Idempotent-Replayed"] = "true"
     return Status(202, api_job_payload(job, request, fresh=created))
@@ -340,7 +89,7 @@ def estimates(request, payload: JobIn):
     """Takes the body of `POST /v1/jobs`; answers what the job would use and cost with the
     current prices, and whether your limits (user, team, API key) would accept it now.
     Nothing is created or reserved."""
-    _check_model(payload.model)
+    check_model(payload.model)
     params = params_from(payload, preset=preset_for(request, payload.preset))
     estimate = usage_prices.estimate(
         backend=settings.QWEN_IMAGE_BACKEND,
@@ -530,53 +279,3 @@ def jobs_restore(request, job_id: uuid.UUID):
     if not restored:
         raise ApiError(404, "No such job in your trash.", code="job_not_found", param="job_id")
     return api_job_payload(_job_for(request, job_id), request)
-
-
-# --- Webhook secret -------------------------------------------------------------------------
-
-
-@router.get(
-    "/webhooks/secret",
-    response=WebhookSecretOut,
-    url_name="webhooks-secret",
-    summary="Your webhook signing secret",
-)
-def webhooks_secret(request):
-    return {"secret": webhook_secret_for(user=request.auth)}
-
-
-@router.post(
-    "/webhooks/secret/rotate",
-    response=WebhookSecretOut,
-    url_name="webhooks-secret-rotate",
-    summary="Replace your webhook signing secret",
-)
-def webhooks_secret_rotate(request):
-    return {"secret": webhook_secret_rotate(user=request.auth)}
-
-
-# --- Signed image files (no session) --------------------------------------------------------
-
-
-@router.get(
-    "/files/{token}",
-    auth=None,
-    include_in_schema=False,
-    url_name="signed-image-file",
-)
-def signed_image_file(request, token: str):
-    """The PNG or thumbnail a signed URL names, for whoever holds the URL until it expires."""
-    try:
-        image, field, _holder = image_for_token(token)
-    except InvalidImageToken as exc:
-        if exc.expired:
-            raise ApiError(403, str(exc), code="url_expired") from None
-        raise ApiError(404, str(exc), code="not_found") from None
-    # The holder may see the image (image_for_token checked), but a capability URL can leak:
-    # it never carries a rejected image, not even one signed for staff (they moderate on the
-    # pages, with their session). The format is the one its API caller asked for (stored
-    # files stay PNG).
-    job = image.job
-    return image_file_response(
-        image, field, fmt=job.output_format, compression=job.output_compression
-    )

@@ -14,7 +14,7 @@ from ninja import Header, Router
 from ninja.responses import Status
 
 from core.errors import ApiError, ErrorOut
-from generation import api as generation_api
+from generation import api_images, api_requests
 from generation.edits.payloads import edit_error
 from generation.edits.signed import InvalidInputToken, edit_input_for_token
 from generation.edits.sources import EditInputError, PreparedEdit, edit_prepare
@@ -210,7 +210,7 @@ def images_edits(
     request,
     response: HttpResponse,
     idempotency_key: str | None = Header(
-        None, alias="Idempotency-Key", description=generation_api.IDEMPOTENCY_DOC
+        None, alias="Idempotency-Key", description=api_requests.IDEMPOTENCY_DOC
     ),
 ):
     """Edits `image` by `prompt` (with `mask`, only inside it) and waits up to
@@ -285,7 +285,7 @@ def images_edits(
             request_hash=_fingerprint(request, images, mask) if key else "",
             source=Job.Source.API,
             visibility=visibility,
-            webhook_url=generation_api._webhook_url(post.get("webhook_url")),
+            webhook_url=api_requests.webhook_url_for(post.get("webhook_url")),
             edit_inputs=prepared,
         )
     except IdempotencyConflict as exc:
@@ -300,9 +300,9 @@ def images_edits(
         response["Idempotent-Replayed"] = "true"
     if _field(post, "wait", bool) is False:
         job.refresh_from_db()
-        response["Location"] = request.build_absolute_uri(generation_api._job_path(job))
+        response["Location"] = request.build_absolute_uri(api_requests.job_path(job))
         return Status(202, api_job_payload(job, request))
-    return generation_api.sync_answer(request, job, fmt, created=created)
+    return api_images.sync_answer(request, job, fmt, created=created)
 
 
 @router.get("/edit-inputs/{token}", auth=None, include_in_schema=False, url_name="edit-input-file")

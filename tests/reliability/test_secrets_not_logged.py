@@ -157,7 +157,7 @@ def test_no_secret_reaches_the_logs(
 
     monkeypatch.setattr("gallery.services.share_record_view", explode)
     assert anonymous.get(reverse("share", args=[share2.token])).status_code == 500
-    monkeypatch.setattr("generation.api.image_file_response", explode)
+    monkeypatch.setattr("generation.api_files.image_file_response", explode)
     assert api.get(signed).status_code == 500
 
     # The remote backend with its provider key: a refused key and a good call.
