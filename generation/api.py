@@ -30,12 +30,7 @@ from generation.edits.payloads import edit_from_json
 from generation.models import Job
 from generation.presenters import api_job_payload
 from generation.retention.trash import JobStillRunning
-from generation.schemas import (
-    EstimateOut,
-    JobIn,
-    JobListOut,
-    JobOut,
-)
+from generation.schemas import EstimateOut, JobIn, JobListOut, JobOut
 from usage import prices as usage_prices
 from usage import quotas as usage_quotas
 from usage.selectors import usage_for_jobs
