@@ -4,9 +4,9 @@ OpenAI-compatible /v1/images/generations body."""
 from typing import Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import ConfigDict, Field, StrictBool, StrictFloat, StrictStr
 
-from core.http import JsonInt
+from core.http import JsonInt, json_int
 from generation.params import (
     SEED_MAX,
     GenerationParams,
@@ -144,8 +144,8 @@ class ImageGenerationIn(GenerationFieldsIn):
         "OpenAI's file format (png, jpeg, webp) of the delivered images; stored originals "
         "stay PNG. Default png.",
     )
-    output_compression: StrictInt | None = Field(
-        None, ge=0, le=100, description="JPEG/WebP quality, 0-100 (OpenAI's). Default 100."
+    output_compression: json_int(ge=0, le=100) | None = Field(
+        None, description="JPEG/WebP quality, 0-100 (OpenAI's). Default 100."
     )
     response_format: Literal["url", "b64_json"] | None = Field(
         None, description="OpenAI's spelling: url (signed, expiring) or b64_json. Default url."

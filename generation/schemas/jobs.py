@@ -5,8 +5,9 @@ import uuid
 from typing import Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field, StrictInt, StrictStr
+from pydantic import ConfigDict, Field, StrictStr
 
+from core.http import json_int
 from generation.schemas.edits import EditIn, EditParamsOut
 from generation.schemas.fields import GenerationFieldsIn, example_body
 from generation.schemas.images import ImageOut
@@ -41,8 +42,8 @@ class JobIn(GenerationFieldsIn):
         description="File format of the images' signed URLs; stored originals stay PNG. "
         "Default png.",
     )
-    output_compression: StrictInt | None = Field(
-        None, ge=0, le=100, description="JPEG/WebP quality, 0-100. Default 100."
+    output_compression: json_int(ge=0, le=100) | None = Field(
+        None, description="JPEG/WebP quality, 0-100. Default 100."
     )
     user: str | None = Field(
         None, max_length=256, description="Your end user's id, kept on the job for auditing."
