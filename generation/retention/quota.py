@@ -1,5 +1,6 @@
-"""Team storage quotas: bytes of images (PNG + thumbnail) a team keeps, trash included until it
-is purged or emptied. Checked when a job is created, with the usage quota.
+"""Team storage quotas: bytes of images (PNG + thumbnail) and of edit jobs' stored sources and
+masks a team keeps, trash included until it is purged or emptied. Checked when a job is
+created, with the usage quota.
 
 The seam for the usage ledger: `storage_used` is the one count; when usage/ records storage
 bytes itself, this reads it from there instead.
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import F, Sum
 
-from generation.models import Image
+from generation.models import EditInput, Image
 from usage.quotas import QuotaExceeded
 
 
@@ -45,14 +46,20 @@ def human_bytes(count: int) -> str:
 
 
 def storage_used(*, user, team) -> int:
-    """Bytes kept by the team (or, without a team, by the user's teamless images)."""
+    """Bytes kept by the team (or, without a team, by the user's teamless work): its images and
+    the stored sources and masks of its edit jobs."""
     images = (
         Image.objects.filter(team=team)
         if team
         else Image.objects.filter(user=user, team__isnull=True)
     )
-    total = images.aggregate(n=Sum(F("byte_size") + F("thumbnail_byte_size")))["n"]
-    return int(total or 0)
+    inputs = (
+        EditInput.objects.filter(job__team=team)
+        if team
+        else EditInput.objects.filter(job__user=user, job__team__isnull=True)
+    )
+    total = images.aggregate(n=Sum(F("byte_size") + F("thumbnail_byte_size")))["n"] or 0
+    return int(total + (inputs.aggregate(n=Sum("byte_size"))["n"] or 0))
 
 
 def storage_status(*, user, team) -> StorageStatus:

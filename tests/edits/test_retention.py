@@ -11,6 +11,7 @@ from django.utils import timezone
 from gallery.retention import purge_run
 from generation.models import EditInput
 from generation.retention import jobs_delete_permanently, jobs_trash, storage_audit
+from generation.retention.quota import storage_used
 from tests.edits.helpers import box_mask, make_edit
 
 pytestmark = pytest.mark.django_db
@@ -33,6 +34,18 @@ def test_purging_a_trashed_edit_removes_its_sources_and_mask(
         purge_run(now=later)
     assert not EditInput.objects.filter(job_id=job.pk).exists()
     assert not any(default_storage.exists(name) for name in names)
+
+
+def test_an_edits_stored_sources_and_mask_count_toward_the_storage_quota(owner, team):
+    before = storage_used(user=owner, team=team)
+    job = make_edit(owner, mask=box_mask())
+    assert job.team == team
+    inputs = sum(row.byte_size for row in job.edit_inputs.all())
+    result = job.images.get()
+    assert inputs > 0
+    assert storage_used(user=owner, team=team) == (
+        before + inputs + result.byte_size + result.thumbnail_byte_size
+    )
 
 
 def test_a_permanent_delete_of_an_edit_removes_its_inputs(
