@@ -1,8 +1,9 @@
-"""A small world for the studio's browser tests: an owner with a team, images, a collection,
-a failed and a canceled job, a live and a revoked share link, things in the trash, a preset;
-and every page to visit."""
+"""A small world for the studio's browser tests: an owner with a team (with a budget), images,
+a collection, a failed and a canceled job, an edit of an image, a live and a revoked share link,
+things in the trash, a preset; and every page to visit."""
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.urls import reverse
 
@@ -10,7 +11,9 @@ from gallery import services
 from generation.models import Image, Job
 from generation.presets.services import preset_create
 from generation.retention import jobs_trash
+from tests.edits.helpers import box_mask, make_edit
 from tests.factories import PASSWORD, make_image, make_job, make_team, make_user
+from usage.models import Limit
 
 
 @dataclass
@@ -62,6 +65,17 @@ def build_world(*, staff: bool = False) -> World:
         name="Studio photo",
         values={"prompt_template": "studio photo of {prompt}, softbox light", "size": "auto"},
     )
+    # The ledger's pages and the Create page's bar with a team budget; an edit of a gallery
+    # image with a mask (its result's page has the before/after, the lineage both ways).
+    Limit.objects.create(team=team, budget=Decimal("5"), soft_threshold_percent=80)
+    square = images[2]
+    edit = make_edit(
+        owner,
+        images=[str(square.public_id)],
+        mask=box_mask(square.width, square.height, box=(8, 8, 200, 200)),
+        prompt="paint the owl gold",
+    )
+    edited = edit.images.get(index=0)
     share = services.share_create(user=owner, image=image)
     revoked = services.share_create(user=owner, image=images[2])
     services.share_revoke(user=owner, share=revoked)
@@ -78,6 +92,12 @@ def build_world(*, staff: bool = False) -> World:
         reverse("team-list"),
         reverse("team-detail", args=[team.public_id]),
         reverse("usage"),
+        reverse("team-usage", args=[team.public_id]),
+        reverse("edit"),
+        reverse("edit") + f"?image={square.public_id}",
+        reverse("job-detail", args=[edit.public_id]),
+        reverse("image-detail", args=[edited.public_id]),
+        reverse("image-detail", args=[square.public_id]),
         reverse("trash"),
         reverse("preset-list"),
         reverse("preset-detail", args=[preset.public_id]),

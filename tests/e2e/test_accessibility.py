@@ -66,3 +66,31 @@ def test_the_enhance_preview_is_accessible_and_fits_a_phone(live_server, browser
     assert _violations(page) == []
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     context.close()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_edit_page_with_a_painted_mask_is_accessible_and_fits_a_phone(
+    live_server, browser, width
+):
+    """The edit page as it is used: an image picked, a mask painted, the instruction typed."""
+    world = build_world()
+    context = browser.new_context(
+        viewport={"width": width, "height": 900}, bypass_csp=True, has_touch=width < 500
+    )
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    sign_in(page, live_server.url)
+    page.goto(f"{live_server.url}/edit/?image={world.image.public_id}")
+    page.wait_for_selector("#mask-tools:not([hidden])")
+    canvas = page.locator("#mask-canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.6, steps=6)
+    page.mouse.up()
+    assert "Painted" in page.inner_text("#mask-status")
+    page.fill("textarea[name=prompt]", "paint the owl gold")
+    assert _violations(page) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    context.close()

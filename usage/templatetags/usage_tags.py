@@ -59,9 +59,10 @@ def quota_meter(context) -> dict:
 
 @register.inclusion_tag("usage/_budget_bar.html", takes_context=True)
 def budget_bar(context) -> dict:
-    """The Create page's bar: the team's (else the user's) budget spent this period, what
-    today cost when no budget applies, and the estimate of the form's request (budget.js
-    keeps it current through POST /v1/estimates; without JavaScript the price rule shows)."""
+    """The Create page's one usage box: the team's (else the user's) budget spent this period
+    (what today cost when no budget applies), the daily image quota, and the estimate of the
+    form's request (budget.js keeps it current through POST /v1/estimates; without
+    JavaScript the price rule shows)."""
     user = context["request"].user
     profile = profile_for(user)
     scopes = scopes_for(user=user, profile=profile)
@@ -70,5 +71,6 @@ def budget_bar(context) -> dict:
     return {
         "budgets": budgets,
         "today": None if budgets else scope_usage(scopes[0]),
+        "quota": quota_for(user=user),
         "price_text": price_summary(price),
     }
