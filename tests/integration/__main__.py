@@ -23,7 +23,10 @@ def integration_env() -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": "integration-only-secret-3f9a1c7e5b2d8046a1e9c3b7d5f2a8e6",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # A deployment, not a local install (which serves static files unhashed, from the
+        # finders): one non-loopback name makes it one; it is plain HTTP on loopback here.
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost,studio.integration.test",
+        "DJANGO_HTTPS": "0",
         "QWEN_STUDIO_VAR_DIR": os.path.join(base, "var", "integration"),
         "DATABASE_URL": os.environ["QWEN_INTEGRATION_DATABASE_URL"],
         "REDIS_URL": os.environ["QWEN_INTEGRATION_REDIS_URL"],
