@@ -16,6 +16,7 @@ Two parts, both on one loaded QwenImagePipeline:
     CUDA_VISIBLE_DEVICES=0 QWEN_IMAGE_LOCAL_MODEL=/models/Qwen-Image python -m bench.gpu
     python -m bench.gpu --model DIR --size 1024x1024 --steps 20 --n 2 --runs 3 --json out.json
     python -m bench.gpu --cases 1664x928x4,1328x1328x4 --steps 8 --skip-speed
+    python -m bench.gpu --edit --references 1   # the edit row (bench/gpu_edit.py)
 
 Without a CUDA device it says so and exits; `--allow-cpu` runs it on the CPU anyway (a smoke
 test with a tiny model: no peak memory there). The GPU machine has no internet: give it a
@@ -77,6 +78,11 @@ def _cases(text: str) -> list[tuple[int, int, int]]:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["--edit"]:  # the edit row: portal vs bare QwenImageEditPlusPipeline
+        from bench import gpu_edit
+
+        return gpu_edit.main(argv[1:])
     args = _parse(argv)
     try:
         import torch

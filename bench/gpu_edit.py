@@ -10,8 +10,8 @@ and cancel checks), decoding the stored sources and encoding each PNG.
         python -m bench.gpu_edit --size 1024x1024 --steps 40 --references 1
 
 Without a CUDA device it says so and exits; `--allow-cpu` runs it on the CPU anyway (a smoke
-test with a tiny model only). Kept apart from bench/gpu.py (text-to-image), whose local
-backend is being reworked.
+test with a tiny model only). `python -m bench.gpu --edit [options]` runs it as bench.gpu's
+edit row.
 """
 
 import argparse
@@ -105,7 +105,7 @@ def main(argv=None) -> int:
         assert len(images) == args.n
 
     def bare():
-        backend._activate(plan)  # the same adapter and scheduler state, then a plain call
+        backend._activate(pipe, plan)  # the same adapter and scheduler state, then a plain call
         generators = [torch.Generator(device="cpu").manual_seed(seed) for seed in seeds]
         images = pipe(
             image=[picture.convert("RGB") for picture in pictures],

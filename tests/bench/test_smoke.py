@@ -190,3 +190,12 @@ def test_compare_table_puts_before_and_after_side_by_side():
     assert "| gallery team grid first p95 ms | 20.0 | 10.0 | 0.5 |" in table
     assert "| gallery team grid deep/first (p50) | 2.5 | 1.0 | 0.4 |" in table
     assert "| worker CPU ms per image: total | 125.0 | 52.0 | 0.416 |" in table
+
+
+def test_gpu_bench_has_an_edit_row(monkeypatch):
+    from bench import gpu, gpu_edit
+
+    seen = []
+    monkeypatch.setattr(gpu_edit, "main", lambda argv: seen.append(argv) or 0)
+    assert gpu.main(["--edit", "--references", "1", "--steps", "4"]) == 0
+    assert seen == [["--references", "1", "--steps", "4"]]

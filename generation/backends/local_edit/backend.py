@@ -168,7 +168,7 @@ class LocalEditBackend(LocalBackend):
         self, pipe, plan: EditPlan, request, sources, mask, job_memory, progress, should_cancel
     ):
         torch, _ = import_stack()
-        self._activate_edit(pipe, plan)
+        self._activate(pipe, plan)  # Lightning on or off (the inpaint pipeline shares it)
 
         def on_step_end(pipeline, step: int, _timestep, _tensors) -> dict:
             total = getattr(pipeline, "num_timesteps", None) or plan.num_inference_steps
@@ -231,16 +231,3 @@ class LocalEditBackend(LocalBackend):
             time.monotonic() - started,
         )
         return output.images
-
-    def _activate_edit(self, pipe, plan: EditPlan) -> None:
-        """Lightning on or off for this job (the inpaint pipeline shares the transformer)."""
-        schedulers = self.holder.schedulers
-        if "lightning" not in schedulers:
-            return
-        if plan.adapter:
-            pipe.enable_lora()
-            pipe.set_adapters([plan.adapter])
-            pipe.scheduler = schedulers["lightning"]
-        else:
-            pipe.disable_lora()
-            pipe.scheduler = schedulers["default"]
