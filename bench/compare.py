@@ -23,7 +23,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -44,7 +43,10 @@ from bench.common import (
     install_signal_handlers,
     ms,
     percentile,
+    sqlite_copy,
 )
+from bench.compare_mixed import mixed
+from bench.compare_report import render
 
 OUT = Path(__file__).resolve().parent / "results.json"  # the latest run, as make bench writes
 
@@ -100,7 +102,7 @@ def _pair(before: float | None, after: float | None) -> dict:
 def gallery(sides: dict, *, images: int, repeat: int, reuse_db: Path | None) -> dict:
     base, after = sides["before"], sides["after"]
     if reuse_db:
-        _copy_db(reuse_db, base["site"].root / "db.sqlite3")
+        sqlite_copy(reuse_db, base["site"].root / "db.sqlite3")
         shutil.copytree(reuse_db.parent / "media", base["site"].root / "media", dirs_exist_ok=True)
     base["site"].prepare()
     agents = {"before": AgentProcess(base["site"], "before")}
@@ -110,7 +112,7 @@ def gallery(sides: dict, *, images: int, repeat: int, reuse_db: Path | None) -> 
     else:
         populated = agents["before"].call("populate", images=images, users=50, teams=5)
     agents["before"].close()
-    _copy_db(base["site"].root / "db.sqlite3", after["site"].root / "db.sqlite3")
+    sqlite_copy(base["site"].root / "db.sqlite3", after["site"].root / "db.sqlite3")
     shutil.copytree(base["site"].root / "media", after["site"].root / "media", dirs_exist_ok=True)
     started = time.perf_counter()
     after["site"].prepare()  # migrate: the upgrade of a populated install
@@ -162,18 +164,6 @@ def gallery(sides: dict, *, images: int, repeat: int, reuse_db: Path | None) -> 
         "statistics": statistics,
         "pages": rows,
     }
-
-
-def _copy_db(source: Path, target: Path) -> None:
-    """A consistent copy of a SQLite database (WAL included)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(target) + suffix).unlink(missing_ok=True)
-    src, dst = sqlite3.connect(source), sqlite3.connect(target)
-    with dst:
-        src.backup(dst)
-    src.close()
-    dst.close()
 
 
 # --- Worker CPU per image -------------------------------------------------------------------------
@@ -367,116 +357,6 @@ def _tree(pid: int) -> list[int]:
     return pids
 
 
-# --- Mixed load: browse, search, submit and poll from 50 users ---------------------------------
-
-WORDS = ("lighthouse", "fox", "owl", "harbor", "zeppelin", "castle watercolor", "robot neon")
-
-
-async def _mixed_user(url: str, key: str, deadline: float, seed: int, record) -> None:
-    """One user: browses pages of a scope (and follows the cursor), searches, submits, polls
-    the job it submitted; 0.2-1 s between actions."""
-    import random
-
-    rng = random.Random(seed)
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    headers = {"Authorization": f"Bearer {key}"}
-    job_id, cursor = None, None
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30, limits=limits) as c:
-        while time.perf_counter() < deadline:
-            roll = rng.random()
-            if roll < 0.45:
-                kind, params = "browse", {"scope": rng.choice(("mine", "team", "public"))}
-                if cursor and rng.random() < 0.5:
-                    params["cursor"] = cursor
-                request = c.get("/v1/images", params=params)
-            elif roll < 0.60:
-                kind = "search"
-                params = {"scope": rng.choice(("team", "public")), "q": rng.choice(WORDS)}
-                request = c.get("/v1/images", params=params)
-            elif roll < 0.70 or job_id is None:
-                kind = "submit"
-                body = {"prompt": f"{rng.choice(WORDS)} at dusk", "size": "landscape_4_3"}
-                request = c.post("/v1/jobs", json=body)
-            else:
-                kind, request = "poll", c.get(f"/v1/jobs/{job_id}")
-            started = time.perf_counter()
-            try:
-                response = await request
-                ok = response.status_code in (200, 202)
-                if ok and kind == "submit":
-                    job_id = response.json()["id"]
-                if ok and kind == "browse":
-                    cursor = response.json().get("next_cursor")
-            except httpx.HTTPError:
-                ok = False
-            record(kind, time.perf_counter() - started, ok)
-            await asyncio.sleep(rng.uniform(0.2, 1.0))
-
-
-def _sites_from(sides: dict, db: Path) -> None:
-    """Both sites on copies of a populated base database (the change's upgraded by migrate),
-    unless the gallery step has set them up already."""
-    for side in sides.values():
-        target = side["site"].root / "db.sqlite3"
-        if target.exists() and target.stat().st_size > 1_000_000:
-            continue
-        _copy_db(db, target)
-        shutil.copytree(db.parent / "media", side["site"].root / "media", dirs_exist_ok=True)
-        side["site"].prepare()
-
-
-def mixed(sides: dict, *, seconds: float, users: int = 50, db: Path | None = None) -> dict:
-    """50 simulated users against gunicorn (3x2, production settings) on the gallery's sites:
-    each version for `seconds` in two turns."""
-    if db:
-        _sites_from(sides, db)
-    webs, keys = {}, {}
-    names = [f"gallery-{n}" for n in range(users)]
-    for name, side in sides.items():
-        out = side["site"].run_python("bench.site", "keys", *names)
-        keys[name] = list(json.loads(out)["keys"].values())
-        webs[name] = side["site"].start_web(workers=3, threads=2)
-    samples = {name: [] for name in sides}
-    try:
-        for web in webs.values():
-            web.ready()
-        for turn_index in range(2):
-            turn = ("before", "after") if turn_index == 0 else ("after", "before")
-            for name in turn:
-                deadline = time.perf_counter() + seconds / 2
-
-                def record(kind, elapsed, ok, into=samples[name]):
-                    into.append((kind, elapsed, ok))
-
-                async def everyone(
-                    url=webs[name].url, pool=keys[name], end=deadline, salt=turn_index
-                ):
-                    await asyncio.gather(
-                        *(
-                            _mixed_user(url, pool[n % len(pool)], end, n * 7 + salt, record)
-                            for n in range(users)
-                        )
-                    )
-
-                asyncio.run(everyone())
-    finally:
-        for web in webs.values():
-            CHILDREN.stop(web.child)
-    out = {}
-    for name, rows in samples.items():
-        entry = {"requests": len(rows), "errors": sum(1 for *_, ok in rows if not ok)}
-        for kind in ("all", "browse", "search", "submit", "poll"):
-            times = [t for k, t, _ in rows if kind in ("all", k)]
-            entry[kind] = {
-                "n": len(times),
-                "p50_ms": ms(percentile(times, 50)),
-                "p95_ms": ms(percentile(times, 95)),
-                "p99_ms": ms(percentile(times, 99)),
-            }
-        out[name] = entry
-    return {"users": users, "seconds_per_side": seconds, "sides": out}
-
-
 # --- Pipeline -------------------------------------------------------------------------------------
 
 
@@ -575,92 +455,6 @@ def main(argv=None) -> int:
 def _rev(ref: str) -> str:
     out = subprocess.run(["git", "rev-parse", "--short", ref], cwd=REPO, capture_output=True)
     return out.stdout.decode().strip()
-
-
-def render(results: dict) -> str:
-    """The table: measure | before | after | after/before."""
-    rows = []
-    r = results["results"]
-    if "gallery" in r:
-        pages = r["gallery"]["pages"]
-        for name, sides in pages.items():
-            b, a = sides["before"], sides["after"]
-            rows.append((f"gallery {name} p95 ms", b["p95_ms"], a["p95_ms"]))
-        for scope in ("mine", "team", "public"):
-            for page in ("grid", "api"):
-                first, deep = pages.get(f"{scope} {page} first"), pages.get(f"{scope} {page} deep")
-                if first and deep:
-                    rows.append(
-                        (
-                            f"gallery {scope} {page} deep/first (p50)",
-                            round(deep["before"]["p50_ms"] / first["before"]["p50_ms"], 2),
-                            round(deep["after"]["p50_ms"] / first["after"]["p50_ms"], 2),
-                        )
-                    )
-        rows.append(("gallery upgrade (migrate) s", None, r["gallery"]["upgrade_migrate_s"]))
-    if "worker" in r:
-        cpu = r["worker"]["cpu_ms_per_image"]
-        for phase in ("process", "safety", "total"):
-            rows.append(
-                (f"worker CPU ms per image: {phase}", cpu["before"][phase], cpu["after"][phase])
-            )
-    if "submit" in r:
-        for shape, sides in r["submit"]["shapes"].items():
-            for key in ("per_s", "p50_ms_max", "p95_ms_max", "errors", "web_cpu_ms_per_request"):
-                rows.append(
-                    (f"submit 50 clients {shape}: {key}", sides["before"][key], sides["after"][key])
-                )
-    if "serve" in r:
-        for key in ("per_s", "p50_ms", "p95_ms", "p99_ms", "errors", "cpu_ms_per_request"):
-            s = r["serve"]["servers"]
-            if key not in s["before"]:
-                continue
-            if "after, DEBUG off" in s:
-                rows.append(
-                    (
-                        f"make run server, API reads x50 (DEBUG off after): {key}",
-                        s["before"][key],
-                        s["after, DEBUG off"][key],
-                    )
-                )
-            rows.append(
-                (f"make run server, API reads x50: {key}", s["before"][key], s["after"][key])
-            )
-    if "mixed" in r:
-        for kind in ("all", "browse", "search", "submit", "poll"):
-            for key in ("p50_ms", "p95_ms", "p99_ms"):
-                m = r["mixed"]["sides"]
-                rows.append(
-                    (f"mixed 50 users {kind}: {key}", m["before"][kind][key], m["after"][kind][key])
-                )
-        m = r["mixed"]["sides"]
-        rows.append(("mixed 50 users: requests", m["before"]["requests"], m["after"]["requests"]))
-        rows.append(("mixed 50 users: errors", m["before"]["errors"], m["after"]["errors"]))
-    if "pipeline" in r:
-        for latency, sides in r["pipeline"].items():
-            if not isinstance(sides, dict):
-                continue
-            for key in ("portal/direct", "worker_cpu_ms_per_image", "worker_peak_mb", "failed"):
-                rows.append(
-                    (
-                        f"pipeline {latency} latency: {key}",
-                        sides["before"][key],
-                        sides["after"][key],
-                    )
-                )
-    lines = ["| measure | before | after | after/before |", "|---|---|---|---|"]
-    for label, before, after in rows:
-        ratio = (
-            round(after / before, 3)
-            if isinstance(before, int | float) and before and isinstance(after, int | float)
-            else ""
-        )
-        lines.append(f"| {label} | {_fmt(before)} | {_fmt(after)} | {ratio} |")
-    return "\n".join(lines)
-
-
-def _fmt(value) -> str:
-    return "–" if value is None else str(value)
 
 
 if __name__ == "__main__":
