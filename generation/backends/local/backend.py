@@ -96,16 +96,7 @@ class LocalBackend:
             should_cancel=should_cancel,
             interval=self.config.keepalive_seconds,
         ):
-            if should_cancel():
-                raise Canceled()
-            if plan.adapter:  # a mistyped path fails the job now, before a 58 GB load
-                lightning_file(plan.adapter, self.config.lightning_locations()[plan.adapter])
-            fresh = self.holder.loaded is None
-            pipe = self.holder.get(keepalive=progress.keepalive, should_cancel=should_cancel)
-            if fresh:
-                progress(0.0)  # the load took minutes: renew the lease now
-            if plan.adapter and plan.adapter in self.holder.lightning_errors:
-                raise self.holder.lightning_errors[plan.adapter]
+            pipe = self._pipeline_for(plan, progress, should_cancel)
             prompt.check_plan(pipe, plan)
             job_memory = self._memory_plan(request)
             if should_cancel():
@@ -293,6 +284,21 @@ class LocalBackend:
                     )
                 logger.warning("VAE decode ran out of memory untiled: decoding in tiles")
                 tiled = True
+
+    def _pipeline_for(self, plan, progress, should_cancel):
+        """Inside the device slot: the loaded pipeline for this plan (loading it if needed),
+        or the reason it cannot run (canceled, a missing or failed Lightning adapter)."""
+        if should_cancel():
+            raise Canceled()
+        if plan.adapter:  # a mistyped path fails the job now, before a 58 GB load
+            lightning_file(plan.adapter, self.config.lightning_locations()[plan.adapter])
+        fresh = self.holder.loaded is None
+        pipe = self.holder.get(keepalive=progress.keepalive, should_cancel=should_cancel)
+        if fresh:
+            progress(0.0)  # the load took minutes: renew the lease now
+        if plan.adapter and plan.adapter in self.holder.lightning_errors:
+            raise self.holder.lightning_errors[plan.adapter]
+        return pipe
 
     def _activate(self, pipe, plan: Plan) -> None:
         """Switch Lightning on or off for this job: adapter and matching scheduler."""

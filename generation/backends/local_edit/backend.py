@@ -28,7 +28,7 @@ from generation.backends.base import (
 from generation.backends.local import device as devices
 from generation.backends.local import memory
 from generation.backends.local.backend import LocalBackend, _free_hooks, _png, _Progress
-from generation.backends.local.config import LocalConfig, lightning_file
+from generation.backends.local.config import LocalConfig
 from generation.backends.local.loading import PipelineHolder, import_stack
 from generation.backends.local_edit.plan import (
     INPAINT,
@@ -127,16 +127,7 @@ class LocalEditBackend(LocalBackend):
             should_cancel=should_cancel,
             interval=self.config.keepalive_seconds,
         ):
-            if should_cancel():
-                raise Canceled()
-            if plan.adapter:  # a mistyped path fails the job now, before a 58 GB load
-                lightning_file(plan.adapter, self.config.lightning_locations()[plan.adapter])
-            fresh = self.holder.loaded is None
-            pipe = self.holder.get(keepalive=progress.keepalive, should_cancel=should_cancel)
-            if fresh:
-                progress(0.0)  # the load took minutes: renew the lease now
-            if plan.adapter and plan.adapter in self.holder.lightning_errors:
-                raise self.holder.lightning_errors[plan.adapter]
+            pipe = self._pipeline_for(plan, progress, should_cancel)
             job_memory = self._edit_memory_plan(request, len(sources))
             if should_cancel():
                 raise Canceled()
